@@ -1,0 +1,1 @@
+//! octopus-client (work in progress).

@@ -1,0 +1,1 @@
+//! octopus-packaging (work in progress).

@@ -1,0 +1,1 @@
+//! tf-proto (work in progress).

@@ -1,0 +1,1 @@
+//! tf-sdk-derive (work in progress).

@@ -1,0 +1,1 @@
+//! tf-sdk (work in progress).

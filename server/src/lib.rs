@@ -1,0 +1,1 @@
+//! octopus-server (work in progress).
