@@ -1,1 +1,7 @@
-//! octopus-packaging (work in progress).
+//! Understanding packages: file names, versions and ranges, streaming hashes, safe archive
+//! inspection, and the step-package format (metadata, inputs schema, migrations).
+//!
+//! This crate is pure logic with no server or network code; the embedded server calls it.
+
+pub mod range;
+pub mod version;
