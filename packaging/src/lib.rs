@@ -3,5 +3,7 @@
 //!
 //! This crate is pure logic with no server or network code; the embedded server calls it.
 
+pub mod filename;
+pub mod hashing;
 pub mod range;
 pub mod version;
