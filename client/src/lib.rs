@@ -1,1 +1,23 @@
-//! octopus-client (work in progress).
+//! Octopus Deploy REST API models and client.
+//!
+//! [`model`] holds the API types (serde + JSON Schema), shared with the embedded
+//! server. With the default `http` feature, [`Client`] talks to an Octopus Server
+//! (or `octopus-lite`) over HTTP(S) with an API key or bearer token.
+
+pub mod model;
+
+#[cfg(feature = "http")]
+mod client;
+#[cfg(feature = "http")]
+mod config;
+#[cfg(feature = "http")]
+mod error;
+#[cfg(feature = "http")]
+mod retry;
+
+#[cfg(feature = "http")]
+pub use client::{Client, Collection, DeploymentProcesses, ListOptions, Named};
+#[cfg(feature = "http")]
+pub use config::{Config, Credentials, RetryPolicy};
+#[cfg(feature = "http")]
+pub use error::Error;
