@@ -3,6 +3,7 @@
 //!
 //! This crate is pure logic with no server or network code; the embedded server calls it.
 
+pub mod archive;
 pub mod filename;
 pub mod hashing;
 pub mod range;

@@ -1,0 +1,757 @@
+//! Streaming, safety-checked inspection of package archives (zip, tar, tar.gz).
+//!
+//! [`inspect`] proves that the bytes are the container the extension claims (zip local header
+//! and central directory; gzip magic and CRC; tar header checksums), decompresses every entry
+//! (so zip CRCs are verified) without holding the archive in memory, and refuses anything an
+//! extractor could be tricked with:
+//!
+//! * entry paths that are absolute (`/x`, `\x`), carry a Windows drive or stream (`C:x`,
+//!   `a:b`), contain a `..` component (with `/` or `\` as separator), a NUL byte, or are empty;
+//! * symbolic links whose target is absolute or climbs above the archive root, or uses `..`
+//!   after a name (`a/../..`, which could step through another link); hard links to anything
+//!   but an earlier regular file; entries *below* a symbolic link (writing through a link);
+//! * device files, FIFOs and other special entries; encrypted zip entries;
+//! * duplicate paths, and a file that is also used as a directory;
+//! * more entries, bigger entries or more uncompressed bytes than [`ArchiveLimits`] allows,
+//!   counted from the bytes actually decompressed, not the sizes the archive declares.
+//!
+//! ```no_run
+//! use octopus_packaging::archive::{inspect, ArchiveLimits};
+//! use octopus_packaging::filename::PackageFormat;
+//!
+//! let summary = inspect("pkg.1.0.0.zip".as_ref(), PackageFormat::Zip, &ArchiveLimits::default())?;
+//! println!("{} entries, {} bytes uncompressed", summary.entries.len(), summary.total_size);
+//! # Ok::<(), octopus_packaging::archive::ArchiveError>(())
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use crate::filename::{ArchiveKind, PackageFormat};
+
+/// Limits applied while inspecting an archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveLimits {
+    /// Most entries (files, directories and links).
+    pub max_entries: u64,
+    /// Most uncompressed bytes over all entries.
+    pub max_total_size: u64,
+    /// Most uncompressed bytes in one entry.
+    pub max_entry_size: u64,
+    /// Longest entry path, in bytes.
+    pub max_path_len: usize,
+}
+
+impl Default for ArchiveLimits {
+    /// 100,000 entries, 4 GiB in total and per entry, paths up to 1024 bytes.
+    fn default() -> Self {
+        ArchiveLimits {
+            max_entries: 100_000,
+            max_total_size: 4 << 30,
+            max_entry_size: 4 << 30,
+            max_path_len: 1024,
+        }
+    }
+}
+
+impl From<PackageFormat> for ArchiveKind {
+    fn from(f: PackageFormat) -> Self {
+        f.archive_kind()
+    }
+}
+
+/// What an entry is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link; `target` as stored, relative to the link's directory.
+    Symlink {
+        /// The link target.
+        target: String,
+    },
+    /// A hard link (tar only) to an earlier file; `target` is relative to the archive root.
+    HardLink {
+        /// The normalised path of the linked file.
+        target: String,
+    },
+}
+
+/// One entry of an inspected archive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArchiveEntry {
+    /// Normalised path: `/`-separated, no `.` components, no leading or trailing `/`.
+    pub path: String,
+    /// What it is.
+    pub kind: EntryKind,
+    /// Uncompressed bytes (0 for directories and links).
+    pub size: u64,
+}
+
+/// The result of a successful inspection.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArchiveSummary {
+    /// Entries in archive order (a `./` root entry is left out).
+    pub entries: Vec<ArchiveEntry>,
+    /// Uncompressed bytes of all files.
+    pub total_size: u64,
+}
+
+impl ArchiveSummary {
+    /// The entry at normalised `path`, if any.
+    pub fn entry(&self, path: &str) -> Option<&ArchiveEntry> {
+        self.entries.iter().find(|e| e.path == path)
+    }
+
+    /// Number of regular files.
+    pub fn file_count(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .count()
+    }
+}
+
+/// Why an archive was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The file could not be opened or read.
+    #[error("could not read the archive: {0}")]
+    Io(#[source] io::Error),
+    /// The bytes are not the container the format names.
+    #[error("not a valid {expected} archive: {reason}")]
+    WrongFormat {
+        /// `zip`, `tar` or `gzip-compressed tar`.
+        expected: &'static str,
+        /// What was found instead.
+        reason: String,
+    },
+    /// The container is damaged (bad checksum, truncated data, ...).
+    #[error("the archive is corrupt{}: {reason}", at(.entry))]
+    Corrupt {
+        /// The entry being read, if known.
+        entry: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An entry path could escape the extraction directory or is otherwise unusable.
+    #[error("entry `{path}` is refused: {reason}")]
+    UnsafePath {
+        /// The path as stored (lossily decoded).
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A link points outside the archive or is otherwise refused.
+    #[error("link `{path}` -> `{target}` is refused: {reason}")]
+    UnsafeLink {
+        /// The link's path.
+        path: String,
+        /// Its target as stored.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+    /// Device files, FIFOs, encrypted entries and the like.
+    #[error("entry `{path}` is refused: {reason}")]
+    UnsupportedEntry {
+        /// The entry path.
+        path: String,
+        /// What it is.
+        reason: String,
+    },
+    /// Two entries share a path, or a file is also used as a directory.
+    #[error("entry `{path}` conflicts with an earlier entry: {reason}")]
+    Conflict {
+        /// The entry path.
+        path: String,
+        /// How.
+        reason: &'static str,
+    },
+    /// More than [`ArchiveLimits::max_entries`] entries.
+    #[error("the archive has more than {limit} entries")]
+    TooManyEntries {
+        /// The limit.
+        limit: u64,
+    },
+    /// An entry is larger than [`ArchiveLimits::max_entry_size`].
+    #[error("entry `{path}` is larger than the limit of {limit} bytes uncompressed")]
+    EntryTooLarge {
+        /// The entry path.
+        path: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// The entries add up to more than [`ArchiveLimits::max_total_size`].
+    #[error("the archive holds more than the limit of {limit} bytes uncompressed")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// A file requested with [`inspect_and_read`] is larger than the read limit.
+    #[error("entry `{path}` is larger than {limit} bytes and cannot be read into memory")]
+    ReadTooLarge {
+        /// The entry path.
+        path: String,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+fn at(entry: &Option<String>) -> String {
+    entry
+        .as_deref()
+        .map(|e| format!(" at entry `{e}`"))
+        .unwrap_or_default()
+}
+
+/// Inspects the archive file at `path` as `format` (a [`PackageFormat`] or [`ArchiveKind`]).
+pub fn inspect(
+    path: &Path,
+    format: impl Into<ArchiveKind>,
+    limits: &ArchiveLimits,
+) -> Result<ArchiveSummary, ArchiveError> {
+    let file = File::open(path).map_err(ArchiveError::Io)?;
+    inspect_reader(file, format, limits)
+}
+
+/// Inspects an archive read from `reader` (seekable, for the zip central directory).
+pub fn inspect_reader<R: Read + Seek>(
+    reader: R,
+    format: impl Into<ArchiveKind>,
+    limits: &ArchiveLimits,
+) -> Result<ArchiveSummary, ArchiveError> {
+    walk(reader, format.into(), limits, &|_| false, 0).map(|(s, _)| s)
+}
+
+/// Inspects like [`inspect`] and also returns the contents of the regular files whose
+/// normalised path satisfies `wanted`, each at most `max_read` bytes.
+pub fn inspect_and_read(
+    path: &Path,
+    format: impl Into<ArchiveKind>,
+    limits: &ArchiveLimits,
+    wanted: &dyn Fn(&str) -> bool,
+    max_read: u64,
+) -> Result<(ArchiveSummary, BTreeMap<String, Vec<u8>>), ArchiveError> {
+    let file = File::open(path).map_err(ArchiveError::Io)?;
+    walk(file, format.into(), limits, wanted, max_read)
+}
+
+/// Normalises an entry path, or says why it is unsafe. `Ok("")` is the root (`./`).
+pub fn normalize_entry_path(raw: &str) -> Result<String, String> {
+    if raw.is_empty() {
+        return Err("the path is empty".into());
+    }
+    if raw.contains('\0') {
+        return Err("the path contains a NUL byte".into());
+    }
+    if raw.starts_with(['/', '\\']) {
+        return Err("the path is absolute".into());
+    }
+    let mut parts = Vec::new();
+    for part in raw.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => return Err("the path contains a `..` component".into()),
+            p if p.contains(':') => {
+                return Err(format!(
+                    "the path component `{p}` contains `:` (a Windows drive or stream)"
+                ));
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Checks a symlink target relative to the directory holding the link (`link_dir_depth`
+/// levels below the root).
+fn check_symlink_target(target: &str, link_dir_depth: usize) -> Result<(), String> {
+    if target.is_empty() {
+        return Err("the target is empty".into());
+    }
+    if target.contains('\0') {
+        return Err("the target contains a NUL byte".into());
+    }
+    if target.starts_with(['/', '\\']) {
+        return Err("the target is absolute".into());
+    }
+    let mut ups = 0usize;
+    let mut seen_name = false;
+    for part in target.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." if seen_name => {
+                return Err("`..` after a name could step through another link".into());
+            }
+            ".." => {
+                ups += 1;
+                if ups > link_dir_depth {
+                    return Err("the target climbs above the archive root".into());
+                }
+            }
+            p if p.contains(':') => {
+                return Err(format!("`{p}` contains `:` (a Windows drive or stream)"));
+            }
+            _ => seen_name = true,
+        }
+    }
+    Ok(())
+}
+
+/// Counts bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+struct Walker<'a> {
+    limits: &'a ArchiveLimits,
+    wanted: &'a dyn Fn(&str) -> bool,
+    max_read: u64,
+    entries: Vec<ArchiveEntry>,
+    total: u64,
+    read: BTreeMap<String, Vec<u8>>,
+}
+
+enum RawKind {
+    File,
+    Directory,
+    Symlink,
+    HardLink(String),
+}
+
+impl Walker<'_> {
+    /// Reads one entry's data, enforcing limits; returns its size.
+    fn consume(
+        &mut self,
+        path: &str,
+        data: &mut dyn Read,
+        keep: Option<&mut Vec<u8>>,
+    ) -> Result<u64, ArchiveError> {
+        let per_entry = self.limits.max_entry_size;
+        let remaining_total = self.limits.max_total_size.saturating_sub(self.total);
+        let cap = per_entry.min(remaining_total);
+        let mut limited = Counting {
+            inner: data.take(cap.saturating_add(1)),
+            count: 0,
+        };
+        let result = match keep {
+            Some(buf) => {
+                let mut capped = (&mut limited).take(self.max_read.saturating_add(1));
+                let r = capped.read_to_end(buf).map(|_| ());
+                if r.is_ok() && buf.len() as u64 > self.max_read {
+                    return Err(ArchiveError::ReadTooLarge {
+                        path: path.to_owned(),
+                        limit: self.max_read,
+                    });
+                }
+                r
+            }
+            None => io::copy(&mut limited, &mut io::sink()).map(|_| ()),
+        };
+        result.map_err(|e| corrupt(Some(path), e))?;
+        let size = limited.count;
+        if size > per_entry {
+            return Err(ArchiveError::EntryTooLarge {
+                path: path.to_owned(),
+                limit: per_entry,
+            });
+        }
+        if size > remaining_total {
+            return Err(ArchiveError::TooLarge {
+                limit: self.limits.max_total_size,
+            });
+        }
+        self.total += size;
+        Ok(size)
+    }
+
+    fn entry(
+        &mut self,
+        raw_path: &str,
+        kind: RawKind,
+        data: &mut dyn Read,
+    ) -> Result<(), ArchiveError> {
+        if self.entries.len() as u64 >= self.limits.max_entries {
+            return Err(ArchiveError::TooManyEntries {
+                limit: self.limits.max_entries,
+            });
+        }
+        if raw_path.len() > self.limits.max_path_len {
+            return Err(ArchiveError::UnsafePath {
+                path: raw_path.chars().take(100).collect::<String>() + "...",
+                reason: format!(
+                    "the path is {} bytes long; at most {} are allowed",
+                    raw_path.len(),
+                    self.limits.max_path_len
+                ),
+            });
+        }
+        let path = normalize_entry_path(raw_path).map_err(|reason| ArchiveError::UnsafePath {
+            path: raw_path.to_owned(),
+            reason,
+        })?;
+        if path.is_empty() {
+            return match kind {
+                RawKind::Directory => Ok(()),
+                _ => Err(ArchiveError::UnsafePath {
+                    path: raw_path.to_owned(),
+                    reason: "only a directory may name the archive root".into(),
+                }),
+            };
+        }
+        let depth = path.matches('/').count();
+        let (kind, size) = match kind {
+            RawKind::Directory => {
+                self.consume(&path, data, None)?;
+                (EntryKind::Directory, 0)
+            }
+            RawKind::File => {
+                let size = if (self.wanted)(&path) {
+                    let mut buf = Vec::new();
+                    let size = self.consume(&path, data, Some(&mut buf))?;
+                    self.read.insert(path.clone(), buf);
+                    size
+                } else {
+                    self.consume(&path, data, None)?
+                };
+                (EntryKind::File, size)
+            }
+            RawKind::Symlink => {
+                let mut target = Vec::new();
+                let limit = 4096u64;
+                data.take(limit + 1)
+                    .read_to_end(&mut target)
+                    .map_err(|e| corrupt(Some(&path), e))?;
+                let target = String::from_utf8_lossy(&target).into_owned();
+                if target.len() as u64 > limit {
+                    return Err(self.bad_link(&path, &target, "the target is too long"));
+                }
+                check_symlink_target(&target, depth)
+                    .map_err(|reason| self.bad_link(&path, &target, &reason))?;
+                (EntryKind::Symlink { target }, 0)
+            }
+            RawKind::HardLink(target) => {
+                let norm = normalize_entry_path(&target)
+                    .map_err(|reason| self.bad_link(&path, &target, &reason))?;
+                let earlier_file = self
+                    .entries
+                    .iter()
+                    .any(|e| e.path == norm && e.kind == EntryKind::File);
+                if !earlier_file {
+                    return Err(self.bad_link(
+                        &path,
+                        &target,
+                        "a hard link must point to an earlier regular file",
+                    ));
+                }
+                (EntryKind::HardLink { target: norm }, 0)
+            }
+        };
+        self.entries.push(ArchiveEntry { path, kind, size });
+        Ok(())
+    }
+
+    fn bad_link(&self, path: &str, target: &str, reason: &str) -> ArchiveError {
+        ArchiveError::UnsafeLink {
+            path: path.to_owned(),
+            target: target.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// Duplicate paths, files used as directories, entries below symlinks.
+    fn check_structure(&self) -> Result<(), ArchiveError> {
+        let mut by_path: HashMap<&str, &EntryKind> = HashMap::with_capacity(self.entries.len());
+        for e in &self.entries {
+            if let Some(prev) = by_path.insert(&e.path, &e.kind)
+                && !(*prev == EntryKind::Directory && e.kind == EntryKind::Directory)
+            {
+                return Err(ArchiveError::Conflict {
+                    path: e.path.clone(),
+                    reason: "the same path appears twice",
+                });
+            }
+        }
+        for e in &self.entries {
+            for (i, _) in e.path.match_indices('/') {
+                match by_path.get(&e.path[..i]) {
+                    Some(EntryKind::Symlink { .. }) => {
+                        return Err(ArchiveError::UnsafePath {
+                            path: e.path.clone(),
+                            reason: format!(
+                                "it lies below the symbolic link `{}`",
+                                &e.path[..i]
+                            ),
+                        });
+                    }
+                    Some(EntryKind::File | EntryKind::HardLink { .. }) => {
+                        return Err(ArchiveError::Conflict {
+                            path: e.path.clone(),
+                            reason: "a parent of this path is a file",
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn corrupt(entry: Option<&str>, e: io::Error) -> ArchiveError {
+    ArchiveError::Corrupt {
+        entry: entry.map(str::to_owned),
+        reason: e.to_string(),
+    }
+}
+
+fn walk<R: Read + Seek>(
+    mut reader: R,
+    kind: ArchiveKind,
+    limits: &ArchiveLimits,
+    wanted: &dyn Fn(&str) -> bool,
+    max_read: u64,
+) -> Result<(ArchiveSummary, BTreeMap<String, Vec<u8>>), ArchiveError> {
+    let mut walker = Walker {
+        limits,
+        wanted,
+        max_read,
+        entries: Vec::new(),
+        total: 0,
+        read: BTreeMap::new(),
+    };
+    match kind {
+        ArchiveKind::Zip => walk_zip(&mut reader, &mut walker)?,
+        ArchiveKind::Tar => walk_tar(BufReader::new(reader), &mut walker, "tar")?,
+        ArchiveKind::TarGz => {
+            let mut buffered = BufReader::new(reader);
+            let head = buffered.fill_buf().map_err(ArchiveError::Io)?;
+            if !head.starts_with(&[0x1f, 0x8b]) {
+                return Err(ArchiveError::WrongFormat {
+                    expected: "gzip-compressed tar",
+                    reason: describe_magic(head),
+                });
+            }
+            let gz = flate2::bufread::MultiGzDecoder::new(buffered);
+            walk_tar(BufReader::new(gz), &mut walker, "gzip-compressed tar")?;
+        }
+    }
+    walker.check_structure()?;
+    let summary = ArchiveSummary {
+        entries: walker.entries,
+        total_size: walker.total,
+    };
+    Ok((summary, walker.read))
+}
+
+fn describe_magic(head: &[u8]) -> String {
+    let n = head.len().min(4);
+    if n == 0 {
+        return "the file is empty".to_owned();
+    }
+    let kind = if head.starts_with(b"PK") {
+        " (a zip archive)"
+    } else if head.starts_with(&[0x1f, 0x8b]) {
+        " (gzip data)"
+    } else if head.starts_with(b"BZh") {
+        " (bzip2 data, which is not supported)"
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X']) {
+        " (xz data, which is not supported)"
+    } else {
+        ""
+    };
+    format!(
+        "it starts with bytes {}{kind}",
+        crate::hashing::to_hex(&head[..n])
+    )
+}
+
+fn walk_zip<R: Read + Seek>(reader: &mut R, walker: &mut Walker<'_>) -> Result<(), ArchiveError> {
+    let wrong = |reason: String| ArchiveError::WrongFormat {
+        expected: "zip",
+        reason,
+    };
+    let mut magic = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match reader.read(&mut magic[got..]).map_err(ArchiveError::Io)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    if &magic[..got] != b"PK\x03\x04" && &magic[..got] != b"PK\x05\x06" {
+        return Err(wrong(describe_magic(&magic[..got])));
+    }
+    reader.seek(SeekFrom::Start(0)).map_err(ArchiveError::Io)?;
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| wrong(e.to_string()))?;
+    if zip.len() as u64 > walker.limits.max_entries {
+        return Err(ArchiveError::TooManyEntries {
+            limit: walker.limits.max_entries,
+        });
+    }
+    for i in 0..zip.len() {
+        let name_hint = zip
+            .name_for_index(i)
+            .and_then(Result::ok)
+            .map(|n| n.into_owned());
+        let mut file = match zip.by_index(i) {
+            Ok(f) => f,
+            Err(e) => {
+                let name = name_hint;
+                return Err(match e {
+                    zip::result::ZipError::UnsupportedArchive(msg) => {
+                        ArchiveError::UnsupportedEntry {
+                            path: name.unwrap_or_default(),
+                            reason: msg.to_owned(),
+                        }
+                    }
+                    zip::result::ZipError::CompressionMethodNotSupported(m) => {
+                        ArchiveError::UnsupportedEntry {
+                            path: name.unwrap_or_default(),
+                            reason: format!(
+                                "compression method {m} is not supported (only stored and deflate)"
+                            ),
+                        }
+                    }
+                    other => ArchiveError::Corrupt {
+                        entry: name,
+                        reason: other.to_string(),
+                    },
+                });
+            }
+        };
+        let name = match file.name() {
+            Ok(n) => n.into_owned(),
+            Err(_) => String::from_utf8_lossy(file.name_raw()).into_owned(),
+        };
+        if file.encrypted() {
+            return Err(ArchiveError::UnsupportedEntry {
+                path: name,
+                reason: "the entry is encrypted".into(),
+            });
+        }
+        let kind = if file.is_symlink() {
+            RawKind::Symlink
+        } else if file.is_dir() {
+            RawKind::Directory
+        } else {
+            if let Some(mode) = file.unix_mode() {
+                let ty = mode & 0o170000;
+                if ty != 0 && ty != 0o100000 {
+                    return Err(ArchiveError::UnsupportedEntry {
+                        path: name,
+                        reason: format!("unix file type {ty:o} is not a regular file"),
+                    });
+                }
+            }
+            RawKind::File
+        };
+        if file.size() > walker.limits.max_entry_size {
+            return Err(ArchiveError::EntryTooLarge {
+                path: name,
+                limit: walker.limits.max_entry_size,
+            });
+        }
+        walker.entry(&name, kind, &mut file)?;
+    }
+    Ok(())
+}
+
+fn walk_tar<R: Read>(
+    reader: R,
+    walker: &mut Walker<'_>,
+    expected: &'static str,
+) -> Result<(), ArchiveError> {
+    let mut counted = Counting {
+        inner: reader,
+        count: 0,
+    };
+    {
+        let mut archive = tar::Archive::new(&mut counted);
+        let entries = archive.entries().map_err(ArchiveError::Io)?;
+        let mut first = true;
+        for entry in entries {
+            let mut entry = match entry {
+                Ok(e) => e,
+                Err(e) if first => {
+                    return Err(ArchiveError::WrongFormat {
+                        expected,
+                        reason: e.to_string(),
+                    });
+                }
+                Err(e) => return Err(corrupt(walker.entries.last().map(|e| e.path.as_str()), e)),
+            };
+            first = false;
+            let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let ty = entry.header().entry_type();
+            let kind = match ty {
+                tar::EntryType::Regular | tar::EntryType::Continuous => RawKind::File,
+                tar::EntryType::Directory => RawKind::Directory,
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    if ty == tar::EntryType::Symlink {
+                        // The target is re-read from the entry data below; tar keeps it in
+                        // the header, so hand it over as the data.
+                        walker.entry(&path, RawKind::Symlink, &mut target.as_bytes())?;
+                        continue;
+                    }
+                    RawKind::HardLink(target)
+                }
+                // PAX global headers carry metadata only.
+                tar::EntryType::XGlobalHeader => continue,
+                other => {
+                    return Err(ArchiveError::UnsupportedEntry {
+                        path,
+                        reason: format!("tar entry type {other:?} is not allowed"),
+                    });
+                }
+            };
+            walker.entry(&path, kind, &mut entry)?;
+        }
+    }
+    if counted.count < 512 {
+        return Err(ArchiveError::WrongFormat {
+            expected,
+            reason: format!(
+                "{} bytes is too short for a tar archive (at least one 512-byte block)",
+                counted.count
+            ),
+        });
+    }
+    // Read whatever follows the end-of-archive marker so a gzip trailer (CRC, size) is
+    // verified, counting it against the total limit (a bomb could hide there).
+    let room = walker
+        .limits
+        .max_total_size
+        .saturating_sub(walker.total)
+        .saturating_add(1);
+    let trailing = io::copy(&mut (&mut counted).take(room), &mut io::sink())
+        .map_err(|e| corrupt(None, e))?;
+    if trailing >= room {
+        return Err(ArchiveError::TooLarge {
+            limit: walker.limits.max_total_size,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

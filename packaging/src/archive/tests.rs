@@ -1,0 +1,398 @@
+//! Real (and deliberately malicious) archives built with the `zip`, `tar` and `flate2` crates.
+
+use super::*;
+use std::io::Write;
+use std::path::PathBuf;
+
+use zip::write::SimpleFileOptions;
+
+enum Z<'a> {
+    File(&'a str, &'a [u8]),
+    Dir(&'a str),
+    Link(&'a str, &'a str),
+}
+
+fn zip_bytes(entries: &[Z<'_>]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for e in entries {
+        match e {
+            Z::File(name, data) => {
+                w.start_file(*name, opts).unwrap();
+                w.write_all(data).unwrap();
+            }
+            Z::Dir(name) => w.add_directory(*name, opts).unwrap(),
+            Z::Link(name, target) => w.add_symlink(*name, *target, opts).unwrap(),
+        }
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn write_tmp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn zip_file(entries: &[Z<'_>]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_tmp(&dir, "p.1.0.0.zip", &zip_bytes(entries));
+    (dir, p)
+}
+
+fn check_zip(entries: &[Z<'_>], limits: &ArchiveLimits) -> Result<ArchiveSummary, ArchiveError> {
+    let (_dir, p) = zip_file(entries);
+    inspect(&p, PackageFormat::Zip, limits)
+}
+
+fn expect_err(r: Result<ArchiveSummary, ArchiveError>, want: &str) -> ArchiveError {
+    let e = r.expect_err(want);
+    assert!(e.to_string().contains(want), "`{e}` lacks `{want}`");
+    e
+}
+
+/// A tar header with the raw `name` written straight into the header bytes, bypassing the
+/// `tar` crate's own path checks (an attacker's archive would not use them either).
+fn raw_header(name: &str, ty: tar::EntryType, size: u64, link: &str) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(ty);
+    h.set_size(size);
+    h.set_mode(0o644);
+    let old = h.as_old_mut();
+    old.name[..name.len()].copy_from_slice(name.as_bytes());
+    old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+    h.set_cksum();
+    h
+}
+
+enum T<'a> {
+    File(&'a str, &'a [u8]),
+    Dir(&'a str),
+    Symlink(&'a str, &'a str),
+    HardLink(&'a str, &'a str),
+    Char(&'a str),
+}
+
+fn tar_bytes(entries: &[T<'_>]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for e in entries {
+        match e {
+            T::File(n, d) => {
+                let h = raw_header(n, tar::EntryType::Regular, d.len() as u64, "");
+                b.append(&h, *d).unwrap();
+            }
+            T::Dir(n) => b
+                .append(&raw_header(n, tar::EntryType::Directory, 0, ""), io::empty())
+                .unwrap(),
+            T::Symlink(n, l) => b
+                .append(&raw_header(n, tar::EntryType::Symlink, 0, l), io::empty())
+                .unwrap(),
+            T::HardLink(n, l) => b
+                .append(&raw_header(n, tar::EntryType::Link, 0, l), io::empty())
+                .unwrap(),
+            T::Char(n) => b
+                .append(&raw_header(n, tar::EntryType::Char, 0, ""), io::empty())
+                .unwrap(),
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn check_tgz(entries: &[T<'_>], limits: &ArchiveLimits) -> Result<ArchiveSummary, ArchiveError> {
+    inspect_reader(
+        io::Cursor::new(gzip(&tar_bytes(entries))),
+        PackageFormat::TarGz,
+        limits,
+    )
+}
+
+fn lim() -> ArchiveLimits {
+    ArchiveLimits::default()
+}
+
+#[test]
+fn valid_zip_is_summarised() {
+    let s = check_zip(
+        &[
+            Z::Dir("steps/"),
+            Z::File("steps/hello/metadata.json", b"{}"),
+            Z::File("./steps/hello/run.sh", b"#!/bin/sh\necho hi\n"),
+            Z::Link("steps/hello/latest", "run.sh"),
+            Z::Link("steps/hello/up", "../../README"),
+            Z::File("README", b"readme"),
+        ],
+        &lim(),
+    )
+    .unwrap();
+    let paths: Vec<&str> = s.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "steps",
+            "steps/hello/metadata.json",
+            "steps/hello/run.sh",
+            "steps/hello/latest",
+            "steps/hello/up",
+            "README"
+        ]
+    );
+    assert_eq!(s.total_size, 2 + 18 + 6);
+    assert_eq!(s.file_count(), 3);
+    assert_eq!(
+        s.entry("steps/hello/latest").unwrap().kind,
+        EntryKind::Symlink {
+            target: "run.sh".into()
+        }
+    );
+}
+
+#[test]
+fn zip_paths_that_escape_are_refused() {
+    for (name, why) in [
+        ("../evil.txt", "`..` component"),
+        ("a/../../evil.txt", "`..` component"),
+        ("/etc/passwd", "absolute"),
+        ("\\windows\\system32", "absolute"),
+        ("..\\evil.txt", "`..` component"),
+        ("C:\\evil.txt", "Windows drive"),
+        ("c:evil.txt", "Windows drive"),
+        ("file.txt:stream", "Windows drive or stream"),
+    ] {
+        let e = expect_err(check_zip(&[Z::File(name, b"x")], &lim()), why);
+        assert!(matches!(e, ArchiveError::UnsafePath { .. }), "{name}: {e}");
+    }
+}
+
+#[test]
+fn zip_links_that_escape_are_refused() {
+    for (name, target, why) in [
+        ("link", "../outside", "climbs above the archive root"),
+        ("a/b/link", "../../../x", "climbs above the archive root"),
+        ("link", "/etc/passwd", "absolute"),
+        ("link", "\\\\server\\share", "absolute"),
+        ("d/s", "x/../..", "`..` after a name"),
+        ("link", "C:/Windows", "Windows drive"),
+    ] {
+        let e = expect_err(check_zip(&[Z::Link(name, target)], &lim()), why);
+        assert!(matches!(e, ArchiveError::UnsafeLink { .. }), "{e}");
+    }
+    // Writing through an in-archive link is refused even when the link stays inside.
+    expect_err(
+        check_zip(
+            &[Z::Link("sub", "real"), Z::File("sub/file", b"x")],
+            &lim(),
+        ),
+        "lies below the symbolic link `sub`",
+    );
+}
+
+#[test]
+fn zip_bombs_are_stopped_by_decompressed_bytes() {
+    let zeros = vec![0u8; 4 << 20];
+    let (_dir, p) = zip_file(&[Z::File("a", &zeros), Z::File("b", &zeros)]);
+    // The file on disk is tiny; the limits apply to what decompresses.
+    assert!(std::fs::metadata(&p).unwrap().len() < 64 * 1024);
+    let total = ArchiveLimits {
+        max_total_size: 6 << 20,
+        ..lim()
+    };
+    expect_err(inspect(&p, PackageFormat::Zip, &total), "more than the limit of 6291456");
+    let per_entry = ArchiveLimits {
+        max_entry_size: 1 << 20,
+        ..lim()
+    };
+    expect_err(inspect(&p, PackageFormat::Zip, &per_entry), "entry `a` is larger");
+    let s = inspect(&p, PackageFormat::Zip, &lim()).unwrap();
+    assert_eq!(s.total_size, 8 << 20);
+}
+
+#[test]
+fn zip_entry_count_limit() {
+    let names: Vec<String> = (0..11).map(|i| format!("f{i}")).collect();
+    let entries: Vec<Z<'_>> = names.iter().map(|n| Z::File(n, b"")).collect();
+    let limits = ArchiveLimits {
+        max_entries: 10,
+        ..lim()
+    };
+    expect_err(check_zip(&entries, &limits), "more than 10 entries");
+    check_zip(&entries[..10], &limits).unwrap();
+}
+
+#[test]
+fn wrong_container_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tgz = gzip(&tar_bytes(&[T::File("a", b"x")]));
+    let p = write_tmp(&dir, "x.zip", &tgz);
+    expect_err(inspect(&p, PackageFormat::Zip, &lim()), "not a valid zip archive: it starts with bytes 1f8b");
+    let p = write_tmp(&dir, "x.tgz", &zip_bytes(&[Z::File("a", b"x")]));
+    expect_err(
+        inspect(&p, PackageFormat::Tgz, &lim()),
+        "not a valid gzip-compressed tar archive: it starts with bytes 504b0304 (a zip archive)",
+    );
+    let p = write_tmp(&dir, "x.tar", &[7u8; 2048]);
+    expect_err(inspect(&p, PackageFormat::Tar, &lim()), "not a valid tar archive");
+    let p = write_tmp(&dir, "x.tar.gz", &gzip(b"just some text, not a tar"));
+    expect_err(inspect(&p, PackageFormat::TarGz, &lim()), "not a valid gzip-compressed tar");
+    let p = write_tmp(&dir, "empty.zip", b"");
+    expect_err(inspect(&p, PackageFormat::Zip, &lim()), "the file is empty");
+    let p = write_tmp(&dir, "empty.tar", b"");
+    expect_err(inspect(&p, PackageFormat::Tar, &lim()), "too short for a tar archive");
+    // A zip whose central directory is cut off.
+    let z = zip_bytes(&[Z::File("a", b"hello")]);
+    let p = write_tmp(&dir, "cut.zip", &z[..z.len() - 10]);
+    expect_err(inspect(&p, PackageFormat::Zip, &lim()), "not a valid zip archive");
+    let missing = dir.path().join("missing.zip");
+    expect_err(inspect(&missing, PackageFormat::Zip, &lim()), "could not read the archive");
+}
+
+#[test]
+fn corrupt_zip_data_fails_the_crc() {
+    let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    w.start_file("data.bin", stored).unwrap();
+    w.write_all(&data).unwrap();
+    let mut bytes = w.finish().unwrap().into_inner();
+    // Flip one byte in the middle of the stored data.
+    bytes[30 + "data.bin".len() + 10_000] ^= 0xff;
+    let e = inspect_reader(io::Cursor::new(bytes), PackageFormat::Zip, &lim()).unwrap_err();
+    assert!(matches!(e, ArchiveError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("at entry `data.bin`"), "{e}");
+}
+
+#[test]
+fn valid_tar_gz_and_tar() {
+    let entries = [
+        T::Dir("./"),
+        T::Dir("./bin/"),
+        T::File("./bin/tool", b"#!/bin/sh\n"),
+        T::Symlink("./bin/tool-link", "tool"),
+        T::HardLink("./bin/tool-hard", "bin/tool"),
+        T::Symlink("./lib/../x", "bin"),
+    ];
+    // The last entry has `..`: drop it for the valid case.
+    let s = check_tgz(&entries[..5], &lim()).unwrap();
+    let paths: Vec<&str> = s.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["bin", "bin/tool", "bin/tool-link", "bin/tool-hard"]);
+    assert_eq!(s.total_size, 10);
+    assert_eq!(
+        s.entries[3].kind,
+        EntryKind::HardLink {
+            target: "bin/tool".into()
+        }
+    );
+    let plain = inspect_reader(io::Cursor::new(tar_bytes(&entries[..5])), PackageFormat::Tar, &lim()).unwrap();
+    assert_eq!(plain, s);
+    expect_err(check_tgz(&entries, &lim()), "`..` component");
+}
+
+#[test]
+fn tar_escapes_and_specials_are_refused() {
+    let cases: Vec<(Vec<T<'_>>, &str)> = vec![
+        (vec![T::File("../evil", b"x")], "`..` component"),
+        (vec![T::File("/etc/cron.d/evil", b"x")], "absolute"),
+        (vec![T::File("a\\..\\..\\evil", b"x")], "`..` component"),
+        (vec![T::Symlink("link", "/etc")], "absolute"),
+        (vec![T::Symlink("a/link", "../../etc")], "climbs above"),
+        (vec![T::HardLink("h", "/etc/shadow")], "absolute"),
+        (vec![T::HardLink("h", "../x")], "`..` component"),
+        (vec![T::HardLink("h", "not-there")], "earlier regular file"),
+        (
+            vec![T::Symlink("l", "x"), T::HardLink("h", "l")],
+            "earlier regular file",
+        ),
+        (vec![T::Char("dev/null")], "tar entry type Char is not allowed"),
+        (
+            vec![T::File("a", b"1"), T::File("a", b"2")],
+            "the same path appears twice",
+        ),
+        (
+            vec![T::File("a", b"1"), T::File("a/b", b"2")],
+            "a parent of this path is a file",
+        ),
+        (
+            vec![T::Symlink("etc", "sub"), T::File("etc/passwd", b"x")],
+            "below the symbolic link `etc`",
+        ),
+        (
+            vec![T::File("etc/passwd", b"x"), T::Symlink("etc", "sub")],
+            "below the symbolic link `etc`",
+        ),
+    ];
+    for (entries, want) in cases {
+        expect_err(check_tgz(&entries, &lim()), want);
+    }
+    // Repeated directory entries are harmless.
+    check_tgz(&[T::Dir("d/"), T::Dir("d/")], &lim()).unwrap();
+}
+
+#[test]
+fn tar_gz_bombs_and_truncation() {
+    let big = vec![0u8; 3 << 20];
+    let tgz = gzip(&tar_bytes(&[T::File("big", &big)]));
+    assert!(tgz.len() < 64 * 1024);
+    let limits = ArchiveLimits {
+        max_total_size: 1 << 20,
+        ..lim()
+    };
+    let e = inspect_reader(io::Cursor::new(&tgz), PackageFormat::TarGz, &limits).unwrap_err();
+    assert!(matches!(e, ArchiveError::TooLarge { .. } | ArchiveError::EntryTooLarge { .. }), "{e}");
+    // Zeros after the end-of-archive marker are still decompressed and counted.
+    let mut padded = tar_bytes(&[T::File("small", b"x")]);
+    padded.extend(std::iter::repeat_n(0u8, 3 << 20));
+    let e = inspect_reader(io::Cursor::new(gzip(&padded)), PackageFormat::TarGz, &limits).unwrap_err();
+    assert!(matches!(e, ArchiveError::TooLarge { .. }), "{e}");
+    // Cut-off gzip stream.
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8).collect();
+    let tgz = gzip(&tar_bytes(&[T::File("data", &data)]));
+    let e = inspect_reader(io::Cursor::new(&tgz[..tgz.len() / 2]), PackageFormat::TarGz, &lim())
+        .unwrap_err();
+    assert!(matches!(e, ArchiveError::Corrupt { .. }), "{e}");
+    // A damaged gzip trailer (CRC) is noticed even though the tar itself was complete.
+    let mut bad_crc = gzip(&tar_bytes(&[T::File("a", b"hello")]));
+    let n = bad_crc.len();
+    bad_crc[n - 8] ^= 0xff;
+    let e = inspect_reader(io::Cursor::new(bad_crc), PackageFormat::TarGz, &lim()).unwrap_err();
+    assert!(matches!(e, ArchiveError::Corrupt { .. }), "{e}");
+}
+
+#[test]
+fn inspect_and_read_returns_wanted_files() {
+    let (_dir, p) = zip_file(&[
+        Z::File("a/metadata.json", b"{\"id\":1}"),
+        Z::File("a/big.bin", &[1u8; 100]),
+        Z::File("b/metadata.json", b"{}"),
+    ]);
+    let (summary, files) = inspect_and_read(
+        &p,
+        PackageFormat::Zip,
+        &lim(),
+        &|p| p.ends_with("metadata.json"),
+        50,
+    )
+    .unwrap();
+    assert_eq!(summary.entries.len(), 3);
+    assert_eq!(files.len(), 2);
+    assert_eq!(files["a/metadata.json"], b"{\"id\":1}");
+    let e = inspect_and_read(&p, PackageFormat::Zip, &lim(), &|p| p.ends_with(".bin"), 50)
+        .unwrap_err();
+    assert!(matches!(e, ArchiveError::ReadTooLarge { .. }), "{e}");
+}
+
+#[test]
+fn path_normalisation() {
+    assert_eq!(normalize_entry_path("./a//b/./c/").unwrap(), "a/b/c");
+    assert_eq!(normalize_entry_path("a\\b").unwrap(), "a/b");
+    assert_eq!(normalize_entry_path("./").unwrap(), "");
+    assert!(normalize_entry_path("a\0b").unwrap_err().contains("NUL"));
+    assert!(normalize_entry_path("").unwrap_err().contains("empty"));
+    assert!(check_symlink_target("../../x", 2).is_ok());
+    assert!(check_symlink_target("../../../x", 2).is_err());
+    assert!(check_symlink_target("a/./b", 0).is_ok());
+}
