@@ -7,4 +7,5 @@ pub mod archive;
 pub mod filename;
 pub mod hashing;
 pub mod range;
+pub mod schema;
 pub mod version;
