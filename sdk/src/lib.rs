@@ -5,14 +5,26 @@
 //! - [`schema`] and [`model`]: schemas declared once, as Rust structs with
 //!   `#[derive(Model)]`, that give both the Terraform schema and typed decoding.
 //! - [`diag`]: diagnostics with attribute paths.
+//! - [`provider`]: the `Provider`, `Resource` and `DataSource` traits, async and typed.
+//! - [`serve`]: the go-plugin handshake with AutoMTLS, health and shutdown.
 
 extern crate self as tf_sdk;
 
 pub mod diag;
+mod erased;
+pub mod grpc;
 pub mod model;
+pub mod plan;
+pub mod provider;
 pub mod schema;
+pub mod serve;
 pub mod value;
 
 pub use diag::{AttributePath, Diagnostic, Diagnostics, Severity};
 pub use model::{Model, Set, TfType, Val, validators};
+pub use provider::{
+    Context, DataSource, ErasedDataSource, ErasedResource, PlanRequest, Provider, Resource, data_source,
+    resource,
+};
+pub use serve::{ServeOptions, serve};
 pub use tf_sdk_derive::Model;

@@ -1,0 +1,309 @@
+//! Type erasure: resources and data sources as trait objects working on [`Value`]s,
+//! with the plan pipeline and consistency rules applied around the typed methods.
+
+use crate::diag::{AttributePath, Diagnostic, Diagnostics};
+use crate::model::Model;
+use crate::plan;
+use crate::provider::{Context, DataSource, PlanRequest, Resource};
+use crate::schema::Schema;
+use crate::value::{CodecError, Value, json};
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The outcome of planning: planned state, replacement paths and diagnostics.
+pub struct Planned {
+    /// The planned new state.
+    pub state: Value,
+    /// Paths whose change forces replacement.
+    pub requires_replace: Vec<AttributePath>,
+    /// What went wrong or is worth a warning.
+    pub diags: Diagnostics,
+}
+
+/// A resource, erased to work on values. Build one with [`resource`].
+pub trait ErasedResource<D>: Send + Sync {
+    /// Type name without the provider prefix.
+    fn name(&self) -> &str;
+    /// The schema, with its version.
+    fn schema(&self) -> Schema;
+    /// Validates a configuration value.
+    fn validate(&self, config: &Value) -> Diagnostics;
+    /// Plans a change.
+    fn plan<'a>(
+        &'a self,
+        ctx: &'a Context<D>,
+        schema: &'a Schema,
+        prior: Value,
+        proposed: Value,
+        config: Value,
+    ) -> BoxFuture<'a, Planned>;
+    /// Applies a planned change; returns the new state.
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Context<D>,
+        schema: &'a Schema,
+        prior: Value,
+        planned: Value,
+    ) -> BoxFuture<'a, (Value, Diagnostics)>;
+    /// Refreshes a state; null when the object is gone.
+    fn read<'a>(&'a self, ctx: &'a Context<D>, state: Value) -> BoxFuture<'a, (Value, Diagnostics)>;
+    /// Imports by ID.
+    fn import<'a>(&'a self, ctx: &'a Context<D>, id: &'a str) -> BoxFuture<'a, (Value, Diagnostics)>;
+    /// Upgrades stored JSON state of `version` to the current schema.
+    fn upgrade(&self, schema: &Schema, version: i64, raw_json: &[u8]) -> Result<Value, Diagnostics>;
+}
+
+/// A data source, erased to work on values. Build one with [`data_source`].
+pub trait ErasedDataSource<D>: Send + Sync {
+    /// Type name without the provider prefix.
+    fn name(&self) -> &str;
+    /// The schema.
+    fn schema(&self) -> Schema;
+    /// Validates a configuration value.
+    fn validate(&self, config: &Value) -> Diagnostics;
+    /// Reads with a configuration.
+    fn read<'a>(
+        &'a self,
+        ctx: &'a Context<D>,
+        schema: &'a Schema,
+        config: Value,
+    ) -> BoxFuture<'a, (Value, Diagnostics)>;
+}
+
+struct ResourceAdapter<R, D>(R, PhantomData<fn(D)>);
+struct DataSourceAdapter<S, D>(S, PhantomData<fn(D)>);
+
+/// Boxes a resource for [`crate::Provider::resources`].
+pub fn resource<D: Send + Sync + 'static, R: Resource<D>>(r: R) -> Box<dyn ErasedResource<D>> {
+    Box::new(ResourceAdapter(r, PhantomData))
+}
+
+/// Boxes a data source for [`crate::Provider::data_sources`].
+pub fn data_source<D: Send + Sync + 'static, S: DataSource<D>>(s: S) -> Box<dyn ErasedDataSource<D>> {
+    Box::new(DataSourceAdapter(s, PhantomData))
+}
+
+/// A codec error as a diagnostic.
+pub(crate) fn codec_diag(what: &str, e: CodecError) -> Diagnostics {
+    let mut d = Diagnostic::error(format!("Invalid {what}"), e.message.clone());
+    if !e.path.is_empty() {
+        d.detail = format!("{} (at {})", e.message, e.path);
+    }
+    d.into()
+}
+
+fn decode<M: Model>(what: &str, v: &Value) -> Result<M, Diagnostics> {
+    M::from_value(v).map_err(|e| codec_diag(what, e))
+}
+
+fn validate_model<M: Model>(config: &Value, extra: impl FnOnce(&M, &mut Diagnostics)) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    match decode::<M>("configuration", config) {
+        Ok(m) => {
+            m.validate(&AttributePath::default(), &mut diags);
+            extra(&m, &mut diags);
+        }
+        Err(d) => diags.extend(d),
+    }
+    diags
+}
+
+fn log_restored(kind: &str, name: &str, paths: &[AttributePath]) {
+    for p in paths {
+        eprintln!("[WARN] tf-sdk: {name}: {kind} changed {p}; kept the value Terraform expects");
+    }
+}
+
+impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAdapter<R, D> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn schema(&self) -> Schema {
+        Schema { version: self.0.schema_version(), block: R::Model::block() }
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        validate_model::<R::Model>(config, |m, d| self.0.validate(m, d))
+    }
+
+    fn plan<'a>(
+        &'a self,
+        ctx: &'a Context<D>,
+        schema: &'a Schema,
+        prior: Value,
+        proposed: Value,
+        config: Value,
+    ) -> BoxFuture<'a, Planned> {
+        Box::pin(async move {
+            let mut diags = Diagnostics::new();
+            if proposed.is_null() {
+                return Planned { state: Value::Null, requires_replace: vec![], diags };
+            }
+            let block = &schema.block;
+            let mut planned = proposed;
+            plan::apply_defaults(block, &mut planned, &config);
+            if prior.is_null() || !planned.semantic_eq(&prior) {
+                plan::mark_computed_unknown(block, &mut planned, &config, &prior);
+            }
+            let typed = (|| {
+                Ok::<_, Diagnostics>(PlanRequest {
+                    config: decode::<R::Model>("configuration", &config)?,
+                    prior: if prior.is_null() { None } else { Some(decode("prior state", &prior)?) },
+                    plan: decode::<R::Model>("planned state", &planned)?,
+                    requires_replace: Vec::new(),
+                })
+            })();
+            let mut req = match typed {
+                Ok(r) => r,
+                Err(d) => return Planned { state: planned, requires_replace: vec![], diags: d },
+            };
+            self.0.modify_plan(ctx, &mut req, &mut diags).await;
+            let mut planned = req.plan.to_value();
+            log_restored("plan modification", self.0.name(), &plan::restore_config(block, &mut planned, &config));
+            let mut replace = plan::requires_replace(block, &prior, &planned, &config);
+            if !prior.is_null() {
+                for p in req.requires_replace {
+                    if !replace.contains(&p) {
+                        replace.push(p);
+                    }
+                }
+            }
+            Planned { state: planned, requires_replace: replace, diags }
+        })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Context<D>,
+        _schema: &'a Schema,
+        prior: Value,
+        planned: Value,
+    ) -> BoxFuture<'a, (Value, Diagnostics)> {
+        Box::pin(async move {
+            if planned.is_null() {
+                let state = match decode::<R::Model>("prior state", &prior) {
+                    Ok(s) => s,
+                    Err(d) => return (prior, d),
+                };
+                return match self.0.delete(ctx, state).await {
+                    Ok(()) => (Value::Null, Diagnostics::new()),
+                    Err(d) => (prior, d),
+                };
+            }
+            let plan_model = match decode::<R::Model>("planned state", &planned) {
+                Ok(m) => m,
+                Err(d) => return (prior, d),
+            };
+            let result = if prior.is_null() {
+                self.0.create(ctx, plan_model).await
+            } else {
+                match decode::<R::Model>("prior state", &prior) {
+                    Ok(p) => self.0.update(ctx, p, plan_model).await,
+                    Err(d) => Err(d),
+                }
+            };
+            match result {
+                Ok(new) => {
+                    let (state, diffs) = plan::reconcile_applied(&planned, &new.to_value());
+                    log_restored("apply", self.0.name(), &diffs);
+                    (state, Diagnostics::new())
+                }
+                Err(d) => (prior, d),
+            }
+        })
+    }
+
+    fn read<'a>(&'a self, ctx: &'a Context<D>, state: Value) -> BoxFuture<'a, (Value, Diagnostics)> {
+        Box::pin(async move {
+            if state.is_null() {
+                return (Value::Null, Diagnostics::new());
+            }
+            let model = match decode::<R::Model>("state", &state) {
+                Ok(m) => m,
+                Err(d) => return (state, d),
+            };
+            match self.0.read(ctx, model).await {
+                Ok(Some(m)) => (plan::strip_unknown(&m.to_value()), Diagnostics::new()),
+                Ok(None) => (Value::Null, Diagnostics::new()),
+                Err(d) => (state, d),
+            }
+        })
+    }
+
+    fn import<'a>(&'a self, ctx: &'a Context<D>, id: &'a str) -> BoxFuture<'a, (Value, Diagnostics)> {
+        Box::pin(async move {
+            match self.0.import(ctx, id).await {
+                Ok(m) => (plan::strip_unknown(&m.to_value()), Diagnostics::new()),
+                Err(d) => (Value::Null, d),
+            }
+        })
+    }
+
+    fn upgrade(&self, schema: &Schema, version: i64, raw_json: &[u8]) -> Result<Value, Diagnostics> {
+        let ty = schema.value_type();
+        if raw_json.is_empty() {
+            return Ok(Value::Null);
+        }
+        if version > schema.version {
+            return Err(Diagnostic::error(
+                "State is from a newer provider",
+                format!(
+                    "The stored state has schema version {version}, newer than this provider's {}. \
+                     Upgrade the provider.",
+                    schema.version
+                ),
+            )
+            .into());
+        }
+        let bytes = if version < schema.version {
+            let old: serde_json::Value = serde_json::from_slice(raw_json)
+                .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid stored state", e.to_string())))?;
+            let new = self.0.upgrade_state(version, old)?;
+            serde_json::to_vec(&new).expect("JSON value encodes")
+        } else {
+            raw_json.to_vec()
+        };
+        json::decode_lenient(&bytes, &ty).map_err(|e| codec_diag("stored state", e))
+    }
+}
+
+impl<D: Send + Sync + 'static, S: DataSource<D>> ErasedDataSource<D> for DataSourceAdapter<S, D> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn schema(&self) -> Schema {
+        Schema { version: 0, block: S::Model::block() }
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        validate_model::<S::Model>(config, |m, d| self.0.validate(m, d))
+    }
+
+    fn read<'a>(
+        &'a self,
+        ctx: &'a Context<D>,
+        schema: &'a Schema,
+        config: Value,
+    ) -> BoxFuture<'a, (Value, Diagnostics)> {
+        Box::pin(async move {
+            let model = match decode::<S::Model>("configuration", &config) {
+                Ok(m) => m,
+                Err(d) => return (Value::Null, d),
+            };
+            match self.0.read(ctx, model).await {
+                Ok(m) => {
+                    let mut v = plan::strip_unknown(&m.to_value());
+                    log_restored("read", self.0.name(), &plan::restore_config(&schema.block, &mut v, &config));
+                    (plan::strip_unknown(&v), Diagnostics::new())
+                }
+                Err(d) => (Value::Null, d),
+            }
+        })
+    }
+}

@@ -1,0 +1,271 @@
+//! The plan pipeline, on values: defaults, "known after apply" for computed
+//! attributes, `use_state_for_unknown`, `requires_replace`, and the consistency
+//! guarantees Terraform checks (the plan keeps every configured value; the applied
+//! state keeps every known planned value).
+
+use crate::diag::AttributePath;
+use crate::schema::{Attribute, AttributeType, Block, Nesting};
+use crate::value::Value;
+use std::collections::BTreeMap;
+
+fn obj(v: &Value) -> Option<&BTreeMap<String, Value>> {
+    match v {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn obj_mut(v: &mut Value) -> Option<&mut BTreeMap<String, Value>> {
+    match v {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn attr<'a>(v: &'a Value, name: &str) -> &'a Value {
+    obj(v).and_then(|m| m.get(name)).unwrap_or(&Value::Null)
+}
+
+/// Nested objects of a value at `nesting`, paired by position with `other`'s.
+fn pair_children<'a>(
+    nesting: Nesting,
+    plan: &'a mut Value,
+    other: &'a Value,
+) -> Vec<(&'a mut Value, &'a Value)> {
+    match (nesting, plan, other) {
+        (Nesting::Single | Nesting::Group, p @ Value::Object(_), o) => vec![(p, o)],
+        (Nesting::List, Value::List(ps), Value::List(os)) => {
+            ps.iter_mut().zip(os.iter()).collect()
+        }
+        (Nesting::List, Value::List(ps), _) => ps.iter_mut().map(|p| (p, &Value::Null)).collect(),
+        (Nesting::Map, Value::Map(ps), Value::Map(os)) => ps
+            .iter_mut()
+            .map(|(k, p)| (p, os.get(k).unwrap_or(&Value::Null)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn nested_attrs(a: &Attribute) -> Option<(Nesting, Block)> {
+    match &a.ty {
+        AttributeType::Nested(n, attrs) => Some((
+            *n,
+            Block { attributes: attrs.clone(), ..Block::default() },
+        )),
+        AttributeType::Type(_) => None,
+    }
+}
+
+/// Sets attributes that have a default and are null in configuration.
+pub fn apply_defaults(block: &Block, plan: &mut Value, config: &Value) {
+    let Some(m) = obj_mut(plan) else { return };
+    for a in &block.attributes {
+        let cfg = attr(config, &a.name);
+        if let (Some(default), Value::Null) = (&a.default, cfg) {
+            m.insert(a.name.clone(), default.clone());
+        } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
+            for (child, c) in pair_children(n, p, cfg) {
+                apply_defaults(&b, child, c);
+            }
+        }
+    }
+    for nb in &block.blocks {
+        if let Some(p) = m.get_mut(&nb.name) {
+            for (child, c) in pair_children(nb.nesting, p, attr(config, &nb.name)) {
+                apply_defaults(&nb.block, child, c);
+            }
+        }
+    }
+}
+
+/// Marks computed attributes that are not configured as unknown ("known after
+/// apply"), except those that keep their prior value (`use_state_for_unknown`) or have
+/// a default.
+pub fn mark_computed_unknown(block: &Block, plan: &mut Value, config: &Value, prior: &Value) {
+    let Some(m) = obj_mut(plan) else { return };
+    for a in &block.attributes {
+        let cfg = attr(config, &a.name);
+        if a.computed && cfg.is_null() && a.default.is_none() {
+            let keep = a.use_state_for_unknown && !prior.is_null();
+            if keep {
+                m.insert(a.name.clone(), attr(prior, &a.name).clone());
+            } else {
+                m.insert(a.name.clone(), Value::unknown());
+            }
+        } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
+            let prior_child = attr(prior, &a.name);
+            for (child, c) in pair_children(n, p, cfg) {
+                let pc = if n == Nesting::Single { prior_child } else { &Value::Null };
+                mark_computed_unknown(&b, child, c, pc);
+            }
+        }
+    }
+    for nb in &block.blocks {
+        if let Some(p) = m.get_mut(&nb.name) {
+            let prior_child = attr(prior, &nb.name);
+            for (child, c) in pair_children(nb.nesting, p, attr(config, &nb.name)) {
+                let pc = if matches!(nb.nesting, Nesting::Single | Nesting::Group) {
+                    prior_child
+                } else {
+                    &Value::Null
+                };
+                mark_computed_unknown(&nb.block, child, c, pc);
+            }
+        }
+    }
+}
+
+/// Puts every non-null configured value back into the plan, so that no plan
+/// modification can produce "Provider produced inconsistent final plan".
+/// Returns the paths that had to be restored.
+pub fn restore_config(block: &Block, plan: &mut Value, config: &Value) -> Vec<AttributePath> {
+    let mut restored = Vec::new();
+    restore_into(block, plan, config, &AttributePath::default(), &mut restored);
+    restored
+}
+
+fn restore_into(
+    block: &Block,
+    plan: &mut Value,
+    config: &Value,
+    at: &AttributePath,
+    restored: &mut Vec<AttributePath>,
+) {
+    let Some(m) = obj_mut(plan) else { return };
+    for a in &block.attributes {
+        let cfg = attr(config, &a.name);
+        if cfg.is_null() {
+            continue;
+        }
+        let path = at.clone().attr(a.name.clone());
+        match (nested_attrs(a), m.get_mut(&a.name)) {
+            (Some((n @ (Nesting::Single | Nesting::List), b)), Some(p))
+                if !cfg.is_unknown() && same_shape(p, cfg) =>
+            {
+                for (child, c) in pair_children(n, p, cfg) {
+                    restore_into(&b, child, c, &path, restored);
+                }
+            }
+            (_, p) => {
+                if !p.is_some_and(|p| p.semantic_eq(cfg) && p.is_unknown() == cfg.is_unknown()) {
+                    restored.push(path);
+                    m.insert(a.name.clone(), cfg.clone());
+                }
+            }
+        }
+    }
+    for nb in &block.blocks {
+        let cfg = attr(config, &nb.name);
+        if let Some(p) = m.get_mut(&nb.name) {
+            let path = at.clone().attr(nb.name.clone());
+            for (child, c) in pair_children(nb.nesting, p, cfg) {
+                restore_into(&nb.block, child, c, &path, restored);
+            }
+        }
+    }
+}
+
+fn same_shape(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(_), Value::Object(_)) => true,
+        (Value::List(x), Value::List(y)) => x.len() == y.len(),
+        _ => false,
+    }
+}
+
+/// The attribute paths whose planned change forces replacement.
+///
+/// A change counts when the planned value is known and differs from the prior one,
+/// or when the configuration itself is unknown; a computed attribute that is merely
+/// "known after apply" does not force replacement.
+pub fn requires_replace(block: &Block, prior: &Value, plan: &Value, config: &Value) -> Vec<AttributePath> {
+    let mut out = Vec::new();
+    if prior.is_null() || plan.is_null() {
+        return out;
+    }
+    for a in &block.attributes {
+        if !a.requires_replace {
+            continue;
+        }
+        let (p, s, c) = (attr(plan, &a.name), attr(prior, &a.name), attr(config, &a.name));
+        let changed = if p.is_unknown() { c.is_unknown() } else { !p.semantic_eq(s) };
+        if changed {
+            out.push(AttributePath::root(a.name.clone()));
+        }
+    }
+    for nb in &block.blocks {
+        if nb.requires_replace && !attr(plan, &nb.name).semantic_eq(attr(prior, &nb.name)) {
+            out.push(AttributePath::root(nb.name.clone()));
+        }
+    }
+    out
+}
+
+/// The state to return after apply: the provider's new state, with every value that
+/// was known in the plan kept as planned, and nothing left unknown.
+///
+/// Returns the reconciled state and the paths where the provider's answer differed
+/// from a known planned value (a provider bug worth logging).
+pub fn reconcile_applied(planned: &Value, new: &Value) -> (Value, Vec<AttributePath>) {
+    let mut diffs = Vec::new();
+    let v = reconcile(planned, new, &AttributePath::default(), &mut diffs);
+    (v, diffs)
+}
+
+fn reconcile(planned: &Value, new: &Value, at: &AttributePath, diffs: &mut Vec<AttributePath>) -> Value {
+    match planned {
+        Value::Unknown(_) => strip_unknown(new),
+        Value::Object(pm) => match new {
+            Value::Object(nm) => Value::Object(
+                pm.iter()
+                    .map(|(k, pv)| {
+                        let nv = nm.get(k).unwrap_or(&Value::Null);
+                        (k.clone(), reconcile(pv, nv, &at.clone().attr(k.clone()), diffs))
+                    })
+                    .collect(),
+            ),
+            _ => {
+                diffs.push(at.clone());
+                strip_unknown(planned)
+            }
+        },
+        Value::List(ps) if planned.contains_unknown() => match new {
+            Value::List(ns) if ns.len() == ps.len() => Value::List(
+                ps.iter()
+                    .zip(ns)
+                    .enumerate()
+                    .map(|(i, (p, n))| reconcile(p, n, &at.clone().index(i as i64), diffs))
+                    .collect(),
+            ),
+            _ => strip_unknown(new),
+        },
+        Value::Map(pm) if planned.contains_unknown() => match new {
+            Value::Map(nm) if nm.keys().eq(pm.keys()) => Value::Map(
+                pm.iter()
+                    .map(|(k, p)| (k.clone(), reconcile(p, &nm[k], &at.clone().key(k.clone()), diffs)))
+                    .collect(),
+            ),
+            _ => strip_unknown(new),
+        },
+        Value::Set(_) if planned.contains_unknown() => strip_unknown(new),
+        known => {
+            if !known.semantic_eq(new) {
+                diffs.push(at.clone());
+            }
+            known.clone()
+        }
+    }
+}
+
+/// The value with every unknown inside replaced by null.
+pub fn strip_unknown(v: &Value) -> Value {
+    match v {
+        Value::Unknown(_) => Value::Null,
+        Value::List(items) => Value::List(items.iter().map(strip_unknown).collect()),
+        Value::Set(items) => Value::Set(items.iter().map(strip_unknown).collect()),
+        Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), strip_unknown(v))).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), strip_unknown(v))).collect()),
+        Value::Dynamic(t, inner) => Value::Dynamic(t.clone(), Box::new(strip_unknown(inner))),
+        other => other.clone(),
+    }
+}
