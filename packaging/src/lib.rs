@@ -8,4 +8,5 @@ pub mod filename;
 pub mod hashing;
 pub mod range;
 pub mod schema;
+pub mod step_package;
 pub mod version;
