@@ -1,1 +1,194 @@
-//! octopus-server (work in progress).
+//! octopus-lite: an embedded, Octopus Deploy-compatible API server.
+//!
+//! Start it in-process (tests) with [`Server::start`], or run the
+//! `octopus-lite` binary. Data lives in SQLite in the data directory; every
+//! acknowledged write is durable.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), octopus_server::ServerError> {
+//! let dir = std::path::PathBuf::from("/tmp/octopus-lite-data");
+//! let server = octopus_server::Server::start(octopus_server::ServerConfig::new(dir)).await?;
+//! println!("{} {}", server.url(), server.api_key());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+mod auth;
+pub mod error;
+pub mod store;
+pub mod util;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::store::Store;
+
+/// File in the data directory holding the generated API key.
+pub const API_KEY_FILE: &str = "api-key";
+
+/// Default request body limit: 4 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Directory of the database and the generated API key (created if missing).
+    pub data_dir: PathBuf,
+    /// The accepted API key; `None` loads or generates one in the data directory.
+    pub api_key: Option<String>,
+    /// Request body limit in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl ServerConfig {
+    /// Listens on `127.0.0.1:0` with data in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            api_key: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Data directory, key file or socket problem.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The store could not be opened or migrated.
+    #[error("store: {0}")]
+    Store(#[from] rusqlite::Error),
+    /// Seeding or another start-up operation failed.
+    #[error("start-up: {0}")]
+    Startup(String),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let context = context.into();
+    move |source| ServerError::Io { context, source }
+}
+
+/// The server entry point.
+pub struct Server;
+
+/// A started server. Dropping it leaves the server running until the runtime ends;
+/// call [`RunningServer::shutdown`] to stop it.
+pub struct RunningServer {
+    addr: SocketAddr,
+    api_key: String,
+    data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Opens the store, seeds the default space on first start, binds and serves.
+    pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir).map_err(io(format!("creating {}", data_dir.display())))?;
+        let api_key = match config.api_key.clone() {
+            Some(k) => k,
+            None => load_or_create_key(&data_dir)?,
+        };
+        let dir = data_dir.clone();
+        let key = api_key.clone();
+        let limit = config.max_body_bytes;
+        let state = tokio::task::spawn_blocking(move || -> Result<api::State, ServerError> {
+            let store = Store::open(&dir)?;
+            store
+                .write_blocking(|tx| api::spaces_seed(tx))
+                .map_err(|e| ServerError::Startup(e.message))?;
+            api::State::new(store, key, limit).map_err(|e| ServerError::Startup(e.message))
+        })
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))??;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(io(format!("binding {}", config.listen)))?;
+        let addr = listener.local_addr().map_err(io("reading the bound address"))?;
+        let app = api::router(Arc::new(state));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                eprintln!("octopus-lite: server error: {e}");
+            }
+        });
+        Ok(RunningServer { addr, api_key, data_dir, stop: Some(stop), task })
+    }
+}
+
+impl RunningServer {
+    /// Base URL, e.g. `http://127.0.0.1:8065`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The accepted API key.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Stops accepting connections and waits for in-flight requests.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server stops (it only stops on [`RunningServer::shutdown`] or an error).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+fn load_or_create_key(dir: &Path) -> Result<String, ServerError> {
+    let path = dir.join(API_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(k) if !k.trim().is_empty() => return Ok(k.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(format!("reading {}", path.display()))(e)),
+    }
+    let key = util::new_api_key();
+    let tmp = dir.join(format!("{API_KEY_FILE}.tmp"));
+    {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp).map_err(io(format!("writing {}", tmp.display())))?;
+        f.write_all(key.as_bytes()).and_then(|()| f.sync_all()).map_err(io("writing the API key"))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(io(format!("writing {}", path.display())))?;
+    Ok(key)
+}

@@ -1,0 +1,139 @@
+//! HTTP API: routes, shared state, authentication and the generic handlers.
+
+mod crud;
+mod extract;
+mod feeds;
+mod processes;
+mod projects;
+mod resources;
+mod root;
+mod spaces;
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use octopus_client::model::{Environment, Feed, Lifecycle, Project, ProjectGroup, Space};
+
+pub use crud::{ApiResource, create_tx};
+pub use spaces::ensure_default_space as spaces_seed;
+
+use crate::auth;
+use crate::error::{ApiError, ApiResult};
+use crate::store::Store;
+
+/// Shared state of all handlers.
+pub type AppState = Arc<State>;
+
+/// What handlers share: the store, the API key and a cache of space IDs.
+pub struct State {
+    /// Durable storage.
+    pub store: Store,
+    /// The one accepted API key (also accepted as a bearer token).
+    pub api_key: String,
+    /// Request body limit in bytes.
+    pub max_body_bytes: usize,
+    spaces: RwLock<SpaceCache>,
+}
+
+#[derive(Default)]
+struct SpaceCache {
+    ids: HashSet<String>,
+    default: Option<String>,
+}
+
+impl State {
+    /// State over an opened store; loads the space cache.
+    pub fn new(store: Store, api_key: String, max_body_bytes: usize) -> ApiResult<Self> {
+        let state = Self { store, api_key, max_body_bytes, spaces: RwLock::default() };
+        state.refresh_spaces_blocking()?;
+        Ok(state)
+    }
+
+    /// Whether a space exists.
+    pub fn space_exists(&self, id: &str) -> bool {
+        self.spaces.read().unwrap_or_else(|e| e.into_inner()).ids.contains(id)
+    }
+
+    /// The default space's ID.
+    pub fn default_space(&self) -> Option<String> {
+        self.spaces.read().unwrap_or_else(|e| e.into_inner()).default.clone()
+    }
+
+    /// Reloads the space cache from the store (blocking).
+    pub fn refresh_spaces_blocking(&self) -> ApiResult<()> {
+        let spaces: Vec<Space> = self.store.read_blocking(|c| {
+            let all = crate::store::documents::Filter::default();
+            Ok(crate::store::documents::list(c, "spaces", "", &all, 0, i64::MAX)?.0)
+        })?;
+        let mut cache = SpaceCache::default();
+        for s in spaces {
+            let Some(id) = s.id else { continue };
+            if s.is_default {
+                cache.default = Some(id.clone());
+            }
+            cache.ids.insert(id);
+        }
+        *self.spaces.write().unwrap_or_else(|e| e.into_inner()) = cache;
+        Ok(())
+    }
+
+    /// Reloads the space cache from the store.
+    pub async fn refresh_spaces(self: &Arc<Self>) -> ApiResult<()> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.refresh_spaces_blocking())
+            .await
+            .map_err(ApiError::internal)?
+    }
+}
+
+/// Registers list/create and get/update/delete routes of a resource,
+/// both space-scoped and in the default-space form.
+fn crud_routes<T: ApiResource>(router: Router<AppState>) -> Router<AppState> {
+    let c = T::COLLECTION;
+    let list = get(crud::list::<T>).post(crud::create::<T>);
+    let item = get(crud::get_one::<T>).put(crud::update::<T>).delete(crud::delete::<T>);
+    router
+        .route(&format!("/api/{{space_id}}/{c}"), list.clone())
+        .route(&format!("/api/{{space_id}}/{c}/{{id}}"), item.clone())
+        .route(&format!("/api/{c}"), list)
+        .route(&format!("/api/{c}/{{id}}"), item)
+}
+
+/// The complete API router.
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new()
+        .route("/api", get(root::root))
+        .route("/api/", get(root::root))
+        .route("/api/spaces", get(crud::list::<Space>).post(crud::create::<Space>))
+        .route(
+            "/api/spaces/{id}",
+            get(crud::get_one::<Space>).put(crud::update::<Space>).delete(crud::delete::<Space>),
+        )
+        .route("/api/{space_id}", get(root::space_home));
+    r = crud_routes::<Environment>(r);
+    r = crud_routes::<ProjectGroup>(r);
+    r = crud_routes::<Lifecycle>(r);
+    r = crud_routes::<Project>(r);
+    r = crud_routes::<Feed>(r);
+    r = processes::routes(r);
+    let limit = state.max_body_bytes;
+    r.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_api_key))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(axum::http::StatusCode::NOT_FOUND, "The resource you requested was not found.")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "This HTTP method is not supported on this resource.",
+    )
+}

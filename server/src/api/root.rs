@@ -1,0 +1,55 @@
+//! `GET /api` (root document) and `GET /api/{spaceId}` (space home).
+
+use axum::Json;
+use axum::extract::State;
+use octopus_client::model::{Links, RootDocument};
+use serde_json::json;
+
+use super::AppState;
+use super::extract::Scope;
+use crate::error::ApiResult;
+
+/// Server version reported in the root document.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+const SCOPED: &[(&str, &str)] = &[
+    ("Environments", "environments{/id}{?skip,take,ids,partialName,name}"),
+    ("ProjectGroups", "projectgroups{/id}{?skip,take,ids,partialName,name}"),
+    ("Lifecycles", "lifecycles{/id}{?skip,take,ids,partialName,name}"),
+    ("Projects", "projects{/id}{?name,skip,ids,take,partialName,clonedFromProjectId}"),
+    ("DeploymentProcesses", "deploymentprocesses{/id}{?skip,take,ids}"),
+    ("Feeds", "feeds{/id}{?skip,take,ids,partialName,feedType,name}"),
+];
+
+/// `GET /api`.
+pub async fn root(State(st): State<AppState>) -> Json<RootDocument> {
+    let mut links = Links::new();
+    links.insert("Self".into(), "/api".into());
+    links.insert("Spaces".into(), "/api/spaces{/id}{?skip,ids,take,partialName}".into());
+    links.insert("SpaceHome".into(), "/api/{spaceId}".into());
+    for (name, tail) in SCOPED {
+        links.insert((*name).into(), format!("/api/{{spaceId}}/{tail}"));
+    }
+    let mut doc = RootDocument {
+        application: "Octopus Deploy".into(),
+        version: VERSION.into(),
+        api_version: "3.0.0".into(),
+        installation_id: None,
+        links,
+        extra: Default::default(),
+    };
+    doc.extra.insert("ServerName".into(), json!("octopus-lite"));
+    doc.extra.insert("DefaultSpaceId".into(), json!(st.default_space()));
+    Json(doc)
+}
+
+/// `GET /api/{spaceId}`: links of one space.
+pub async fn space_home(scope: Scope) -> ApiResult<Json<serde_json::Value>> {
+    let space = scope.0;
+    let mut links = Links::new();
+    links.insert("Self".into(), format!("/api/{space}"));
+    for (name, tail) in SCOPED {
+        links.insert((*name).into(), format!("/api/{space}/{tail}"));
+    }
+    Ok(Json(json!({ "Id": space, "Links": links })))
+}

@@ -1,0 +1,104 @@
+//! `octopus-lite`: run the embedded Octopus-compatible server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use octopus_server::{Server, ServerConfig};
+
+const USAGE: &str = "usage: octopus-lite [--listen ADDR] [--data-dir DIR] [--api-key KEY]
+
+  --listen ADDR    address to listen on (default 127.0.0.1:8065; port 0 = any free port)
+  --data-dir DIR   directory of the database and generated API key (default ./octopus-lite-data)
+  --api-key KEY    API key to accept (default: generated once and kept in the data directory)
+  --max-body BYTES request body limit (default 4194304)";
+
+fn parse_args() -> Result<ServerConfig, String> {
+    let mut config = ServerConfig::new(PathBuf::from("octopus-lite-data"));
+    config.listen = SocketAddr::from(([127, 0, 0, 1], 8065));
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        if flag == "--help" || flag == "-h" {
+            return Err(String::new());
+        }
+        let value = match inline.or_else(|| args.next()) {
+            Some(v) => v,
+            None => return Err(format!("{flag} needs a value")),
+        };
+        match flag.as_str() {
+            "--listen" => config.listen = value.parse().map_err(|e| format!("--listen {value}: {e}"))?,
+            "--data-dir" => config.data_dir = PathBuf::from(value),
+            "--api-key" => {
+                if !value.starts_with("API-") || value.len() < 8 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err("--api-key must look like API-XXXXXXXX".into());
+                }
+                config.api_key = Some(value);
+            }
+            "--max-body" => config.max_body_bytes = value.parse().map_err(|e| format!("--max-body {value}: {e}"))?,
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    let config = match parse_args() {
+        Ok(c) => c,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("octopus-lite: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("octopus-lite: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match Server::start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("octopus-lite: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("octopus-lite listening on {}", server.url());
+        println!("API key: {}", server.api_key());
+        println!("data directory: {}", server.data_dir().display());
+        shutdown_signal().await;
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

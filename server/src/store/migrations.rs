@@ -1,0 +1,49 @@
+//! Numbered schema migrations, applied in order, each in its own transaction.
+
+use rusqlite::Connection;
+
+/// `(version, name, SQL)`; append only, never edit an applied migration.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "documents",
+    "CREATE TABLE documents (
+        kind TEXT NOT NULL,
+        space_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name_key TEXT,
+        body TEXT NOT NULL,
+        PRIMARY KEY (kind, space_id, id)
+    );
+    CREATE UNIQUE INDEX documents_name ON documents (kind, space_id, name_key)
+        WHERE name_key IS NOT NULL;
+    CREATE TABLE sequences (prefix TEXT PRIMARY KEY, next INTEGER NOT NULL);",
+)];
+
+/// Brings the schema up to date. Refuses a store written by a newer server.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_on TEXT NOT NULL
+        )",
+    )?;
+    let current: i64 =
+        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let latest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > latest {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "the store has schema version {current}, newer than this server's {latest}"
+        )));
+    }
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_on) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, name, crate::util::now_iso8601()],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
