@@ -493,10 +493,7 @@ impl Walker<'_> {
                     Some(EntryKind::Symlink { .. }) => {
                         return Err(ArchiveError::UnsafePath {
                             path: e.path.clone(),
-                            reason: format!(
-                                "it lies below the symbolic link `{}`",
-                                &e.path[..i]
-                            ),
+                            reason: format!("it lies below the symbolic link `{}`", &e.path[..i]),
                         });
                     }
                     Some(EntryKind::File | EntryKind::HardLink { .. }) => {
@@ -743,8 +740,8 @@ fn walk_tar<R: Read>(
         .max_total_size
         .saturating_sub(walker.total)
         .saturating_add(1);
-    let trailing = io::copy(&mut (&mut counted).take(room), &mut io::sink())
-        .map_err(|e| corrupt(None, e))?;
+    let trailing =
+        io::copy(&mut (&mut counted).take(room), &mut io::sink()).map_err(|e| corrupt(None, e))?;
     if trailing >= room {
         return Err(ArchiveError::TooLarge {
             limit: walker.limits.max_total_size,

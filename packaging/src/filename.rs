@@ -321,12 +321,22 @@ mod tests {
         use PackageFormat::*;
         let cases: &[(&str, &str, &str, PackageFormat)] = &[
             ("hello-world.1.0.0.zip", "hello-world", "1.0.0", Zip),
-            ("Octopus.MyStepPackage.1.0.0.zip", "Octopus.MyStepPackage", "1.0.0", Zip),
+            (
+                "Octopus.MyStepPackage.1.0.0.zip",
+                "Octopus.MyStepPackage",
+                "1.0.0",
+                Zip,
+            ),
             ("Foo.Bar.2.Baz.1.0.0.zip", "Foo.Bar.2.Baz", "1.0.0", Zip),
             ("foo.1.0.0-release.tar.gz", "foo", "1.0.0-release", TarGz),
             ("foo.1.0.0-release.TAR.GZ", "foo", "1.0.0-release", TarGz),
             ("foo.1.0.tgz", "foo", "1.0.0", Tgz),
-            ("foo.2.1-beta.3+sha.5.nupkg", "foo", "2.1.0-beta.3+sha.5", Nupkg),
+            (
+                "foo.2.1-beta.3+sha.5.nupkg",
+                "foo",
+                "2.1.0-beta.3+sha.5",
+                Nupkg,
+            ),
             ("my_pkg.10.20.30.tar", "my_pkg", "10.20.30", Tar),
             ("MyApp.v1.0.0.zip", "MyApp.v1", "0.0", Zip),
             ("app.2.1.0.0.zip", "app.2", "1.0.0", Zip),
@@ -335,7 +345,11 @@ mod tests {
         for (name, id, version, format) in cases {
             let (gid, gv, gf) = ok(name);
             let want_v = Version::parse(version).unwrap().to_string();
-            assert_eq!((gid.as_str(), gv.as_str(), gf), (*id, want_v.as_str(), *format), "{name}");
+            assert_eq!(
+                (gid.as_str(), gv.as_str(), gf),
+                (*id, want_v.as_str(), *format),
+                "{name}"
+            );
         }
     }
 
@@ -366,14 +380,22 @@ mod tests {
             assert!(e.contains(want), "{name:?}: `{e}` lacks `{want}`");
         }
         let long = format!("{}.1.0.0.zip", "a".repeat(300));
-        assert!(PackageFileName::parse(&long).unwrap_err().to_string().contains("at most 255"));
+        assert!(
+            PackageFileName::parse(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("at most 255")
+        );
     }
 
     #[test]
     fn format_metadata() {
         assert_eq!(PackageFormat::Tgz.archive_kind(), ArchiveKind::TarGz);
         assert_eq!(PackageFormat::Nupkg.archive_kind(), ArchiveKind::Zip);
-        assert_eq!(PackageFormat::from_file_name("x.TGZ"), Some(PackageFormat::Tgz));
+        assert_eq!(
+            PackageFormat::from_file_name("x.TGZ"),
+            Some(PackageFormat::Tgz)
+        );
         assert_eq!(PackageFormat::from_file_name(".zip"), None);
         assert_eq!(PackageFormat::from_file_name("é"), None);
     }

@@ -257,7 +257,10 @@ mod tests {
     fn known_vectors_via_reader_and_writer() {
         for (input, sha1, sha256) in VECTORS {
             let d = hash_reader(*input).unwrap();
-            assert_eq!((d.sha1_hex.as_str(), d.sha256_hex.as_str()), (*sha1, *sha256));
+            assert_eq!(
+                (d.sha1_hex.as_str(), d.sha256_hex.as_str()),
+                (*sha1, *sha256)
+            );
             assert_eq!(d.size, input.len() as u64);
             let mut w = HashingWriter::new(Vec::new());
             // Write in small pieces to exercise incremental hashing.
@@ -285,8 +288,14 @@ mod tests {
         let mut w = HashingWriter::with_limit(Vec::new(), 10);
         w.write_all(&[1u8; 10]).unwrap();
         let err = w.write_all(&[1u8; 1]).unwrap_err();
-        assert_eq!(SizeLimitExceeded::is(&err), Some(SizeLimitExceeded { limit: 10 }));
-        assert_eq!(err.to_string(), "the stream is larger than the limit of 10 bytes");
+        assert_eq!(
+            SizeLimitExceeded::is(&err),
+            Some(SizeLimitExceeded { limit: 10 })
+        );
+        assert_eq!(
+            err.to_string(),
+            "the stream is larger than the limit of 10 bytes"
+        );
         assert_eq!(w.get_ref().len(), 10);
         let mut w = HashingWriter::with_limit(Vec::new(), 5);
         let err = w.write_all(&[0u8; 8]).unwrap_err();
@@ -301,7 +310,10 @@ mod tests {
         assert_eq!(r.size(), 10);
         let mut r = HashingReader::with_limit(&[7u8; 11][..], 10);
         let err = io::copy(&mut r, &mut io::sink()).unwrap_err();
-        assert_eq!(SizeLimitExceeded::is(&err), Some(SizeLimitExceeded { limit: 10 }));
+        assert_eq!(
+            SizeLimitExceeded::is(&err),
+            Some(SizeLimitExceeded { limit: 10 })
+        );
         assert!(SizeLimitExceeded::is(&io::Error::other("x")).is_none());
     }
 
@@ -316,10 +328,13 @@ mod tests {
     fn matches_coreutils_on_a_temp_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("blob.bin");
-        let data: Vec<u8> = (0..3_000_001u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..3_000_001u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         std::fs::write(&path, &data).unwrap();
         let d = hash_reader(std::fs::File::open(&path).unwrap()).unwrap();
-        let (Some(sha1), Some(sha256)) = (tool_hash("sha1sum", &path), tool_hash("sha256sum", &path))
+        let (Some(sha1), Some(sha256)) =
+            (tool_hash("sha1sum", &path), tool_hash("sha256sum", &path))
         else {
             eprintln!("sha1sum/sha256sum not installed; skipping comparison");
             return;

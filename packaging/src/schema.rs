@@ -58,7 +58,11 @@ pub struct ValidationError {
 impl fmt::Display for ValidationError {
     /// `/database/port: expected integer, got string` (the root is shown as `/`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = if self.path.is_empty() { "/" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        };
         write!(f, "{path}: {}", self.message)
     }
 }
@@ -121,7 +125,10 @@ impl JsonType {
 }
 
 fn is_integer(n: &serde_json::Number) -> bool {
-    n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.is_finite() && f.fract() == 0.0)
+    n.is_i64()
+        || n.is_u64()
+        || n.as_f64()
+            .is_some_and(|f| f.is_finite() && f.fract() == 0.0)
 }
 
 #[derive(Debug, Clone)]
@@ -208,20 +215,21 @@ impl Compiler<'_> {
     }
 
     fn number(&self, v: &Value, path: &str, key: &str) -> Result<f64, SchemaError> {
-        v.as_f64()
-            .ok_or_else(|| self.err(&format!("{path}/{key}"), format!("`{key}` must be a number")))
+        v.as_f64().ok_or_else(|| {
+            self.err(
+                &format!("{path}/{key}"),
+                format!("`{key}` must be a number"),
+            )
+        })
     }
 
     fn sub_list(&mut self, v: &Value, path: &str, key: &str) -> Result<Vec<Node>, SchemaError> {
-        let list = v
-            .as_array()
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| {
-                self.err(
-                    &format!("{path}/{key}"),
-                    format!("`{key}` must be a non-empty array of schemas"),
-                )
-            })?;
+        let list = v.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+            self.err(
+                &format!("{path}/{key}"),
+                format!("`{key}` must be a non-empty array of schemas"),
+            )
+        })?;
         list.iter()
             .enumerate()
             .map(|(i, s)| self.node(s, &format!("{path}/{key}/{i}")))
@@ -243,7 +251,9 @@ impl Compiler<'_> {
                         Value::String(_) => vec![val],
                         Value::Array(a) if !a.is_empty() => a.iter().collect(),
                         _ => {
-                            return Err(self.err(&here, "`type` must be a string or a non-empty array"));
+                            return Err(
+                                self.err(&here, "`type` must be a string or a non-empty array")
+                            );
                         }
                     };
                     let mut types = Vec::new();
@@ -328,8 +338,12 @@ impl Compiler<'_> {
                     let p = val
                         .as_str()
                         .ok_or_else(|| self.err(&here, "`pattern` must be a string"))?;
-                    let re = regex_lite::Regex::new(p)
-                        .map_err(|e| self.err(&here, format!("`pattern` is not a valid regular expression: {e}")))?;
+                    let re = regex_lite::Regex::new(p).map_err(|e| {
+                        self.err(
+                            &here,
+                            format!("`pattern` is not a valid regular expression: {e}"),
+                        )
+                    })?;
                     k.pattern = Some((p.to_owned(), re));
                 }
                 "minimum" => k.minimum = Some(self.number(val, path, key)?),
@@ -416,7 +430,11 @@ impl InputSchema {
         };
         if let Some(r) = &k.reference {
             if depth >= MAX_REF_DEPTH {
-                return push(errors, path, format!("schema `$ref` nesting deeper than {MAX_REF_DEPTH}"));
+                return push(
+                    errors,
+                    path,
+                    format!("schema `$ref` nesting deeper than {MAX_REF_DEPTH}"),
+                );
             }
             if let Some(target) = self.refs.get(r) {
                 self.check(target, v, path, errors, depth + 1);
@@ -427,16 +445,25 @@ impl InputSchema {
         {
             let want: Vec<&str> = types.iter().map(|t| t.name()).collect();
             // A wrong type makes the other keywords meaningless.
-            return push(errors, 
+            return push(
+                errors,
                 path,
-                format!("expected {}, got {}", want.join(" or "), JsonType::of(v).name()),
+                format!(
+                    "expected {}, got {}",
+                    want.join(" or "),
+                    JsonType::of(v).name()
+                ),
             );
         }
         if let Some(values) = &k.enum_values
             && !values.iter().any(|e| json_eq(e, v))
         {
             let list: Vec<String> = values.iter().map(Value::to_string).collect();
-            push(errors, path, format!("must be one of {}, got {v}", list.join(", ")));
+            push(
+                errors,
+                path,
+                format!("must be one of {}, got {v}", list.join(", ")),
+            );
         }
         if let Some(c) = &k.const_value
             && !json_eq(c, v)
@@ -447,7 +474,8 @@ impl InputSchema {
             Value::Object(o) => {
                 for name in &k.required {
                     if !o.contains_key(name) {
-                        push(errors, 
+                        push(
+                            errors,
                             &format!("{path}/{}", escape_token(name)),
                             "is required but missing".into(),
                         );
@@ -457,19 +485,28 @@ impl InputSchema {
                 if let Some(min) = k.min_properties
                     && n < min
                 {
-                    push(errors, path, format!("must have at least {min} properties, got {n}"));
+                    push(
+                        errors,
+                        path,
+                        format!("must have at least {min} properties, got {n}"),
+                    );
                 }
                 if let Some(max) = k.max_properties
                     && n > max
                 {
-                    push(errors, path, format!("must have at most {max} properties, got {n}"));
+                    push(
+                        errors,
+                        path,
+                        format!("must have at most {max} properties, got {n}"),
+                    );
                 }
                 for (name, value) in o {
                     let sub = match k.properties.get(name) {
                         Some(s) => s,
                         None => match &k.additional {
                             Some(Node::Bool(false)) => {
-                                push(errors, 
+                                push(
+                                    errors,
                                     &format!("{path}/{}", escape_token(name)),
                                     "is not an allowed input".into(),
                                 );
@@ -491,18 +528,30 @@ impl InputSchema {
                 if let Some(min) = k.min_items
                     && n < min
                 {
-                    push(errors, path, format!("must have at least {min} items, got {n}"));
+                    push(
+                        errors,
+                        path,
+                        format!("must have at least {min} items, got {n}"),
+                    );
                 }
                 if let Some(max) = k.max_items
                     && n > max
                 {
-                    push(errors, path, format!("must have at most {max} items, got {n}"));
+                    push(
+                        errors,
+                        path,
+                        format!("must have at most {max} items, got {n}"),
+                    );
                 }
                 if k.unique_items {
                     'outer: for i in 0..a.len() {
                         for j in 0..i {
                             if json_eq(&a[i], &a[j]) {
-                                push(errors, path, format!("items {j} and {i} are equal; items must be unique"));
+                                push(
+                                    errors,
+                                    path,
+                                    format!("items {j} and {i} are equal; items must be unique"),
+                                );
                                 break 'outer;
                             }
                         }
@@ -523,12 +572,20 @@ impl InputSchema {
                 if let Some(min) = k.min_length
                     && n < min
                 {
-                    push(errors, path, format!("must be at least {min} characters long, got {n}"));
+                    push(
+                        errors,
+                        path,
+                        format!("must be at least {min} characters long, got {n}"),
+                    );
                 }
                 if let Some(max) = k.max_length
                     && n > max
                 {
-                    push(errors, path, format!("must be at most {max} characters long, got {n}"));
+                    push(
+                        errors,
+                        path,
+                        format!("must be at most {max} characters long, got {n}"),
+                    );
                 }
                 if let Some((p, re)) = &k.pattern
                     && !re.is_match(s)
@@ -567,7 +624,10 @@ impl InputSchema {
         if !k.any_of.is_empty() && !k.any_of.iter().any(|s| self.is_valid(s, v, path, depth)) {
             errors.push(ValidationError {
                 path: path.clone(),
-                message: format!("matches none of the {} `anyOf` alternatives", k.any_of.len()),
+                message: format!(
+                    "matches none of the {} `anyOf` alternatives",
+                    k.any_of.len()
+                ),
             });
         }
         if !k.one_of.is_empty() {
@@ -618,7 +678,9 @@ fn json_eq(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -712,9 +774,15 @@ mod tests {
         let missing = errors(db_schema(), json!({"database": {}}));
         assert_eq!(
             missing,
-            ["/name: is required but missing", "/database/port: is required but missing"]
+            [
+                "/name: is required but missing",
+                "/database/port: is required but missing"
+            ]
         );
-        assert_eq!(errors(db_schema(), json!([])), ["/: expected object, got array"]);
+        assert_eq!(
+            errors(db_schema(), json!([])),
+            ["/: expected object, got array"]
+        );
     }
 
     #[test]
@@ -723,26 +791,47 @@ mod tests {
             "$defs": {"node": {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/node"}}, "v": {"type": "integer"}}}},
             "$ref": "#/$defs/node"
         });
-        assert!(errors(tree.clone(), json!({"children": [{"children": [{"v": 1}]}]})).is_empty());
+        assert!(
+            errors(
+                tree.clone(),
+                json!({"children": [{"children": [{"v": 1}]}]})
+            )
+            .is_empty()
+        );
         assert_eq!(
             errors(tree, json!({"children": [{"children": [{"v": "x"}]}]})),
             ["/children/0/children/0/v: expected integer, got string"]
         );
         let s = json!({"anyOf": [{"type": "string"}, {"type": "integer"}], "not": {"const": 0}});
         assert!(errors(s.clone(), json!("x")).is_empty());
-        assert_eq!(errors(s.clone(), json!(true)), ["/: matches none of the 2 `anyOf` alternatives"]);
+        assert_eq!(
+            errors(s.clone(), json!(true)),
+            ["/: matches none of the 2 `anyOf` alternatives"]
+        );
         assert_eq!(errors(s, json!(0)), ["/: must not match the `not` schema"]);
         let all = json!({"allOf": [{"minLength": 2}, {"maxLength": 3}]});
-        assert_eq!(errors(all, json!("abcd")), ["/: must be at most 3 characters long, got 4"]);
+        assert_eq!(
+            errors(all, json!("abcd")),
+            ["/: must be at most 3 characters long, got 4"]
+        );
         // A reference cycle that consumes no input stops instead of recursing forever.
         let cyc = json!({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"});
         let e = errors(cyc, json!(1));
         assert!(e[0].contains("nesting deeper than"), "{e:?}");
-        assert_eq!(errors(json!(false), json!(1)), ["/: no value is allowed here"]);
-        assert!(errors(json!(true), json!(1)).is_empty());
-        assert_eq!(errors(json!({"minLength": 2}), json!("é")), ["/: must be at least 2 characters long, got 1"]);
         assert_eq!(
-            errors(json!({"properties": {"a/b": {"type": "string"}}}), json!({"a/b": 1})),
+            errors(json!(false), json!(1)),
+            ["/: no value is allowed here"]
+        );
+        assert!(errors(json!(true), json!(1)).is_empty());
+        assert_eq!(
+            errors(json!({"minLength": 2}), json!("é")),
+            ["/: must be at least 2 characters long, got 1"]
+        );
+        assert_eq!(
+            errors(
+                json!({"properties": {"a/b": {"type": "string"}}}),
+                json!({"a/b": 1})
+            ),
             ["/a~1b: expected string, got integer"]
         );
     }
@@ -751,25 +840,60 @@ mod tests {
     fn bad_schemas_are_refused_with_their_location() {
         let cases = [
             (json!({"type": "str"}), "`#/type`", "unknown type \"str\""),
-            (json!({"properties": {"a": {"patternProperties": {}}}}), "`#/properties/a/patternProperties`", "keyword `patternProperties` is not supported"),
-            (json!({"$ref": "other.json#/a"}), "`#/$ref`", "only references within the same document"),
-            (json!({"$ref": "#/$defs/missing"}), "`#/$ref`", "points at nothing"),
-            (json!({"pattern": "("}), "`#/pattern`", "not a valid regular expression"),
-            (json!({"minLength": -1}), "`#/minLength`", "non-negative integer"),
+            (
+                json!({"properties": {"a": {"patternProperties": {}}}}),
+                "`#/properties/a/patternProperties`",
+                "keyword `patternProperties` is not supported",
+            ),
+            (
+                json!({"$ref": "other.json#/a"}),
+                "`#/$ref`",
+                "only references within the same document",
+            ),
+            (
+                json!({"$ref": "#/$defs/missing"}),
+                "`#/$ref`",
+                "points at nothing",
+            ),
+            (
+                json!({"pattern": "("}),
+                "`#/pattern`",
+                "not a valid regular expression",
+            ),
+            (
+                json!({"minLength": -1}),
+                "`#/minLength`",
+                "non-negative integer",
+            ),
             (json!({"items": [{}]}), "`#/items`", "tuple `items`"),
             (json!({"anyOf": []}), "`#/anyOf`", "non-empty array"),
             (json!(3), "`#`", "object or a boolean"),
-            (json!({"$defs": {"x": {"type": 1}}, "$ref": "#/$defs/x"}), "`#/$defs/x/type`", "must be a string or a non-empty array"),
+            (
+                json!({"$defs": {"x": {"type": 1}}, "$ref": "#/$defs/x"}),
+                "`#/$defs/x/type`",
+                "must be a string or a non-empty array",
+            ),
         ];
         for (schema, at, want) in cases {
             let e = InputSchema::compile(&schema).unwrap_err().to_string();
-            assert!(e.contains(at) && e.contains(want), "{schema}: `{e}` lacks {at} / {want}");
+            assert!(
+                e.contains(at) && e.contains(want),
+                "{schema}: `{e}` lacks {at} / {want}"
+            );
         }
     }
 
     #[test]
     fn root_object_detection() {
-        assert!(InputSchema::compile(&json!({"type": "object"})).unwrap().root_is_object());
-        assert!(!InputSchema::compile(&json!({"type": "string"})).unwrap().root_is_object());
+        assert!(
+            InputSchema::compile(&json!({"type": "object"}))
+                .unwrap()
+                .root_is_object()
+        );
+        assert!(
+            !InputSchema::compile(&json!({"type": "string"}))
+                .unwrap()
+                .root_is_object()
+        );
     }
 }

@@ -352,7 +352,9 @@ fn parent_mut<'v>(
     create: bool,
 ) -> Result<Option<&'v mut Map<String, Value>>, String> {
     let mut cur = root;
-    let (_, parents) = tokens.split_last().ok_or("the path names the inputs root")?;
+    let (_, parents) = tokens
+        .split_last()
+        .ok_or("the path names the inputs root")?;
     for (i, t) in parents.iter().enumerate() {
         let here = || format!("/{}", tokens[..=i].join("/"));
         cur = match cur {
@@ -426,10 +428,10 @@ fn apply(inputs: &mut Value, m: &Migration) -> Result<(), MigrationError> {
             MigrationOp::Rename { from, to } => {
                 let (f, t) = (parse_pointer(from)?, parse_pointer(to)?);
                 let r = (|| {
-                    if let Some(v) = take(inputs, &f)? {
-                        if !put(inputs, &t, v, false)? {
-                            return Err(format!("`{to}` already exists"));
-                        }
+                    if let Some(v) = take(inputs, &f)?
+                        && !put(inputs, &t, v, false)?
+                    {
+                        return Err(format!("`{to}` already exists"));
                     }
                     Ok(())
                 })();
@@ -548,10 +550,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     path: &str,
     why: &str,
 ) -> Result<T, StepPackageError> {
-    let bytes = files.get(path).ok_or_else(|| StepPackageError::MissingFile {
-        path: path.to_owned(),
-        why: why.to_owned(),
-    })?;
+    let bytes = files
+        .get(path)
+        .ok_or_else(|| StepPackageError::MissingFile {
+            path: path.to_owned(),
+            why: why.to_owned(),
+        })?;
     serde_json::from_slice(bytes).map_err(|e| StepPackageError::InvalidFile {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -583,7 +587,11 @@ pub fn load_step_package(
     }
     let wanted = |p: &str| p.ends_with(".json");
     let (summary, files) = archive::inspect_and_read(path, kind, limits, &wanted, MAX_JSON_FILE)?;
-    let manifest: Manifest = parse_json(&files, MANIFEST_FILE, "every step package has one at its root")?;
+    let manifest: Manifest = parse_json(
+        &files,
+        MANIFEST_FILE,
+        "every step package has one at its root",
+    )?;
     let invalid = |path: &str, reason: String| StepPackageError::InvalidFile {
         path: path.to_owned(),
         reason,
@@ -613,15 +621,28 @@ pub fn load_step_package(
         let dir = archive::normalize_entry_path(raw_dir)
             .map_err(|r| invalid(MANIFEST_FILE, format!("step directory `{raw_dir}`: {r}")))?;
         if !dirs.insert(dir.clone()) {
-            return Err(invalid(MANIFEST_FILE, format!("step directory `{raw_dir}` is listed twice")));
+            return Err(invalid(
+                MANIFEST_FILE,
+                format!("step directory `{raw_dir}` is listed twice"),
+            ));
         }
         let meta_path = join_path(&dir, METADATA_FILE);
-        let metadata: StepMetadata =
-            parse_json(&files, &meta_path, &format!("step `{raw_dir}` is listed in {MANIFEST_FILE}"))?;
-        filename::validate_id(&metadata.id)
-            .map_err(|e| invalid(&meta_path, format!("`id`: {}", e.to_string().replace("package ID", "step ID"))))?;
+        let metadata: StepMetadata = parse_json(
+            &files,
+            &meta_path,
+            &format!("step `{raw_dir}` is listed in {MANIFEST_FILE}"),
+        )?;
+        filename::validate_id(&metadata.id).map_err(|e| {
+            invalid(
+                &meta_path,
+                format!("`id`: {}", e.to_string().replace("package ID", "step ID")),
+            )
+        })?;
         if !ids.insert(metadata.id.clone()) {
-            return Err(invalid(&meta_path, format!("step ID `{}` is used twice in the package", metadata.id)));
+            return Err(invalid(
+                &meta_path,
+                format!("step ID `{}` is used twice in the package", metadata.id),
+            ));
         }
         if metadata.name.trim().is_empty() {
             return Err(invalid(&meta_path, "`name` is empty".into()));
@@ -643,7 +664,10 @@ pub fn load_step_package(
         file_in_step("launcher.entrypoint", &metadata.launcher.entrypoint)?;
         let lower = metadata.logo.to_ascii_lowercase();
         if !(lower.ends_with(".svg") || lower.ends_with(".png")) {
-            return Err(invalid(&meta_path, format!("`logo` `{}` must be an .svg or .png file", metadata.logo)));
+            return Err(invalid(
+                &meta_path,
+                format!("`logo` `{}` must be an .svg or .png file", metadata.logo),
+            ));
         }
         file_in_step("logo", &metadata.logo)?;
         let schema_path = file_in_step("inputsSchema", &metadata.inputs_schema)?;
@@ -655,7 +679,10 @@ pub fn load_step_package(
             }
         })?;
         if !schema.root_is_object() {
-            return Err(invalid(&schema_path, "the root schema must say `\"type\": \"object\"`: Inputs are an object".into()));
+            return Err(invalid(
+                &schema_path,
+                "the root schema must say `\"type\": \"object\"`: Inputs are an object".into(),
+            ));
         }
         let major = manifest.version.major;
         let migrations = match &metadata.migrations {
@@ -668,7 +695,11 @@ pub fn load_step_package(
             None if major >= 2 => {
                 return Err(invalid(
                     &meta_path,
-                    format!("version {} needs `migrations` covering majors 1 to {}", manifest.version, major - 1),
+                    format!(
+                        "version {} needs `migrations` covering majors 1 to {}",
+                        manifest.version,
+                        major - 1
+                    ),
                 ));
             }
             None => Migrations::default(),

@@ -127,7 +127,9 @@ pub enum VersionError {
         which: &'static str,
     },
     /// A pre-release or build identifier holds a character outside `[0-9A-Za-z-]`.
-    #[error("{which} identifier `{text}` contains `{ch}`; only ASCII letters, digits and `-` are allowed")]
+    #[error(
+        "{which} identifier `{text}` contains `{ch}`; only ASCII letters, digits and `-` are allowed"
+    )]
     InvalidCharacter {
         /// `pre-release` or `build metadata`.
         which: &'static str,
@@ -365,7 +367,13 @@ mod tests {
         assert_eq!(x.to_string(), "1.2.0");
         assert_eq!(x.to_original_string(), "1.2");
         let y = v("10.20.30-rc.1+build.5");
-        assert_eq!(y.pre, vec![Identifier::AlphaNumeric("rc".into()), Identifier::Numeric(1)]);
+        assert_eq!(
+            y.pre,
+            vec![
+                Identifier::AlphaNumeric("rc".into()),
+                Identifier::Numeric(1)
+            ]
+        );
         assert_eq!(y.build, vec!["build".to_string(), "5".to_string()]);
         assert_eq!(y.to_string(), "10.20.30-rc.1+build.5");
         assert_eq!(v("1.0.0-x-y-z.--").to_string(), "1.0.0-x-y-z.--");
@@ -394,7 +402,10 @@ mod tests {
         ];
         for (text, want) in cases {
             let err = Version::parse(text).expect_err(text).to_string();
-            assert!(err.contains(want), "{text:?}: `{err}` should contain `{want}`");
+            assert!(
+                err.contains(want),
+                "{text:?}: `{err}` should contain `{want}`"
+            );
         }
         assert!(matches!(
             Version::parse(&"1".repeat(300)),

@@ -82,7 +82,10 @@ fn tar_bytes(entries: &[T<'_>]) -> Vec<u8> {
                 b.append(&h, *d).unwrap();
             }
             T::Dir(n) => b
-                .append(&raw_header(n, tar::EntryType::Directory, 0, ""), io::empty())
+                .append(
+                    &raw_header(n, tar::EntryType::Directory, 0, ""),
+                    io::empty(),
+                )
                 .unwrap(),
             T::Symlink(n, l) => b
                 .append(&raw_header(n, tar::EntryType::Symlink, 0, l), io::empty())
@@ -184,10 +187,7 @@ fn zip_links_that_escape_are_refused() {
     }
     // Writing through an in-archive link is refused even when the link stays inside.
     expect_err(
-        check_zip(
-            &[Z::Link("sub", "real"), Z::File("sub/file", b"x")],
-            &lim(),
-        ),
+        check_zip(&[Z::Link("sub", "real"), Z::File("sub/file", b"x")], &lim()),
         "lies below the symbolic link `sub`",
     );
 }
@@ -202,12 +202,18 @@ fn zip_bombs_are_stopped_by_decompressed_bytes() {
         max_total_size: 6 << 20,
         ..lim()
     };
-    expect_err(inspect(&p, PackageFormat::Zip, &total), "more than the limit of 6291456");
+    expect_err(
+        inspect(&p, PackageFormat::Zip, &total),
+        "more than the limit of 6291456",
+    );
     let per_entry = ArchiveLimits {
         max_entry_size: 1 << 20,
         ..lim()
     };
-    expect_err(inspect(&p, PackageFormat::Zip, &per_entry), "entry `a` is larger");
+    expect_err(
+        inspect(&p, PackageFormat::Zip, &per_entry),
+        "entry `a` is larger",
+    );
     let s = inspect(&p, PackageFormat::Zip, &lim()).unwrap();
     assert_eq!(s.total_size, 8 << 20);
 }
@@ -229,26 +235,44 @@ fn wrong_container_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let tgz = gzip(&tar_bytes(&[T::File("a", b"x")]));
     let p = write_tmp(&dir, "x.zip", &tgz);
-    expect_err(inspect(&p, PackageFormat::Zip, &lim()), "not a valid zip archive: it starts with bytes 1f8b");
+    expect_err(
+        inspect(&p, PackageFormat::Zip, &lim()),
+        "not a valid zip archive: it starts with bytes 1f8b",
+    );
     let p = write_tmp(&dir, "x.tgz", &zip_bytes(&[Z::File("a", b"x")]));
     expect_err(
         inspect(&p, PackageFormat::Tgz, &lim()),
         "not a valid gzip-compressed tar archive: it starts with bytes 504b0304 (a zip archive)",
     );
     let p = write_tmp(&dir, "x.tar", &[7u8; 2048]);
-    expect_err(inspect(&p, PackageFormat::Tar, &lim()), "not a valid tar archive");
+    expect_err(
+        inspect(&p, PackageFormat::Tar, &lim()),
+        "not a valid tar archive",
+    );
     let p = write_tmp(&dir, "x.tar.gz", &gzip(b"just some text, not a tar"));
-    expect_err(inspect(&p, PackageFormat::TarGz, &lim()), "not a valid gzip-compressed tar");
+    expect_err(
+        inspect(&p, PackageFormat::TarGz, &lim()),
+        "not a valid gzip-compressed tar",
+    );
     let p = write_tmp(&dir, "empty.zip", b"");
     expect_err(inspect(&p, PackageFormat::Zip, &lim()), "the file is empty");
     let p = write_tmp(&dir, "empty.tar", b"");
-    expect_err(inspect(&p, PackageFormat::Tar, &lim()), "too short for a tar archive");
+    expect_err(
+        inspect(&p, PackageFormat::Tar, &lim()),
+        "too short for a tar archive",
+    );
     // A zip whose central directory is cut off.
     let z = zip_bytes(&[Z::File("a", b"hello")]);
     let p = write_tmp(&dir, "cut.zip", &z[..z.len() - 10]);
-    expect_err(inspect(&p, PackageFormat::Zip, &lim()), "not a valid zip archive");
+    expect_err(
+        inspect(&p, PackageFormat::Zip, &lim()),
+        "not a valid zip archive",
+    );
     let missing = dir.path().join("missing.zip");
-    expect_err(inspect(&missing, PackageFormat::Zip, &lim()), "could not read the archive");
+    expect_err(
+        inspect(&missing, PackageFormat::Zip, &lim()),
+        "could not read the archive",
+    );
 }
 
 #[test]
@@ -287,7 +311,12 @@ fn valid_tar_gz_and_tar() {
             target: "bin/tool".into()
         }
     );
-    let plain = inspect_reader(io::Cursor::new(tar_bytes(&entries[..5])), PackageFormat::Tar, &lim()).unwrap();
+    let plain = inspect_reader(
+        io::Cursor::new(tar_bytes(&entries[..5])),
+        PackageFormat::Tar,
+        &lim(),
+    )
+    .unwrap();
     assert_eq!(plain, s);
     expect_err(check_tgz(&entries, &lim()), "`..` component");
 }
@@ -307,7 +336,10 @@ fn tar_escapes_and_specials_are_refused() {
             vec![T::Symlink("l", "x"), T::HardLink("h", "l")],
             "earlier regular file",
         ),
-        (vec![T::Char("dev/null")], "tar entry type Char is not allowed"),
+        (
+            vec![T::Char("dev/null")],
+            "tar entry type Char is not allowed",
+        ),
         (
             vec![T::File("a", b"1"), T::File("a", b"2")],
             "the same path appears twice",
@@ -342,17 +374,34 @@ fn tar_gz_bombs_and_truncation() {
         ..lim()
     };
     let e = inspect_reader(io::Cursor::new(&tgz), PackageFormat::TarGz, &limits).unwrap_err();
-    assert!(matches!(e, ArchiveError::TooLarge { .. } | ArchiveError::EntryTooLarge { .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            ArchiveError::TooLarge { .. } | ArchiveError::EntryTooLarge { .. }
+        ),
+        "{e}"
+    );
     // Zeros after the end-of-archive marker are still decompressed and counted.
     let mut padded = tar_bytes(&[T::File("small", b"x")]);
     padded.extend(std::iter::repeat_n(0u8, 3 << 20));
-    let e = inspect_reader(io::Cursor::new(gzip(&padded)), PackageFormat::TarGz, &limits).unwrap_err();
+    let e = inspect_reader(
+        io::Cursor::new(gzip(&padded)),
+        PackageFormat::TarGz,
+        &limits,
+    )
+    .unwrap_err();
     assert!(matches!(e, ArchiveError::TooLarge { .. }), "{e}");
     // Cut-off gzip stream.
-    let data: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8).collect();
+    let data: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+        .collect();
     let tgz = gzip(&tar_bytes(&[T::File("data", &data)]));
-    let e = inspect_reader(io::Cursor::new(&tgz[..tgz.len() / 2]), PackageFormat::TarGz, &lim())
-        .unwrap_err();
+    let e = inspect_reader(
+        io::Cursor::new(&tgz[..tgz.len() / 2]),
+        PackageFormat::TarGz,
+        &lim(),
+    )
+    .unwrap_err();
     assert!(matches!(e, ArchiveError::Corrupt { .. }), "{e}");
     // A damaged gzip trailer (CRC) is noticed even though the tar itself was complete.
     let mut bad_crc = gzip(&tar_bytes(&[T::File("a", b"hello")]));
@@ -380,8 +429,8 @@ fn inspect_and_read_returns_wanted_files() {
     assert_eq!(summary.entries.len(), 3);
     assert_eq!(files.len(), 2);
     assert_eq!(files["a/metadata.json"], b"{\"id\":1}");
-    let e = inspect_and_read(&p, PackageFormat::Zip, &lim(), &|p| p.ends_with(".bin"), 50)
-        .unwrap_err();
+    let e =
+        inspect_and_read(&p, PackageFormat::Zip, &lim(), &|p| p.ends_with(".bin"), 50).unwrap_err();
     assert!(matches!(e, ArchiveError::ReadTooLarge { .. }), "{e}");
 }
 

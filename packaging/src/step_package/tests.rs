@@ -61,16 +61,33 @@ fn good_files(version: &str) -> Files {
     vec![
         (
             MANIFEST_FILE.into(),
-            json_bytes(json!({"formatVersion": 1, "id": "acme-steps", "version": version, "steps": ["steps/db", "./steps/notify/"]})),
+            json_bytes(
+                json!({"formatVersion": 1, "id": "acme-steps", "version": version, "steps": ["steps/db", "./steps/notify/"]}),
+            ),
         ),
         ("steps/db/metadata.json".into(), json_bytes(db)),
-        ("steps/db/inputs.schema.json".into(), json_bytes(schema_v2())),
-        ("steps/db/migrations.json".into(), json_bytes(migrations_v2())),
-        ("steps/db/run.sh".into(), b"#!/bin/sh\ncat \"$1\"\n".to_vec()),
+        (
+            "steps/db/inputs.schema.json".into(),
+            json_bytes(schema_v2()),
+        ),
+        (
+            "steps/db/migrations.json".into(),
+            json_bytes(migrations_v2()),
+        ),
+        (
+            "steps/db/run.sh".into(),
+            b"#!/bin/sh\ncat \"$1\"\n".to_vec(),
+        ),
         ("steps/db/logo.svg".into(), b"<svg/>".to_vec()),
         ("steps/notify/metadata.json".into(), json_bytes(notify)),
-        ("steps/notify/inputs.schema.json".into(), json_bytes(json!({"type": "object"}))),
-        ("steps/notify/dist/index.js".into(), b"console.log(1)".to_vec()),
+        (
+            "steps/notify/inputs.schema.json".into(),
+            json_bytes(json!({"type": "object"})),
+        ),
+        (
+            "steps/notify/dist/index.js".into(),
+            b"console.log(1)".to_vec(),
+        ),
         ("steps/notify/icon.png".into(), b"\x89PNG".to_vec()),
         (
             "steps/notify/migrations.json".into(),
@@ -182,7 +199,10 @@ fn inputs_are_validated_with_paths_and_upgraded_explicitly() {
     let upgraded = db
         .upgrade_inputs(&json!({"host": "db.local", "verbose": true}), 1)
         .unwrap();
-    assert_eq!(upgraded, json!({"database": {"host": "db.local", "port": 5432}}));
+    assert_eq!(
+        upgraded,
+        json!({"database": {"host": "db.local", "port": 5432}})
+    );
     let e = db.upgrade_inputs(&json!({"port": 0}), 1).unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -190,7 +210,10 @@ fn inputs_are_validated_with_paths_and_upgraded_explicitly() {
     );
     assert!(matches!(
         db.upgrade_inputs(&json!({}), 3),
-        Err(UpgradeError::Migration(MigrationError::Downgrade { from: 3, to: 2 }))
+        Err(UpgradeError::Migration(MigrationError::Downgrade {
+            from: 3,
+            to: 2
+        }))
     ));
 }
 
@@ -207,15 +230,28 @@ fn invalid_packages_say_why() {
 
     let mut f = good.clone();
     edit(&mut f, MANIFEST_FILE, |v| v["version"] = json!("2"));
-    load_err(&f, "`step-package.json` is invalid: version `2` has 1 numeric component");
+    load_err(
+        &f,
+        "`step-package.json` is invalid: version `2` has 1 numeric component",
+    );
 
     let mut f = good.clone();
-    edit(&mut f, MANIFEST_FILE, |v| v["steps"] = json!(["steps/db", "steps/missing"]));
-    load_err(&f, "`steps/missing/metadata.json` is missing from the package (step `steps/missing` is listed");
+    edit(&mut f, MANIFEST_FILE, |v| {
+        v["steps"] = json!(["steps/db", "steps/missing"])
+    });
+    load_err(
+        &f,
+        "`steps/missing/metadata.json` is missing from the package (step `steps/missing` is listed",
+    );
 
     let mut f = good.clone();
-    edit(&mut f, MANIFEST_FILE, |v| v["steps"] = json!(["../steps/db"]));
-    load_err(&f, "step directory `../steps/db`: the path contains a `..` component");
+    edit(&mut f, MANIFEST_FILE, |v| {
+        v["steps"] = json!(["../steps/db"])
+    });
+    load_err(
+        &f,
+        "step directory `../steps/db`: the path contains a `..` component",
+    );
 
     let mut f = good.clone();
     edit(&mut f, "steps/db/metadata.json", |v| {
@@ -224,60 +260,102 @@ fn invalid_packages_say_why() {
     load_err(&f, "unknown field `canRunOnDeploymentTraget`");
 
     let mut f = good.clone();
-    edit(&mut f, "steps/db/metadata.json", |v| v["launcher"]["kind"] = json!("ruby"));
-    load_err(&f, "unknown variant `ruby`, expected one of `node`, `python`, `executable`, `shell`");
+    edit(&mut f, "steps/db/metadata.json", |v| {
+        v["launcher"]["kind"] = json!("ruby")
+    });
+    load_err(
+        &f,
+        "unknown variant `ruby`, expected one of `node`, `python`, `executable`, `shell`",
+    );
 
     let mut f = good.clone();
     f.retain(|(n, _)| n != "steps/db/run.sh");
-    load_err(&f, "`steps/db/run.sh` is missing from the package (`launcher.entrypoint` in steps/db/metadata.json names it)");
+    load_err(
+        &f,
+        "`steps/db/run.sh` is missing from the package (`launcher.entrypoint` in steps/db/metadata.json names it)",
+    );
 
     let mut f = good.clone();
-    edit(&mut f, "steps/db/metadata.json", |v| v["launcher"]["entrypoint"] = json!("../notify/dist/index.js"));
+    edit(&mut f, "steps/db/metadata.json", |v| {
+        v["launcher"]["entrypoint"] = json!("../notify/dist/index.js")
+    });
     load_err(&f, "must be a relative path inside the step directory");
 
     let mut f = good.clone();
-    edit(&mut f, "steps/db/metadata.json", |v| v["logo"] = json!("run.sh"));
+    edit(&mut f, "steps/db/metadata.json", |v| {
+        v["logo"] = json!("run.sh")
+    });
     load_err(&f, "must be an .svg or .png file");
 
     let mut f = good.clone();
-    edit(&mut f, "steps/notify/metadata.json", |v| v["id"] = json!("db-migrate"));
+    edit(&mut f, "steps/notify/metadata.json", |v| {
+        v["id"] = json!("db-migrate")
+    });
     load_err(&f, "step ID `db-migrate` is used twice");
 
     let mut f = good.clone();
-    edit(&mut f, "steps/notify/metadata.json", |v| v["id"] = json!("bad id"));
+    edit(&mut f, "steps/notify/metadata.json", |v| {
+        v["id"] = json!("bad id")
+    });
     load_err(&f, "`id`: step ID `bad id` contains ` ` at position 3");
 
     let mut f = good.clone();
-    edit(&mut f, "steps/db/inputs.schema.json", |v| v["properties"]["dryRun"]["format"] = json!("x"));
+    edit(&mut f, "steps/db/inputs.schema.json", |v| {
+        v["properties"]["dryRun"]["format"] = json!("x")
+    });
     load(&f).unwrap();
-    edit(&mut f, "steps/db/inputs.schema.json", |v| v["properties"]["dryRun"]["if"] = json!({}));
-    load_err(&f, "`steps/db/inputs.schema.json`: invalid inputs schema at `#/properties/dryRun/if`: keyword `if` is not supported");
+    edit(&mut f, "steps/db/inputs.schema.json", |v| {
+        v["properties"]["dryRun"]["if"] = json!({})
+    });
+    load_err(
+        &f,
+        "`steps/db/inputs.schema.json`: invalid inputs schema at `#/properties/dryRun/if`: keyword `if` is not supported",
+    );
 
     let mut f = good.clone();
-    edit(&mut f, "steps/notify/inputs.schema.json", |v| *v = json!({"type": "array"}));
+    edit(&mut f, "steps/notify/inputs.schema.json", |v| {
+        *v = json!({"type": "array"})
+    });
     load_err(&f, "the root schema must say `\"type\": \"object\"`");
 
     let mut f = good.clone();
     edit(&mut f, "steps/db/metadata.json", |v| {
         v.as_object_mut().unwrap().remove("migrations");
     });
-    load_err(&f, "version 2.1.0 needs `migrations` covering majors 1 to 1");
+    load_err(
+        &f,
+        "version 2.1.0 needs `migrations` covering majors 1 to 1",
+    );
 
     let mut f = good_files("3.0.0");
     load_err(&f, "no migration from major 2 to 3");
     edit(&mut f, "steps/db/migrations.json", |v| {
-        v["migrations"].as_array_mut().unwrap().push(json!({"from": 2, "ops": [{"remove": {"path": "dryRun"}}]}));
+        v["migrations"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"from": 2, "ops": [{"remove": {"path": "dryRun"}}]}));
     });
-    load_err(&f, "invalid path `dryRun`: a path must be a JSON Pointer starting with `/`");
+    load_err(
+        &f,
+        "invalid path `dryRun`: a path must be a JSON Pointer starting with `/`",
+    );
 
     let mut f = good.clone();
     edit(&mut f, "steps/db/migrations.json", |v| {
-        v["migrations"].as_array_mut().unwrap().push(json!({"from": 2, "ops": []}));
+        v["migrations"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"from": 2, "ops": []}));
     });
-    load_err(&f, "a migration from major 2 makes no sense for version major 2");
+    load_err(
+        &f,
+        "a migration from major 2 makes no sense for version major 2",
+    );
 
     let mut f = good.clone();
-    edit(&mut f, "steps/db/migrations.json", |v| v["migrations"][0]["ops"][0] = json!({"move": {"from": "/a", "to": "/b"}}));
+    edit(&mut f, "steps/db/migrations.json", |v| {
+        v["migrations"][0]["ops"][0] = json!({"move": {"from": "/a", "to": "/b"}})
+    });
     load_err(&f, "unknown variant `move`");
 
     // A package whose archive is unsafe is refused before any JSON is trusted.
@@ -294,26 +372,43 @@ fn migration_semantics() {
         {"from": 3, "ops": [{"rename": {"from": "/list/0/x", "to": "/list/0/y"}}, {"rename": {"from": "/k~1v", "to": "/k~0v"}}]}
     ]}))
     .unwrap();
-    let out = migrate_inputs(&json!({"a": 1, "b": {}, "list": [{"x": 5}], "k/v": 2}), &m, 1, 4).unwrap();
-    assert_eq!(out, json!({"b": {"c": 1, "d": [1]}, "list": [{"y": 5}], "k~v": 2}));
+    let out = migrate_inputs(
+        &json!({"a": 1, "b": {}, "list": [{"x": 5}], "k/v": 2}),
+        &m,
+        1,
+        4,
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        json!({"b": {"c": 1, "d": [1]}, "list": [{"y": 5}], "k~v": 2})
+    );
     // Same major: unchanged; partial chains.
     let same = migrate_inputs(&json!({"a": 1}), &m, 2, 2).unwrap();
     assert_eq!(same, json!({"a": 1}));
-    assert_eq!(migrate_inputs(&json!({"a": 1}), &m, 1, 2).unwrap(), json!({"b": {"c": 1}}));
+    assert_eq!(
+        migrate_inputs(&json!({"a": 1}), &m, 1, 2).unwrap(),
+        json!({"b": {"c": 1}})
+    );
     // Defaults do not overwrite.
     assert_eq!(
         migrate_inputs(&json!({"b": {"d": "mine"}}), &m, 2, 3).unwrap(),
         json!({"b": {"d": "mine"}})
     );
     assert_eq!(
-        migrate_inputs(&json!({}), &m, 4, 5).unwrap_err().to_string(),
+        migrate_inputs(&json!({}), &m, 4, 5)
+            .unwrap_err()
+            .to_string(),
         "no migration from major 4 to 5 is defined"
     );
     assert_eq!(
         migrate_inputs(&json!({}), &m, 3, 1).unwrap_err(),
         MigrationError::Downgrade { from: 3, to: 1 }
     );
-    assert_eq!(migrate_inputs(&json!([1]), &m, 1, 2).unwrap_err(), MigrationError::NotAnObject);
+    assert_eq!(
+        migrate_inputs(&json!([1]), &m, 1, 2).unwrap_err(),
+        MigrationError::NotAnObject
+    );
     let e = migrate_inputs(&json!({"a": 1, "b": {"c": 0}}), &m, 1, 2).unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -326,27 +421,56 @@ fn migration_semantics() {
     );
     // Removing below a non-object or absent parent is a no-op.
     migrate_inputs(&json!({"gone": 3}), &m, 2, 3).unwrap();
-    let bad: Migrations = serde_json::from_value(json!({"migrations": [{"from": 1, "ops": [{"remove": {"path": "/a~2"}}]}]})).unwrap();
-    assert!(migrate_inputs(&json!({}), &bad, 1, 2).unwrap_err().to_string().contains("`~` must be escaped"));
+    let bad: Migrations = serde_json::from_value(
+        json!({"migrations": [{"from": 1, "ops": [{"remove": {"path": "/a~2"}}]}]}),
+    )
+    .unwrap();
+    assert!(
+        migrate_inputs(&json!({}), &bad, 1, 2)
+            .unwrap_err()
+            .to_string()
+            .contains("`~` must be escaped")
+    );
 }
 
 #[test]
 fn upgrade_rules() {
     let v = |s: &str| Version::parse(s).unwrap();
-    assert_eq!(upgrade_kind(&v("1.2.0"), &v("1.2.1")), UpgradeKind::Automatic);
-    assert_eq!(upgrade_kind(&v("1.2.0"), &v("1.9.0")), UpgradeKind::Automatic);
+    assert_eq!(
+        upgrade_kind(&v("1.2.0"), &v("1.2.1")),
+        UpgradeKind::Automatic
+    );
+    assert_eq!(
+        upgrade_kind(&v("1.2.0"), &v("1.9.0")),
+        UpgradeKind::Automatic
+    );
     assert_eq!(upgrade_kind(&v("1.2.0"), &v("1.2.0")), UpgradeKind::None);
     assert_eq!(upgrade_kind(&v("1.2.0"), &v("1.1.0")), UpgradeKind::None);
-    assert_eq!(upgrade_kind(&v("1.2.0"), &v("2.0.0")), UpgradeKind::Explicit);
-    assert_eq!(upgrade_kind(&v("1.2.0"), &v("2.0.0-beta")), UpgradeKind::Explicit);
-    assert_eq!(upgrade_kind(&v("1.2.0"), &v("1.3.0-rc.1")), UpgradeKind::None);
-    assert_eq!(upgrade_kind(&v("1.3.0-rc.1"), &v("1.3.0")), UpgradeKind::Automatic);
+    assert_eq!(
+        upgrade_kind(&v("1.2.0"), &v("2.0.0")),
+        UpgradeKind::Explicit
+    );
+    assert_eq!(
+        upgrade_kind(&v("1.2.0"), &v("2.0.0-beta")),
+        UpgradeKind::Explicit
+    );
+    assert_eq!(
+        upgrade_kind(&v("1.2.0"), &v("1.3.0-rc.1")),
+        UpgradeKind::None
+    );
+    assert_eq!(
+        upgrade_kind(&v("1.3.0-rc.1"), &v("1.3.0")),
+        UpgradeKind::Automatic
+    );
     assert_eq!(upgrade_kind(&v("2.0.0"), &v("1.9.0")), UpgradeKind::None);
     assert!(is_auto_upgrade(&v("0.1.0"), &v("0.2.0")));
     let available: Vec<Version> = ["1.0.0", "1.4.0", "1.10.0", "1.11.0-beta", "2.0.0", "0.9.0"]
         .iter()
         .map(|s| v(s))
         .collect();
-    assert_eq!(latest_auto_upgrade(&v("1.0.0"), &available), Some(&v("1.10.0")));
+    assert_eq!(
+        latest_auto_upgrade(&v("1.0.0"), &available),
+        Some(&v("1.10.0"))
+    );
     assert_eq!(latest_auto_upgrade(&v("2.0.0"), &available), None);
 }
