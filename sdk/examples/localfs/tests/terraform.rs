@@ -1,0 +1,136 @@
+//! The example provider through the real `terraform` binary, launched by Terraform
+//! itself with AutoMTLS: the whole resource lifecycle.
+
+use std::path::Path;
+use tf_testing::WorkDir;
+
+fn workdir() -> WorkDir {
+    let bin = Path::new(env!("CARGO_BIN_EXE_terraform-provider-localfs"));
+    WorkDir::new(&[("example/localfs", bin.parent().unwrap())])
+}
+
+fn config(root: &Path, file: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    localfs = {{ source = "example/localfs" }}
+  }}
+}}
+provider "localfs" {{
+  root = "{root}"
+}}
+{file}
+resource "localfs_directory" "logs" {{
+  path = "logs"
+}}
+data "localfs_file" "readback" {{
+  path = localfs_file.motd.path
+}}
+output "readback_sha" {{
+  value = data.localfs_file.readback.sha256
+}}
+"#,
+        root = root.display()
+    )
+}
+
+fn file_block(path: &str, content: &str, extra: &str) -> String {
+    format!("resource \"localfs_file\" \"motd\" {{\n  path    = \"{path}\"\n  content = \"{content}\"\n{extra}}}\n")
+}
+
+#[test]
+fn full_lifecycle_through_terraform() {
+    let root = tempfile::tempdir().unwrap();
+    let wd = workdir();
+
+    // Create.
+    wd.config(&config(root.path(), &file_block("etc/motd", "hello", "")));
+    wd.apply();
+    assert_eq!(std::fs::read_to_string(root.path().join("etc/motd")).unwrap(), "hello");
+    assert!(root.path().join("logs").is_dir());
+    let created = wd.resource("localfs_file.motd").expect("in state");
+    assert_eq!(created["id"], "etc/motd");
+    assert_eq!(created["mode"], "0644", "default applied");
+    assert_eq!(created["size"], 5);
+    assert_eq!(
+        created["sha256"],
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+    );
+    let outputs = &wd.state()["values"]["outputs"];
+    assert_eq!(outputs["readback_sha"]["value"], created["sha256"]);
+    wd.assert_empty_plan();
+
+    // In-place update: content and mode change, the ID is kept.
+    wd.config(&config(root.path(), &file_block("etc/motd", "bye", "  mode = \"0600\"\n")));
+    let plan = wd.plan_text();
+    assert!(plan.contains("1 to change, 0 to destroy"), "{plan}");
+    assert!(plan.contains("(known after apply)"), "sha256 becomes unknown: {plan}");
+    wd.apply();
+    let updated = wd.resource("localfs_file.motd").unwrap();
+    assert_eq!(updated["id"], "etc/motd");
+    assert_eq!(updated["mode"], "0600");
+    assert_ne!(updated["sha256"], created["sha256"]);
+    let mode = std::fs::metadata(root.path().join("etc/motd")).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+    wd.assert_empty_plan();
+
+    // Replacement: a new path forces a new file.
+    wd.config(&config(root.path(), &file_block("etc/issue", "bye", "  mode = \"0600\"\n")));
+    let plan = wd.plan_text();
+    assert!(plan.contains("must be replaced"), "{plan}");
+    assert!(plan.contains("1 to add, 0 to change, 1 to destroy"), "{plan}");
+    wd.apply();
+    assert!(!root.path().join("etc/motd").exists());
+    assert_eq!(std::fs::read_to_string(root.path().join("etc/issue")).unwrap(), "bye");
+    wd.assert_empty_plan();
+
+    // Drift made outside Terraform is detected and repaired.
+    std::fs::write(root.path().join("etc/issue"), "tampered").unwrap();
+    assert!(wd.plan_has_changes().unwrap(), "drift must show in the plan");
+    wd.apply();
+    assert_eq!(std::fs::read_to_string(root.path().join("etc/issue")).unwrap(), "bye");
+
+    // Deleted outside Terraform: removed from state on refresh, re-created by apply.
+    std::fs::remove_file(root.path().join("etc/issue")).unwrap();
+    let plan = wd.plan_text();
+    assert!(plan.contains("1 to add, 0 to change, 0 to destroy"), "{plan}");
+    wd.apply();
+    assert!(root.path().join("etc/issue").exists());
+    wd.assert_empty_plan();
+
+    // Import: forget the file, import it by ID, and compare with what was applied.
+    let applied = wd.resource("localfs_file.motd").unwrap();
+    wd.state_rm("localfs_file.motd");
+    wd.import("localfs_file.motd", "etc/issue");
+    let imported = wd.resource("localfs_file.motd").unwrap();
+    assert_eq!(imported, applied, "imported state equals the applied one");
+    wd.assert_empty_plan();
+
+    // Destroy leaves nothing behind.
+    wd.destroy();
+    assert!(!root.path().join("etc/issue").exists());
+    assert!(!root.path().join("logs").exists());
+    assert!(wd.resource("localfs_file.motd").is_none());
+}
+
+#[test]
+fn bad_values_get_diagnostics_pointing_at_the_attribute() {
+    let root = tempfile::tempdir().unwrap();
+    let wd = workdir();
+    wd.config(&config(root.path(), &file_block("../escape", "x", "  mode = \"999\"\n")));
+    let r = wd.run(&["plan", "-no-color"]);
+    assert_eq!(r.code, 1, "{}", r.output());
+    assert!(r.stderr.contains("Invalid value for path"), "{}", r.stderr);
+    assert!(r.stderr.contains("must be a relative path"), "{}", r.stderr);
+    assert!(r.stderr.contains("Invalid value for mode"), "{}", r.stderr);
+    // Terraform shows the offending line when the diagnostic has an attribute path.
+    assert!(r.stderr.contains("mode    = \"999\"") || r.stderr.contains("mode = \"999\""), "{}", r.stderr);
+
+    // A provider block pointing at a missing folder.
+    let wd = workdir();
+    wd.config(&config(&root.path().join("missing"), &file_block("a", "x", "")));
+    let r = wd.run(&["plan", "-no-color"]);
+    assert_eq!(r.code, 1, "{}", r.output());
+    assert!(r.stderr.contains("Root folder does not exist"), "{}", r.stderr);
+}
