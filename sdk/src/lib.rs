@@ -26,5 +26,5 @@ pub use provider::{
     Context, DataSource, ErasedDataSource, ErasedResource, PlanRequest, Provider, Resource, data_source,
     resource,
 };
-pub use serve::{ServeOptions, serve};
+pub use serve::{InProcess, ServeOptions, serve};
 pub use tf_sdk_derive::Model;

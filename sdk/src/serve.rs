@@ -6,7 +6,7 @@ use crate::grpc::ProviderService;
 use crate::provider::Provider;
 use base64::Engine as _;
 use rustls::client::danger::HandshakeSignatureValid;
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -140,19 +140,7 @@ async fn run<P: Provider>(provider: P, opts: ServeOptions) -> Result<(), BoxErro
         _ => None,
     };
 
-    let service = ProviderService::new(provider);
-    let router = tonic::transport::Server::builder()
-        .add_service(
-            tf_proto::tfplugin6::provider_server::ProviderServer::new(service)
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        )
-        .add_service(health::health_server::HealthServer::new(HealthService))
-        .add_service(plugin::grpc_controller_server::GrpcControllerServer::new(Controller(
-            shutdown_tx.clone(),
-        )))
-        .add_service(plugin::grpc_broker_server::GrpcBrokerServer::new(Broker(shutdown_rx.clone())))
-        .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(Stdio(shutdown_rx.clone())));
+    let router = router(provider, shutdown_tx.clone(), shutdown_rx.clone(), true);
 
     let mut out = std::io::stdout().lock();
     match &tls {
@@ -237,6 +225,101 @@ fn print_reattach(out: &mut impl std::io::Write, address: &str, path: &Path) -> 
         "Provider started. To attach Terraform CLI, set the TF_REATTACH_PROVIDERS environment \
          variable with the following:\n\n\tTF_REATTACH_PROVIDERS='{json}'\n"
     )
+}
+
+fn router<P: Provider>(
+    provider: P,
+    shutdown_tx: watch::Sender<bool>,
+    shutdown_rx: watch::Receiver<bool>,
+    honour_shutdown: bool,
+) -> tonic::transport::server::Router {
+    tonic::transport::Server::builder()
+        .add_service(
+            tf_proto::tfplugin6::provider_server::ProviderServer::new(ProviderService::new(provider))
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        )
+        .add_service(health::health_server::HealthServer::new(HealthService))
+        .add_service(plugin::grpc_controller_server::GrpcControllerServer::new(Controller(
+            honour_shutdown.then_some(shutdown_tx),
+        )))
+        .add_service(plugin::grpc_broker_server::GrpcBrokerServer::new(Broker(shutdown_rx.clone())))
+        .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(Stdio(shutdown_rx)))
+}
+
+/// A provider served inside the current process, for tests: Terraform attaches to it
+/// through `TF_REATTACH_PROVIDERS` (plaintext over a private Unix socket, as
+/// terraform-plugin-testing does), so no process is started per Terraform command.
+///
+/// Serve one instance per test: each Terraform run configures the provider it talks to.
+/// It stops when dropped.
+pub struct InProcess {
+    reattach: String,
+    shutdown: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _socket: SocketGuard,
+}
+
+impl InProcess {
+    /// Serves `provider` on a background thread with its own runtime.
+    pub fn spawn<P: Provider>(provider: P, address: &str) -> std::io::Result<InProcess> {
+        let path = socket_path();
+        let std_listener = std::os::unix::net::UnixListener::bind(&path)?;
+        std_listener.set_nonblocking(true)?;
+        let guard = SocketGuard(path.clone());
+        let (tx, rx) = watch::channel(false);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let (router_tx, router_rx) = (tx.clone(), rx.clone());
+        let thread = std::thread::Builder::new().name("provider".into()).spawn(move || {
+            runtime.block_on(async move {
+                let listener = match UnixListener::from_std(std_listener) {
+                    Ok(l) => l,
+                    Err(e) => return eprintln!("provider listener: {e}"),
+                };
+                let mut stop = router_rx.clone();
+                let r = router(provider, router_tx, router_rx, false)
+                    .serve_with_incoming_shutdown(
+                        tokio_stream::wrappers::UnixListenerStream::new(listener),
+                        async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        },
+                    )
+                    .await;
+                if let Err(e) = r {
+                    eprintln!("provider server failed: {e}");
+                }
+            });
+            runtime.shutdown_timeout(Duration::from_millis(100));
+        })?;
+        let reattach = serde_json::json!({
+            address: {
+                "Protocol": "grpc",
+                "ProtocolVersion": 6,
+                "Pid": std::process::id(),
+                "Test": true,
+                "Addr": { "Network": "unix", "String": path.display().to_string() },
+            }
+        })
+        .to_string();
+        Ok(InProcess { reattach, shutdown: tx, thread: Some(thread), _socket: guard })
+    }
+
+    /// The value for `TF_REATTACH_PROVIDERS`.
+    pub fn reattach_providers(&self) -> &str {
+        &self.reattach
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A TLS server configuration that requires Terraform's client certificate (from
@@ -333,12 +416,6 @@ impl ClientCertVerifier for PinnedClientCert {
     }
 }
 
-/// Unused, but keeps the crypto provider choice in one place for readers.
-#[allow(dead_code)]
-fn crypto_provider() -> CryptoProvider {
-    rustls::crypto::aws_lc_rs::default_provider()
-}
-
 /// A TLS connection over a Unix socket, as tonic wants its connections.
 pub struct TlsConn(tokio_rustls::server::TlsStream<UnixStream>);
 
@@ -420,13 +497,16 @@ impl health::health_server::Health for HealthService {
     }
 }
 
-/// go-plugin's controller: `Shutdown` stops the server.
-struct Controller(watch::Sender<bool>);
+/// go-plugin's controller: `Shutdown` stops the server (not in-process test servers,
+/// which outlive each Terraform command).
+struct Controller(Option<watch::Sender<bool>>);
 
 #[tonic::async_trait]
 impl plugin::grpc_controller_server::GrpcController for Controller {
     async fn shutdown(&self, _: Request<plugin::Empty>) -> Result<Response<plugin::Empty>, Status> {
-        let _ = self.0.send(true);
+        if let Some(tx) = &self.0 {
+            let _ = tx.send(true);
+        }
         Ok(Response::new(plugin::Empty {}))
     }
 }

@@ -134,3 +134,44 @@ fn bad_values_get_diagnostics_pointing_at_the_attribute() {
     assert_eq!(r.code, 1, "{}", r.output());
     assert!(r.stderr.contains("Root folder does not exist"), "{}", r.stderr);
 }
+
+/// Debug mode: the provider runs on its own (as under a debugger), prints
+/// `TF_REATTACH_PROVIDERS`, and Terraform attaches to it instead of starting one.
+#[test]
+fn debug_mode_reattaches() {
+    use std::io::BufRead;
+    let bin = env!("CARGO_BIN_EXE_terraform-provider-localfs");
+    let mut child = std::process::Command::new(bin)
+        .arg("--debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut reattach = None;
+    for line in (&mut reader).lines() {
+        let line = line.unwrap();
+        if let Some(v) = line.trim().strip_prefix("TF_REATTACH_PROVIDERS='") {
+            reattach = Some(v.trim_end_matches('\'').to_string());
+            break;
+        }
+    }
+    let reattach = reattach.expect("debug mode prints TF_REATTACH_PROVIDERS");
+    let parsed: serde_json::Value = serde_json::from_str(&reattach).unwrap();
+    let entry = &parsed["registry.terraform.io/example/localfs"];
+    assert_eq!(entry["ProtocolVersion"], 6);
+    assert_eq!(entry["Addr"]["Network"], "unix");
+
+    let root = tempfile::tempdir().unwrap();
+    let mut wd = WorkDir::new(&[]);
+    wd.env("TF_REATTACH_PROVIDERS", &reattach);
+    wd.config(&config(root.path(), &file_block("a.txt", "attached", "")));
+    wd.apply();
+    assert_eq!(std::fs::read_to_string(root.path().join("a.txt")).unwrap(), "attached");
+    wd.assert_empty_plan();
+    wd.destroy();
+    // Terraform leaves a reattached provider running; it is ours to stop.
+    assert!(child.try_wait().unwrap().is_none(), "still serving after Terraform finished");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
