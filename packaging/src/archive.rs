@@ -24,7 +24,7 @@
 //! # Ok::<(), octopus_packaging::archive::ArchiveError>(())
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -323,6 +323,8 @@ struct Walker<'a> {
     wanted: &'a dyn Fn(&str) -> bool,
     max_read: u64,
     entries: Vec<ArchiveEntry>,
+    /// Paths of regular files seen so far (hard-link targets).
+    files: HashSet<String>,
     total: u64,
     read: BTreeMap<String, Vec<u8>>,
 }
@@ -448,11 +450,7 @@ impl Walker<'_> {
             RawKind::HardLink(target) => {
                 let norm = normalize_entry_path(&target)
                     .map_err(|reason| self.bad_link(&path, &target, &reason))?;
-                let earlier_file = self
-                    .entries
-                    .iter()
-                    .any(|e| e.path == norm && e.kind == EntryKind::File);
-                if !earlier_file {
+                if !self.files.contains(&norm) {
                     return Err(self.bad_link(
                         &path,
                         &target,
@@ -462,6 +460,9 @@ impl Walker<'_> {
                 (EntryKind::HardLink { target: norm }, 0)
             }
         };
+        if kind == EntryKind::File {
+            self.files.insert(path.clone());
+        }
         self.entries.push(ArchiveEntry { path, kind, size });
         Ok(())
     }
@@ -529,6 +530,7 @@ fn walk<R: Read + Seek>(
         wanted,
         max_read,
         entries: Vec::new(),
+        files: HashSet::new(),
         total: 0,
         read: BTreeMap::new(),
     };
@@ -669,13 +671,194 @@ fn walk_zip<R: Read + Seek>(reader: &mut R, walker: &mut Walker<'_>) -> Result<(
     Ok(())
 }
 
+/// Largest tar metadata member (GNU long name or link, PAX header) accepted.
+pub const MAX_TAR_METADATA: u64 = 1 << 20;
+
+/// Watches the raw tar stream and refuses metadata members (GNU long names, PAX headers)
+/// larger than [`MAX_TAR_METADATA`] *before* the `tar` crate buffers them in memory, so a
+/// small upload cannot make the server allocate gigabytes for one "file name".
+struct TarGuard<R> {
+    inner: R,
+    header: [u8; 512],
+    filled: usize,
+    data_left: u64,
+    pax: Option<Vec<u8>>,
+    pax_size: Option<u64>,
+    /// Set once the structure is no longer followed (end marker, damaged header).
+    done: bool,
+}
+
+/// The error payload when [`TarGuard`] refuses a metadata member.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "a tar long-name or PAX header member of {size} bytes is larger than the limit of {MAX_TAR_METADATA} bytes"
+)]
+struct TarMetadataTooLarge {
+    size: u64,
+}
+
+impl<R> TarGuard<R> {
+    fn new(inner: R) -> Self {
+        TarGuard {
+            inner,
+            header: [0; 512],
+            filled: 0,
+            data_left: 0,
+            pax: None,
+            pax_size: None,
+            done: false,
+        }
+    }
+
+    fn observe(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() && !self.done {
+            if self.data_left > 0 {
+                let k = bytes
+                    .len()
+                    .min(usize::try_from(self.data_left).unwrap_or(usize::MAX));
+                if let Some(p) = &mut self.pax {
+                    p.extend_from_slice(&bytes[..k]);
+                }
+                self.data_left -= k as u64;
+                bytes = &bytes[k..];
+                if self.data_left == 0
+                    && let Some(p) = self.pax.take()
+                {
+                    self.pax_size = pax_size(&p);
+                }
+                continue;
+            }
+            let k = bytes.len().min(512 - self.filled);
+            self.header[self.filled..self.filled + k].copy_from_slice(&bytes[..k]);
+            self.filled += k;
+            bytes = &bytes[k..];
+            if self.filled == 512 {
+                self.filled = 0;
+                self.on_header()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_header(&mut self) -> io::Result<()> {
+        let h = &self.header;
+        let stored = octal(&h[148..156]);
+        let computed: u64 = h
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u64::from(*b)
+                }
+            })
+            .sum();
+        let size = tar_size(&h[124..136]);
+        let (Some(size), true) = (size, stored == Some(computed)) else {
+            // End-of-archive zeros or a damaged header: the tar crate reports the latter.
+            self.done = true;
+            return Ok(());
+        };
+        let ty = h[156];
+        let meta = matches!(ty, b'L' | b'K' | b'x' | b'g');
+        if meta && size > MAX_TAR_METADATA {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                TarMetadataTooLarge { size },
+            ));
+        }
+        if ty == b'S' {
+            // GNU sparse members carry extension blocks; they are refused by the walker.
+            self.done = true;
+            return Ok(());
+        }
+        let len = if meta {
+            size
+        } else {
+            self.pax_size.take().unwrap_or(size)
+        };
+        if ty == b'x' {
+            self.pax = Some(Vec::new());
+        }
+        self.data_left = len.div_ceil(512).saturating_mul(512);
+        if self.data_left == 0
+            && let Some(p) = self.pax.take()
+        {
+            self.pax_size = pax_size(&p);
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for TarGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.observe(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// An octal header field (NUL/space padded).
+fn octal(field: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(field).ok()?;
+    let t = text.trim_matches(|c| c == '\0' || c == ' ');
+    if t.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(t, 8).ok()
+}
+
+/// The size field: octal, or GNU base-256 when the high bit is set.
+fn tar_size(field: &[u8]) -> Option<u64> {
+    if field[0] & 0x80 != 0 {
+        let mut v: u64 = 0;
+        for (i, b) in field.iter().enumerate() {
+            let b = if i == 0 { b & 0x7f } else { *b };
+            v = v.checked_mul(256)?.checked_add(u64::from(b))?;
+        }
+        Some(v)
+    } else {
+        octal(field)
+    }
+}
+
+/// The `size` record of PAX extended-header data (`"<len> size=<n>\n"` records).
+fn pax_size(data: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(data);
+    text.split('\n')
+        .filter_map(|rec| rec.split_once(' ').map(|(_, kv)| kv))
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == "size")
+        .filter_map(|(_, v)| v.trim_end_matches('\0').parse().ok())
+        .next_back()
+}
+
+/// The message of a [`TarMetadataTooLarge`] inside `e`, however the `tar` crate wrapped it.
+fn find_guard_error(e: &io::Error) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|x| x as _);
+    while let Some(err) = cur {
+        if let Some(g) = err.downcast_ref::<TarMetadataTooLarge>() {
+            return Some(g.to_string());
+        }
+        if let Some(io) = err.downcast_ref::<io::Error>()
+            && let Some(inner) = io.get_ref()
+        {
+            cur = Some(inner);
+            continue;
+        }
+        cur = err.source();
+    }
+    None
+}
+
 fn walk_tar<R: Read>(
     reader: R,
     walker: &mut Walker<'_>,
     expected: &'static str,
 ) -> Result<(), ArchiveError> {
     let mut counted = Counting {
-        inner: reader,
+        inner: TarGuard::new(reader),
         count: 0,
     };
     {
@@ -685,6 +868,16 @@ fn walk_tar<R: Read>(
         for entry in entries {
             let mut entry = match entry {
                 Ok(e) => e,
+                Err(e) if find_guard_error(&e).is_some() => {
+                    return Err(ArchiveError::UnsupportedEntry {
+                        path: walker
+                            .entries
+                            .last()
+                            .map(|e| e.path.clone())
+                            .unwrap_or_default(),
+                        reason: find_guard_error(&e).unwrap_or_default(),
+                    });
+                }
                 Err(e) if first => {
                     return Err(ArchiveError::WrongFormat {
                         expected,

@@ -445,3 +445,74 @@ fn path_normalisation() {
     assert!(check_symlink_target("../../../x", 2).is_err());
     assert!(check_symlink_target("a/./b", 0).is_ok());
 }
+
+/// One raw tar member: a GNU header with `ty` and `size_field`, then `data` padded to 512.
+fn member(name: &str, ty: u8, size_field: u64, data: &[u8]) -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::new(ty));
+    h.set_size(size_field);
+    h.set_mode(0o644);
+    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    h.set_cksum();
+    let mut out = h.as_bytes().to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+fn pax_record(key: &str, value: &str) -> String {
+    // "<len> key=value\n" where len counts the whole record, its own digits included.
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    format!("{len}{body}")
+}
+
+#[test]
+fn long_names_and_pax_headers_work() {
+    let long = format!("{}/file.txt", "d".repeat(300));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    b.append_data(&mut h, &long, &b"abc"[..]).unwrap();
+    let bytes = b.into_inner().unwrap();
+    let s = inspect_reader(io::Cursor::new(gzip(&bytes)), PackageFormat::TarGz, &lim()).unwrap();
+    assert_eq!(s.entries[0].path, long);
+
+    // A PAX header that renames the next member and overrides its size: the guard must stay
+    // in step with the tar crate, or the oversized long name after it would slip through.
+    let pax = pax_record("path", "renamed.txt") + &pax_record("size", "700");
+    let mut raw = member("PaxHeaders/x", b'x', pax.len() as u64, pax.as_bytes());
+    raw.extend(member("short.txt", b'0', 0, &[b'z'; 700]));
+    raw.extend(member("after.txt", b'0', 2, b"ok"));
+    let mut ok = raw.clone();
+    ok.extend([0u8; 1024]);
+    let s = inspect_reader(io::Cursor::new(ok), PackageFormat::Tar, &lim()).unwrap();
+    let got: Vec<(&str, u64)> = s
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), e.size))
+        .collect();
+    assert_eq!(got, [("renamed.txt", 700), ("after.txt", 2)]);
+
+    let huge = 8 << 20;
+    raw.extend(member(
+        "././@LongLink",
+        b'L',
+        huge,
+        &vec![b'a'; huge as usize],
+    ));
+    raw.extend(member("x", b'0', 0, b""));
+    raw.extend([0u8; 1024]);
+    let compressed = gzip(&raw);
+    assert!(compressed.len() < 64 * 1024);
+    let e = inspect_reader(io::Cursor::new(compressed), PackageFormat::TarGz, &lim()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("long-name or PAX header member of 8388608 bytes is larger than the limit"),
+        "{e}"
+    );
+}
