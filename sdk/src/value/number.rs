@@ -7,7 +7,7 @@ use std::fmt;
 ///
 /// Constructors normalise, so equal numbers compare equal: an integral float that fits
 /// an `i64` becomes an integer, and a decimal string that fits either does too.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Number {
     /// An integer that fits 64 bits.
     Int(i64),
@@ -55,12 +55,13 @@ impl Number {
         };
         let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
         let mut digits = format!("{int}{frac}");
-        let mut exp = exp - frac.len() as i64;
+        // Exponents near the i64 limits (`1e-9223372036854775808`) must not overflow.
+        let mut exp = exp.checked_sub(i64::try_from(frac.len()).ok()?)?;
         let trimmed = digits.trim_start_matches('0').to_string();
         digits = trimmed;
         while digits.ends_with('0') {
             digits.pop();
-            exp += 1;
+            exp = exp.checked_add(1)?;
         }
         if digits.is_empty() {
             return Some((false, String::new(), 0));
@@ -82,6 +83,27 @@ impl Number {
             Number::Int(i) => *i as f64,
             Number::Float(f) => *f,
             Number::Decimal(s) => s.parse().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+/// Numbers are equal when they name the same decimal, whatever their form: `1e400`
+/// equals `10e399`, and a decimal string equals the `i64` or `f64` it spells.
+impl PartialEq for Number {
+    fn eq(&self, other: &Number) -> bool {
+        match (self, other) {
+            (Number::Int(a), Number::Int(b)) => a == b,
+            (Number::Float(a), Number::Float(b)) => a == b,
+            (Number::Int(i), Number::Float(f)) | (Number::Float(f), Number::Int(i)) => {
+                *i as f64 == *f && f.fract() == 0.0 && (*f as i64) == *i
+            }
+            (a, b) => {
+                let (ta, tb) = (a.to_string(), b.to_string());
+                match (Number::canonical(&ta), Number::canonical(&tb)) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => ta == tb,
+                }
+            }
         }
     }
 }
@@ -170,12 +192,18 @@ mod tests {
         assert_eq!(Number::parse("42"), Some(Number::Int(42)));
         assert_eq!(Number::parse("0.5"), Some(Number::Float(0.5)));
         assert_eq!(Number::parse("2.50"), Some(Number::Float(2.5)));
-        assert_eq!(Number::from(u64::MAX), Number::Decimal("18446744073709551615".into()));
+        assert_eq!(
+            Number::from(u64::MAX),
+            Number::Decimal("18446744073709551615".into())
+        );
         assert_eq!(
             Number::parse("123456789012345678901234567890"),
             Some(Number::Decimal("123456789012345678901234567890".into()))
         );
-        assert_eq!(Number::parse("1e400"), Some(Number::Decimal("1e400".into())));
+        assert_eq!(
+            Number::parse("1e400"),
+            Some(Number::Decimal("1e400".into()))
+        );
         assert_eq!(
             Number::parse("0.1000000000000000000000001"),
             Some(Number::Decimal("0.1000000000000000000000001".into()))
