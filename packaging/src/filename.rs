@@ -389,6 +389,22 @@ mod tests {
     }
 
     #[test]
+    fn documented_messages_are_exact() {
+        let msg = |n: &str| PackageFileName::parse(n).unwrap_err().to_string();
+        assert_eq!(
+            msg("foo.1.0.0.rar"),
+            "invalid package file name `foo.1.0.0.rar`: unsupported extension `.rar`; supported \
+             extensions are .zip, .nupkg, .tar, .tar.gz and .tgz"
+        );
+        assert_eq!(
+            msg("foo.01.0.zip"),
+            "invalid package file name `foo.01.0.zip`: no version found in `foo.01.0`: expected \
+             `<id>.<version>.<ext>` with a version like 1.0 or 1.2.3-beta.1 (`01.0`: major `01` \
+             has a leading zero, which Semantic Versioning forbids)"
+        );
+    }
+
+    #[test]
     fn format_metadata() {
         assert_eq!(PackageFormat::Tgz.archive_kind(), ArchiveKind::TarGz);
         assert_eq!(PackageFormat::Nupkg.archive_kind(), ArchiveKind::Zip);

@@ -706,6 +706,21 @@ mod tests {
         assert_eq!(VersionRange::parse("  "), Err(RangeError::Empty));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(text in "\\PC{0,40}", probe in "[0-9]{1,2}\\.[0-9]{1,2}\\.[0-9]{1,2}(-[a-z0-9]{1,3})?") {
+            if let Ok(r) = VersionRange::parse(&text) {
+                let _ = r.contains(&v(&probe));
+                proptest::prop_assert_eq!(VersionRange::parse(&r.to_string()).unwrap(), r);
+            }
+        }
+
+        #[test]
+        fn range_like_input_never_panics(text in "[\\[\\(]?[0-9.x*^~<>=, |-]{0,20}[\\]\\)]?") {
+            let _ = VersionRange::parse(&text).map(|r| r.contains(&Version::new(1, 2, 3)));
+        }
+    }
+
     #[test]
     fn filter_and_max() {
         let versions: Vec<Version> = ["2.0.0", "1.0.0", "1.5.0", "1.10.0", "0.9.0", "1.6.0-beta"]

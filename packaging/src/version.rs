@@ -447,6 +447,27 @@ mod tests {
         assert_eq!(v("1.0"), v("1.0.0"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn display_parses_back_and_order_is_consistent(
+            a in "[0-9]{1,3}\\.[0-9]{1,3}(\\.[0-9]{1,3})?(-[0-9A-Za-z-]{1,4}(\\.[0-9A-Za-z-]{1,4}){0,2})?(\\+[0-9A-Za-z-]{1,4})?",
+            b in "[0-9]{1,3}\\.[0-9]{1,3}(\\.[0-9]{1,3})?(-[0-9A-Za-z-]{1,4})?",
+        ) {
+            // Strings with leading zeros are rejected; everything accepted must round-trip.
+            if let (Ok(x), Ok(y)) = (Version::parse(&a), Version::parse(&b)) {
+                proptest::prop_assert_eq!(Version::parse(&x.to_string()).unwrap(), x.clone());
+                proptest::prop_assert_eq!(Version::parse(&x.to_original_string()).unwrap(), x.clone());
+                proptest::prop_assert_eq!(x.cmp(&y), y.cmp(&x).reverse());
+                proptest::prop_assert_eq!(x == y, x.cmp(&y) == Ordering::Equal);
+            }
+        }
+
+        #[test]
+        fn parse_never_panics(text in "\\PC{0,40}") {
+            let _ = Version::parse(&text);
+        }
+    }
+
     #[test]
     fn serde_as_string() {
         let x: Version = serde_json::from_str("\"2.1-beta\"").unwrap();
