@@ -1,5 +1,6 @@
 //! `octopus-lite`: run the embedded Octopus-compatible server.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,9 +73,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        println!("octopus-lite listening on {}", server.url());
-        println!("API key: {}", server.api_key());
-        println!("data directory: {}", server.data_dir().display());
+        // Write errors (e.g. a closed pipe) must not take the server down.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "octopus-lite listening on {}", server.url());
+        let _ = writeln!(out, "API key: {}", server.api_key());
+        let _ = writeln!(out, "data directory: {}", server.data_dir().display());
+        let _ = out.flush();
+        drop(out);
         shutdown_signal().await;
         server.shutdown().await;
         ExitCode::SUCCESS
