@@ -1,0 +1,152 @@
+//! The Octopus Deploy provider: spaces, environments and projects as Terraform
+//! resources, with data sources to look them up by name.
+//!
+//! Built with tf-sdk on the octopus-client crate, so it works against a real Octopus
+//! Server and against the embedded `octopus-lite`.
+//!
+//! ```hcl
+//! provider "octopus" {
+//!   address = "http://127.0.0.1:8065"   # or OCTOPUS_URL
+//!   api_key = var.octopus_api_key       # or OCTOPUS_APIKEY / OCTOPUS_API_KEY
+//! }
+//! resource "octopus_project" "web" {
+//!   name = "web"
+//! }
+//! ```
+
+pub mod data_sources;
+mod errors;
+pub mod resources;
+
+use octopus_client::{Client, Config, Credentials};
+use tf_sdk::{
+    AttributePath, Diagnostic, Diagnostics, ErasedDataSource, ErasedResource, Model, Provider, Val,
+};
+use tokio::sync::OnceCell;
+
+/// The provider's source address; users write `source = "octopus-rs/octopus"`.
+pub const ADDRESS: &str = "registry.terraform.io/octopus-rs/octopus";
+
+/// The provider block.
+///
+/// Every setting falls back to the environment variables users of the official
+/// provider already have set.
+#[derive(Model, Clone, Debug)]
+pub struct ProviderConfig {
+    /// The Octopus Server URL, e.g. `https://octopus.example.com`. Defaults to
+    /// `OCTOPUS_URL`.
+    #[tf(optional)]
+    pub address: Val<String>,
+    /// The API key (`API-...`). Defaults to `OCTOPUS_APIKEY` or `OCTOPUS_API_KEY`.
+    #[tf(optional, sensitive)]
+    pub api_key: Val<String>,
+    /// The space resources live in when they do not say. Defaults to
+    /// `OCTOPUS_SPACE_ID`, else the server's default space.
+    #[tf(optional)]
+    pub space_id: Val<String>,
+}
+
+/// The Octopus provider.
+pub struct OctopusProvider;
+
+/// What every resource gets: a client and the space to use by default.
+pub struct Octopus {
+    /// The API client.
+    pub client: Client,
+    configured_space: Option<String>,
+    default_space: OnceCell<String>,
+}
+
+impl Octopus {
+    /// A provider context on `client`, with an optional default space.
+    pub fn new(client: Client, space_id: Option<String>) -> Octopus {
+        Octopus { client, configured_space: space_id, default_space: OnceCell::new() }
+    }
+
+    /// The space to use: `explicit` when known, else the provider's, else the
+    /// server's default space (looked up once).
+    pub async fn space(&self, explicit: &Val<String>) -> Result<String, Diagnostics> {
+        if let Some(id) = explicit.known().filter(|s| !s.is_empty()) {
+            return Ok(id.clone());
+        }
+        if let Some(id) = &self.configured_space {
+            return Ok(id.clone());
+        }
+        self.default_space
+            .get_or_try_init(|| async {
+                self.client
+                    .default_space_id()
+                    .await
+                    .map_err(|e| errors::api("find the default space", e, None))
+            })
+            .await
+            .cloned()
+    }
+}
+
+fn setting(value: &Val<String>, vars: &[&str]) -> Option<String> {
+    value
+        .known()
+        .cloned()
+        .or_else(|| vars.iter().find_map(|v| std::env::var(v).ok()))
+        .filter(|s| !s.trim().is_empty())
+}
+
+impl Provider for OctopusProvider {
+    type Config = ProviderConfig;
+    type Data = Octopus;
+
+    fn type_name(&self) -> &str {
+        "octopus"
+    }
+
+    async fn configure(&self, config: ProviderConfig, _tf: String) -> Result<Octopus, Diagnostics> {
+        let mut diags = Diagnostics::new();
+        if config.address.is_unknown() || config.api_key.is_unknown() || config.space_id.is_unknown() {
+            diags.error(
+                "Provider configuration not known yet",
+                "address, api_key and space_id must be known at plan time; they cannot depend on \
+                 resources that are not created yet.",
+            );
+            return Err(diags);
+        }
+        let address = setting(&config.address, &["OCTOPUS_URL"]);
+        let api_key = setting(&config.api_key, &["OCTOPUS_APIKEY", "OCTOPUS_API_KEY"]);
+        if address.is_none() {
+            diags.push(
+                Diagnostic::error(
+                    "Missing Octopus address",
+                    "Set `address` in the provider block or the OCTOPUS_URL environment variable.",
+                )
+                .at(AttributePath::root("address")),
+            );
+        }
+        if api_key.is_none() {
+            diags.push(
+                Diagnostic::error(
+                    "Missing Octopus API key",
+                    "Set `api_key` in the provider block or the OCTOPUS_APIKEY (or OCTOPUS_API_KEY) \
+                     environment variable.",
+                )
+                .at(AttributePath::root("api_key")),
+            );
+        }
+        let (Some(address), Some(api_key)) = (address, api_key) else { return Err(diags) };
+        let client_config = Config::new(address, Credentials::ApiKey(api_key));
+        let client = Client::new(client_config).map_err(|e| {
+            Diagnostics::from(
+                Diagnostic::error("Invalid provider configuration", e.to_string())
+                    .at(AttributePath::root("address")),
+            )
+        })?;
+        Ok(Octopus::new(client, setting(&config.space_id, &["OCTOPUS_SPACE_ID"])))
+    }
+
+    fn resources(&self) -> Vec<Box<dyn ErasedResource<Octopus>>> {
+        resources::all()
+    }
+
+    fn data_sources(&self) -> Vec<Box<dyn ErasedDataSource<Octopus>>> {
+        data_sources::all()
+    }
+}

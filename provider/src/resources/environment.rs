@@ -1,0 +1,136 @@
+//! `octopus_environment`.
+
+use crate::errors::{api, field_of, not_found_as_none};
+use crate::resources::{name_length, split_import_id, text};
+use crate::Octopus;
+use octopus_client::model::Environment;
+use tf_sdk::{Context, Diagnostics, Model, Resource, Val};
+
+/// An environment deployments go to, such as `Development` or `Production`.
+#[derive(Model, Clone, Debug)]
+pub struct EnvironmentModel {
+    /// The environment ID, e.g. `Environments-1`.
+    #[tf(computed, use_state_for_unknown)]
+    pub id: Val<String>,
+    /// The space; defaults to the provider's space. Changing it replaces the environment.
+    #[tf(optional, computed, use_state_for_unknown, requires_replace)]
+    pub space_id: Val<String>,
+    /// The environment name, unique within the space.
+    #[tf(required, validate = name_length)]
+    pub name: Val<String>,
+    /// URL-friendly name; derived from the name when not set.
+    #[tf(optional, computed, use_state_for_unknown)]
+    pub slug: Val<String>,
+    /// Free-text description.
+    #[tf(optional, computed, default = "")]
+    pub description: Val<String>,
+    /// Position in lists of environments; the server appends new ones at the end.
+    #[tf(optional, computed, use_state_for_unknown)]
+    pub sort_order: Val<i64>,
+    /// Whether failed deployments wait for a person to decide (guided failure).
+    #[tf(optional, computed, default = false)]
+    pub use_guided_failure: Val<bool>,
+    /// Whether deployment targets may be created by deployments.
+    #[tf(optional, computed, default = false)]
+    pub allow_dynamic_infrastructure: Val<bool>,
+}
+
+impl EnvironmentModel {
+    fn to_api(&self, space_id: &str, existing: Option<Environment>) -> Environment {
+        let mut e = existing.unwrap_or_default();
+        e.space_id = Some(space_id.to_string());
+        e.name = self.name.known().cloned().unwrap_or_default();
+        e.slug = self.slug.known().cloned().unwrap_or_default();
+        e.description = self.description.known().cloned();
+        if let Some(n) = self.sort_order.known() {
+            e.sort_order = i32::try_from(*n).unwrap_or(i32::MAX);
+        }
+        e.use_guided_failure = self.use_guided_failure.known().copied().unwrap_or(false);
+        e.allow_dynamic_infrastructure = self.allow_dynamic_infrastructure.known().copied().unwrap_or(false);
+        e
+    }
+
+    fn from_api(e: Environment, space_id: &str) -> EnvironmentModel {
+        EnvironmentModel {
+            id: e.id.into(),
+            space_id: Val::Known(e.space_id.unwrap_or_else(|| space_id.to_string())),
+            name: Val::Known(e.name),
+            slug: Val::Known(e.slug),
+            description: text(e.description),
+            sort_order: Val::Known(e.sort_order.into()),
+            use_guided_failure: Val::Known(e.use_guided_failure),
+            allow_dynamic_infrastructure: Val::Known(e.allow_dynamic_infrastructure),
+        }
+    }
+}
+
+pub struct EnvironmentResource;
+
+impl Resource<Octopus> for EnvironmentResource {
+    type Model = EnvironmentModel;
+
+    fn name(&self) -> &str {
+        "environment"
+    }
+
+    async fn create(&self, ctx: &Context<Octopus>, plan: EnvironmentModel) -> Result<EnvironmentModel, Diagnostics> {
+        let o = ctx.data()?;
+        let space = o.space(&plan.space_id).await?;
+        let created = o
+            .client
+            .environments(&space)
+            .create(&plan.to_api(&space, None))
+            .await
+            .map_err(|e| api("create the environment", e, Some(&field_of::<EnvironmentModel>)))?;
+        Ok(EnvironmentModel::from_api(created, &space))
+    }
+
+    async fn read(&self, ctx: &Context<Octopus>, state: EnvironmentModel) -> Result<Option<EnvironmentModel>, Diagnostics> {
+        let o = ctx.data()?;
+        let space = o.space(&state.space_id).await?;
+        let id = state.id.known().cloned().unwrap_or_default();
+        let found = not_found_as_none(o.client.environments(&space).get(&id).await)
+            .map_err(|e| api("read the environment", e, None))?;
+        Ok(found.map(|e| EnvironmentModel::from_api(e, &space)))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context<Octopus>,
+        prior: EnvironmentModel,
+        plan: EnvironmentModel,
+    ) -> Result<EnvironmentModel, Diagnostics> {
+        let o = ctx.data()?;
+        let space = o.space(&prior.space_id).await?;
+        let id = prior.id.known().cloned().unwrap_or_default();
+        let envs = o.client.environments(&space);
+        let current = envs.get(&id).await.map_err(|e| api("read the environment", e, None))?;
+        let updated = envs
+            .update(&plan.to_api(&space, Some(current)))
+            .await
+            .map_err(|e| api("update the environment", e, Some(&field_of::<EnvironmentModel>)))?;
+        Ok(EnvironmentModel::from_api(updated, &space))
+    }
+
+    async fn delete(&self, ctx: &Context<Octopus>, state: EnvironmentModel) -> Result<(), Diagnostics> {
+        let o = ctx.data()?;
+        let space = o.space(&state.space_id).await?;
+        let id = state.id.known().cloned().unwrap_or_default();
+        not_found_as_none(o.client.environments(&space).delete(&id).await)
+            .map_err(|e| api("delete the environment", e, None))?;
+        Ok(())
+    }
+
+    async fn import(&self, ctx: &Context<Octopus>, import_id: &str) -> Result<EnvironmentModel, Diagnostics> {
+        let o = ctx.data()?;
+        let (space, id) = split_import_id(import_id);
+        let space = o.space(&space).await?;
+        let e = o
+            .client
+            .environments(&space)
+            .get(id)
+            .await
+            .map_err(|e| api(&format!("import environment {import_id}"), e, None))?;
+        Ok(EnvironmentModel::from_api(e, &space))
+    }
+}

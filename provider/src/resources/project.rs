@@ -1,0 +1,166 @@
+//! `octopus_project`.
+
+use crate::errors::{api, field_of, not_found_as_none};
+use crate::resources::{name_length, split_import_id, text};
+use crate::Octopus;
+use octopus_client::model::Project;
+use octopus_client::{ListOptions, Named};
+use tf_sdk::{Context, Diagnostics, Model, Resource, Val};
+
+/// A project: what gets deployed, with its deployment process.
+#[derive(Model, Clone, Debug)]
+pub struct ProjectModel {
+    /// The project ID, e.g. `Projects-1`.
+    #[tf(computed, use_state_for_unknown)]
+    pub id: Val<String>,
+    /// The space; defaults to the provider's space. Changing it replaces the project.
+    #[tf(optional, computed, use_state_for_unknown, requires_replace)]
+    pub space_id: Val<String>,
+    /// The project name, unique within the space.
+    #[tf(required, validate = name_length)]
+    pub name: Val<String>,
+    /// URL-friendly name; derived from the name when not set.
+    #[tf(optional, computed, use_state_for_unknown)]
+    pub slug: Val<String>,
+    /// Free-text description.
+    #[tf(optional, computed, default = "")]
+    pub description: Val<String>,
+    /// The lifecycle releases follow; defaults to the space's default lifecycle.
+    #[tf(optional, computed, use_state_for_unknown)]
+    pub lifecycle_id: Val<String>,
+    /// The project group; defaults to the space's default project group.
+    #[tf(optional, computed, use_state_for_unknown)]
+    pub project_group_id: Val<String>,
+    /// Whether the project is disabled (no releases or deployments).
+    #[tf(optional, computed, default = false)]
+    pub is_disabled: Val<bool>,
+    /// Whether a release is deployed to one channel only at a time.
+    #[tf(optional, computed, default = false)]
+    pub discrete_channel_release: Val<bool>,
+    /// The ID of the project's deployment process.
+    #[tf(computed, use_state_for_unknown)]
+    pub deployment_process_id: Val<String>,
+}
+
+impl ProjectModel {
+    fn to_api(&self, space_id: &str, existing: Option<Project>) -> Project {
+        let mut p = existing.unwrap_or_default();
+        p.space_id = Some(space_id.to_string());
+        p.name = self.name.known().cloned().unwrap_or_default();
+        p.slug = self.slug.known().cloned().unwrap_or_default();
+        p.description = self.description.known().cloned();
+        if let Some(l) = self.lifecycle_id.known() {
+            p.lifecycle_id = l.clone();
+        }
+        if let Some(g) = self.project_group_id.known() {
+            p.project_group_id = g.clone();
+        }
+        p.is_disabled = self.is_disabled.known().copied().unwrap_or(false);
+        p.discrete_channel_release = self.discrete_channel_release.known().copied().unwrap_or(false);
+        p
+    }
+
+    fn from_api(p: Project, space_id: &str) -> ProjectModel {
+        ProjectModel {
+            id: p.id.into(),
+            space_id: Val::Known(p.space_id.unwrap_or_else(|| space_id.to_string())),
+            name: Val::Known(p.name),
+            slug: Val::Known(p.slug),
+            description: text(p.description),
+            lifecycle_id: Val::Known(p.lifecycle_id),
+            project_group_id: Val::Known(p.project_group_id),
+            is_disabled: Val::Known(p.is_disabled),
+            discrete_channel_release: Val::Known(p.discrete_channel_release),
+            deployment_process_id: p.deployment_process_id.into(),
+        }
+    }
+}
+
+/// The ID of the item called `name` (the space's default), or the first one.
+async fn default_id<T>(list: octopus_client::Collection<'_, T>, name: &str, what: &str) -> Result<String, Diagnostics>
+where
+    T: octopus_client::model::Resource + Named,
+{
+    let items = list.list_all(&ListOptions::default()).await.map_err(|e| api(&format!("list {what}s"), e, None))?;
+    let pick = items.iter().find(|i| i.name() == name).or(items.first());
+    pick.and_then(|i| i.id().map(str::to_string)).ok_or_else(|| {
+        tf_sdk::Diagnostic::error(
+            format!("The space has no {what}"),
+            format!("Create a {what} first, or set it on the project."),
+        )
+        .into()
+    })
+}
+
+pub struct ProjectResource;
+
+impl Resource<Octopus> for ProjectResource {
+    type Model = ProjectModel;
+
+    fn name(&self) -> &str {
+        "project"
+    }
+
+    async fn create(&self, ctx: &Context<Octopus>, plan: ProjectModel) -> Result<ProjectModel, Diagnostics> {
+        let o = ctx.data()?;
+        let space = o.space(&plan.space_id).await?;
+        let mut project = plan.to_api(&space, None);
+        if project.lifecycle_id.is_empty() {
+            project.lifecycle_id = default_id(o.client.lifecycles(&space), "Default Lifecycle", "lifecycle").await?;
+        }
+        if project.project_group_id.is_empty() {
+            project.project_group_id =
+                default_id(o.client.project_groups(&space), "Default Project Group", "project group").await?;
+        }
+        let created = o
+            .client
+            .projects(&space)
+            .create(&project)
+            .await
+            .map_err(|e| api("create the project", e, Some(&field_of::<ProjectModel>)))?;
+        Ok(ProjectModel::from_api(created, &space))
+    }
+
+    async fn read(&self, ctx: &Context<Octopus>, state: ProjectModel) -> Result<Option<ProjectModel>, Diagnostics> {
+        let o = ctx.data()?;
+        let space = o.space(&state.space_id).await?;
+        let id = state.id.known().cloned().unwrap_or_default();
+        let found = not_found_as_none(o.client.projects(&space).get(&id).await)
+            .map_err(|e| api("read the project", e, None))?;
+        Ok(found.map(|p| ProjectModel::from_api(p, &space)))
+    }
+
+    async fn update(&self, ctx: &Context<Octopus>, prior: ProjectModel, plan: ProjectModel) -> Result<ProjectModel, Diagnostics> {
+        let o = ctx.data()?;
+        let space = o.space(&prior.space_id).await?;
+        let id = prior.id.known().cloned().unwrap_or_default();
+        let projects = o.client.projects(&space);
+        let current = projects.get(&id).await.map_err(|e| api("read the project", e, None))?;
+        let updated = projects
+            .update(&plan.to_api(&space, Some(current)))
+            .await
+            .map_err(|e| api("update the project", e, Some(&field_of::<ProjectModel>)))?;
+        Ok(ProjectModel::from_api(updated, &space))
+    }
+
+    async fn delete(&self, ctx: &Context<Octopus>, state: ProjectModel) -> Result<(), Diagnostics> {
+        let o = ctx.data()?;
+        let space = o.space(&state.space_id).await?;
+        let id = state.id.known().cloned().unwrap_or_default();
+        not_found_as_none(o.client.projects(&space).delete(&id).await).map_err(|e| api("delete the project", e, None))?;
+        Ok(())
+    }
+
+    async fn import(&self, ctx: &Context<Octopus>, import_id: &str) -> Result<ProjectModel, Diagnostics> {
+        let o = ctx.data()?;
+        let (space, id) = split_import_id(import_id);
+        let space = o.space(&space).await?;
+        let p = o
+            .client
+            .projects(&space)
+            .get(id)
+            .await
+            .map_err(|e| api(&format!("import project {import_id}"), e, None))?;
+        Ok(ProjectModel::from_api(p, &space))
+    }
+}
