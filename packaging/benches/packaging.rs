@@ -76,7 +76,8 @@ fn main() {
     line(String::new());
     line(format!(
         "Release build, best of 3 runs, {} logical CPU(s). Regenerate with \
-         `cargo bench -p octopus-packaging --bench packaging`.",
+         `cargo bench -p octopus-packaging --bench packaging`. Numbers are indicative: the \
+         machine may be shared with other builds.",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     ));
     line(String::new());
