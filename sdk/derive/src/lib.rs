@@ -46,13 +46,12 @@ struct FieldOpts {
 fn docs(attrs: &[syn::Attribute]) -> String {
     let mut lines = Vec::new();
     for a in attrs {
-        if let Meta::NameValue(nv) = &a.meta {
-            if nv.path.is_ident("doc") {
-                if let Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) = &nv.value {
-                    let v = s.value();
-                    lines.push(v.strip_prefix(' ').unwrap_or(&v).to_string());
-                }
-            }
+        if let Meta::NameValue(nv) = &a.meta
+            && nv.path.is_ident("doc")
+            && let Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) = &nv.value
+        {
+            let v = s.value();
+            lines.push(v.strip_prefix(' ').unwrap_or(&v).to_string());
         }
     }
     lines.join("\n").trim().to_string()
