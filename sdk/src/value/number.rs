@@ -164,7 +164,7 @@ impl From<u64> for Number {
 
 impl From<f64> for Number {
     fn from(f: f64) -> Number {
-        if f.fract() == 0.0 && f >= -9.223_372_036_854_775e18 && f < 9.223_372_036_854_775e18 {
+        if f.fract() == 0.0 && (-9.223_372_036_854_775e18..9.223_372_036_854_775e18).contains(&f) {
             Number::Int(f as i64)
         } else {
             Number::Float(f)
