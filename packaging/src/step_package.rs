@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::archive::{self, ArchiveError, ArchiveLimits, ArchiveSummary, EntryKind};
 use crate::filename::{self, ArchiveKind, PackageFileName};
+use crate::range::VersionRange;
 use crate::schema::{InputSchema, SchemaError, ValidationError};
 use crate::version::Version;
 
@@ -276,6 +277,47 @@ fn join(errors: &[ValidationError]) -> String {
         .join("; ")
 }
 
+/// One entry of a [`TrustedAllowList`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrustedPackage {
+    /// Package ID (compared case-insensitively).
+    pub id: String,
+    /// Versions allowed (NuGet or npm syntax); all versions when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<VersionRange>,
+}
+
+/// The step packages an administrator trusts: a package not on the list is refused at upload,
+/// whatever its contents.
+///
+/// ```
+/// use octopus_packaging::step_package::TrustedAllowList;
+/// use octopus_packaging::version::Version;
+///
+/// let list: TrustedAllowList = serde_json::from_str(
+///     r#"{"packages": [{"id": "acme-steps", "versions": "^2.0"}, {"id": "tools"}]}"#,
+/// ).unwrap();
+/// assert!(list.is_trusted("ACME-steps", &Version::parse("2.4.1").unwrap()));
+/// assert!(!list.is_trusted("acme-steps", &Version::parse("3.0.0").unwrap()));
+/// assert!(!list.is_trusted("other", &Version::parse("1.0.0").unwrap()));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrustedAllowList {
+    /// The trusted packages.
+    pub packages: Vec<TrustedPackage>,
+}
+
+impl TrustedAllowList {
+    /// True when some entry names `id` and (if it has a range) contains `version`.
+    pub fn is_trusted(&self, id: &str, version: &Version) -> bool {
+        self.packages.iter().any(|p| {
+            p.id.eq_ignore_ascii_case(id) && p.versions.as_ref().is_none_or(|r| r.contains(version))
+        })
+    }
+}
+
 /// How a usage on version `from` relates to an available version `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpgradeKind {
@@ -374,7 +416,7 @@ fn parent_mut<'v>(
             },
             other => {
                 return Err(format!(
-                    "`{}` is a {}, not an object",
+                    "`{}` is {}, not an object",
                     format_args!("/{}", tokens[..i].join("/")),
                     kind_name(other)
                 ));
@@ -384,7 +426,7 @@ fn parent_mut<'v>(
     match cur {
         Value::Object(m) => Ok(Some(m)),
         other => Err(format!(
-            "`/{}` is a {}, not an object",
+            "`/{}` is {}, not an object",
             parents.join("/"),
             kind_name(other)
         )),
@@ -394,11 +436,11 @@ fn parent_mut<'v>(
 fn kind_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
