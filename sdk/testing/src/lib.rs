@@ -124,6 +124,11 @@ impl WorkDir {
         self
     }
 
+    /// The extra environment of every command.
+    pub fn env_vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.env.iter().filter(|(k, _)| k != "TF_CLI_CONFIG_FILE").map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The directory.
     pub fn path(&self) -> &Path {
         self.dir.path()
