@@ -79,7 +79,9 @@ impl ListOptions {
 fn segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') && s != "." && s != ".." {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~') && s != "." && s != ".."
+        {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -92,7 +94,10 @@ impl Client {
     /// Builds a client; no request is made yet.
     pub fn new(config: Config) -> Result<Self, Error> {
         let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json,text/*;q=0.99"));
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json,text/*;q=0.99"),
+        );
         match &config.credentials {
             Credentials::ApiKey(key) => {
                 let mut v = HeaderValue::from_str(key)
@@ -101,15 +106,18 @@ impl Client {
                 headers.insert("X-Octopus-ApiKey", v);
             }
             Credentials::AccessToken(token) => {
-                let mut v = HeaderValue::from_str(&format!("Bearer {token}"))
-                    .map_err(|_| Error::Config("the access token is not a valid header value".into()))?;
+                let mut v = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                    Error::Config("the access token is not a valid header value".into())
+                })?;
                 v.set_sensitive(true);
                 headers.insert(AUTHORIZATION, v);
             }
         }
         let url = config.url.trim().trim_end_matches('/');
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(Error::Config(format!("server URL must be http(s): {url:?}")));
+            return Err(Error::Config(format!(
+                "server URL must be http(s): {url:?}"
+            )));
         }
         let base: Arc<str> = url.strip_suffix("/api").unwrap_or(url).into();
         let http = reqwest::Client::builder()
@@ -118,7 +126,11 @@ impl Client {
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .build()?;
-        Ok(Self { http, base, config: Arc::new(config) })
+        Ok(Self {
+            http,
+            base,
+            config: Arc::new(config),
+        })
     }
 
     /// The configuration this client was built with.
@@ -176,11 +188,16 @@ impl Client {
 
     /// Deployment processes of a space.
     pub fn deployment_processes(&self, space_id: &str) -> DeploymentProcesses<'_> {
-        DeploymentProcesses { inner: self.scoped(space_id) }
+        DeploymentProcesses {
+            inner: self.scoped(space_id),
+        }
     }
 
     fn scoped<T: Resource>(&self, space_id: &str) -> Collection<'_, T> {
-        Collection::new(self, format!("/api/{}/{}", segment(space_id), T::COLLECTION))
+        Collection::new(
+            self,
+            format!("/api/{}/{}", segment(space_id), T::COLLECTION),
+        )
     }
 
     fn url(&self, path_or_link: &str) -> String {
@@ -211,7 +228,11 @@ impl Client {
     ) -> Result<T, Error> {
         let url = self.url(path);
         let bytes = self.send(method, &url, query, body).await?;
-        let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+        let bytes = if bytes.is_empty() {
+            &b"null"[..]
+        } else {
+            &bytes[..]
+        };
         serde_json::from_slice(bytes).map_err(|source| Error::Decode { url, source })
     }
 
@@ -226,7 +247,10 @@ impl Client {
             .map(serde_json::to_vec)
             .transpose()
             .map_err(|e| Error::Config(format!("could not serialize the request body: {e}")))?;
-        let idempotent = matches!(method, Method::GET | Method::PUT | Method::DELETE | Method::HEAD);
+        let idempotent = matches!(
+            method,
+            Method::GET | Method::PUT | Method::DELETE | Method::HEAD
+        );
         let policy = &self.config.retry;
         let mut attempt = 0u32;
         loop {
@@ -245,7 +269,10 @@ impl Client {
                         && (status == StatusCode::TOO_MANY_REQUESTS
                             || status == StatusCode::SERVICE_UNAVAILABLE)
                     {
-                        let after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok());
+                        let after = resp
+                            .headers()
+                            .get(RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok());
                         let wait = retry::retry_after(after, policy)
                             .unwrap_or_else(|| retry::backoff(policy, attempt));
                         tokio::time::sleep(wait).await;
@@ -280,7 +307,11 @@ pub struct Collection<'a, T> {
 
 impl<'a, T: Resource> Collection<'a, T> {
     fn new(client: &'a Client, base: String) -> Self {
-        Self { client, base, _t: PhantomData }
+        Self {
+            client,
+            base,
+            _t: PhantomData,
+        }
     }
 
     fn item(&self, id: &str) -> String {
@@ -321,25 +352,38 @@ impl<'a, T: Resource> Collection<'a, T> {
     where
         T: Named,
     {
-        let items = self.list_all(&ListOptions::default().partial_name(name)).await?;
-        Ok(items.into_iter().find(|i| i.name().eq_ignore_ascii_case(name)))
+        let items = self
+            .list_all(&ListOptions::default().partial_name(name))
+            .await?;
+        Ok(items
+            .into_iter()
+            .find(|i| i.name().eq_ignore_ascii_case(name)))
     }
 
     /// Creates an item (POST) and returns it as stored.
     pub async fn create(&self, item: &T) -> Result<T, Error> {
-        self.client.request(Method::POST, &self.base, &[], Some(item)).await
+        self.client
+            .request(Method::POST, &self.base, &[], Some(item))
+            .await
     }
 
     /// Replaces an item (PUT to its ID) and returns it as stored.
     pub async fn update(&self, item: &T) -> Result<T, Error> {
-        let id = item.id().ok_or_else(|| Error::Config("update needs an item with an Id".into()))?;
-        self.client.request(Method::PUT, &self.item(id), &[], Some(item)).await
+        let id = item
+            .id()
+            .ok_or_else(|| Error::Config("update needs an item with an Id".into()))?;
+        self.client
+            .request(Method::PUT, &self.item(id), &[], Some(item))
+            .await
     }
 
     /// Deletes an item.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
         let url = self.client.url(&self.item(id));
-        self.client.send(Method::DELETE, &url, &[], None::<&()>).await.map(drop)
+        self.client
+            .send(Method::DELETE, &url, &[], None::<&()>)
+            .await
+            .map(drop)
     }
 }
 
@@ -368,7 +412,9 @@ impl DeploymentProcesses<'_> {
 
     /// The process of a project.
     pub async fn get_for_project(&self, project_id: &str) -> Result<DeploymentProcess, Error> {
-        self.inner.get(&DeploymentProcess::id_for_project(project_id)).await
+        self.inner
+            .get(&DeploymentProcess::id_for_project(project_id))
+            .await
     }
 
     /// One page of processes.

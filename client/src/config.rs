@@ -86,17 +86,18 @@ impl Config {
     /// Like [`Config::from_env`], with a custom variable lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let url = get("OCTOPUS_URL")
-            .ok_or_else(|| Error::Config("OCTOPUS_URL is not set".into()))?;
-        let credentials = if let Some(key) = get("OCTOPUS_APIKEY").or_else(|| get("OCTOPUS_API_KEY")) {
-            Credentials::ApiKey(key)
-        } else if let Some(token) = get("OCTOPUS_ACCESS_TOKEN") {
-            Credentials::AccessToken(token)
-        } else {
-            return Err(Error::Config(
-                "set OCTOPUS_APIKEY (or OCTOPUS_API_KEY) or OCTOPUS_ACCESS_TOKEN".into(),
-            ));
-        };
+        let url =
+            get("OCTOPUS_URL").ok_or_else(|| Error::Config("OCTOPUS_URL is not set".into()))?;
+        let credentials =
+            if let Some(key) = get("OCTOPUS_APIKEY").or_else(|| get("OCTOPUS_API_KEY")) {
+                Credentials::ApiKey(key)
+            } else if let Some(token) = get("OCTOPUS_ACCESS_TOKEN") {
+                Credentials::AccessToken(token)
+            } else {
+                return Err(Error::Config(
+                    "set OCTOPUS_APIKEY (or OCTOPUS_API_KEY) or OCTOPUS_ACCESS_TOKEN".into(),
+                ));
+            };
         let mut config = Self::new(url, credentials);
         config.space_id = get("OCTOPUS_SPACE_ID");
         Ok(config)

@@ -32,16 +32,22 @@ pub enum Error {
 }
 
 fn fmt_errors(errors: &[String]) -> String {
-    if errors.is_empty() { String::new() } else { format!(" [{}]", errors.join("; ")) }
+    if errors.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", errors.join("; "))
+    }
 }
 
 impl Error {
     /// Builds an [`Error::Api`] from a status and a (possibly non-JSON) body.
     pub(crate) fn from_response(status: u16, reason: &str, body: &[u8]) -> Self {
         match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(b) if !b.error_message.is_empty() => {
-                Self::Api { status, message: b.error_message, errors: b.errors }
-            }
+            Ok(b) if !b.error_message.is_empty() => Self::Api {
+                status,
+                message: b.error_message,
+                errors: b.errors,
+            },
             _ => {
                 let text = String::from_utf8_lossy(body);
                 let text = text.trim();
@@ -50,7 +56,11 @@ impl Error {
                 } else {
                     text.to_owned()
                 };
-                Self::Api { status, message, errors: Vec::new() }
+                Self::Api {
+                    status,
+                    message,
+                    errors: Vec::new(),
+                }
             }
         }
     }

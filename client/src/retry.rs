@@ -15,11 +15,17 @@ fn random_u64() -> u64 {
 /// Backoff before retry number `attempt` (0-based): exponential, capped, with
 /// "equal jitter" (half fixed, half random) so clients do not retry in lockstep.
 pub(crate) fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
-    let exp = policy.initial_backoff.saturating_mul(1u32 << attempt.min(16));
+    let exp = policy
+        .initial_backoff
+        .saturating_mul(1u32 << attempt.min(16));
     let capped = exp.min(policy.max_backoff);
     let half = capped / 2;
     let nanos = half.as_nanos().min(u128::from(u64::MAX)) as u64;
-    let jitter = if nanos == 0 { 0 } else { random_u64() % (nanos + 1) };
+    let jitter = if nanos == 0 {
+        0
+    } else {
+        random_u64() % (nanos + 1)
+    };
     half + Duration::from_nanos(jitter)
 }
 
@@ -43,7 +49,10 @@ mod tests {
         for attempt in 0..8 {
             let d = backoff(&p, attempt);
             let full = (Duration::from_millis(100) * 2u32.pow(attempt)).min(p.max_backoff);
-            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} vs {full:?}");
+            assert!(
+                d >= full / 2 && d <= full,
+                "attempt {attempt}: {d:?} vs {full:?}"
+            );
         }
     }
 

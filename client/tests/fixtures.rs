@@ -2,13 +2,17 @@
 //! they do not model, `null`s and sensitive values, and write it back.
 
 use octopus_client::model::{
-    DeploymentProcess, Environment, ErrorBody, Feed, FeedType, Lifecycle, Project, ProjectGroup, PropertyValue,
-    ResourceCollection, RootDocument, SensitiveValue, Space,
+    DeploymentProcess, Environment, ErrorBody, Feed, FeedType, Lifecycle, Project, ProjectGroup,
+    PropertyValue, ResourceCollection, RootDocument, SensitiveValue, Space,
 };
 use serde_json::Value;
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 #[test]
@@ -17,15 +21,27 @@ fn project_from_a_real_server_shape() {
     assert_eq!(p.id.as_deref(), Some("Projects-101"));
     assert_eq!(p.name, "Web Shop");
     assert_eq!(p.lifecycle_id, "Lifecycles-1");
-    assert_eq!(p.deployment_process_id.as_deref(), Some("deploymentprocess-Projects-101"));
+    assert_eq!(
+        p.deployment_process_id.as_deref(),
+        Some("deploymentprocess-Projects-101")
+    );
     assert_eq!(p.description, None);
-    assert_eq!(p.included_library_variable_set_ids, vec!["LibraryVariableSets-1"]);
-    assert_eq!(p.links["DeploymentProcess"], "/api/Spaces-2/projects/Projects-101/deploymentprocesses");
+    assert_eq!(
+        p.included_library_variable_set_ids,
+        vec!["LibraryVariableSets-1"]
+    );
+    assert_eq!(
+        p.links["DeploymentProcess"],
+        "/api/Spaces-2/projects/Projects-101/deploymentprocesses"
+    );
     // Unmodelled fields are kept and written back unchanged.
     assert_eq!(p.extra["VersioningStrategy"]["DonorPackage"], Value::Null);
     assert_eq!(p.extra["PersistenceSettings"]["Type"], "Database");
     let back = serde_json::to_value(&p).unwrap();
-    assert_eq!(back["ProjectConnectivityPolicy"]["SkipMachineBehavior"], "None");
+    assert_eq!(
+        back["ProjectConnectivityPolicy"]["SkipMachineBehavior"],
+        "None"
+    );
     assert_eq!(back["Name"], "Web Shop");
 }
 
@@ -36,10 +52,17 @@ fn deployment_process_with_secrets_step_packages_and_nulls() {
     assert_eq!(d.steps.len(), 2);
     let script = &d.steps[0].actions[0];
     assert_eq!(script.action_type, "Octopus.Script");
-    assert_eq!(script.properties["Octopus.Action.RunOnServer"], PropertyValue::from("true"));
+    assert_eq!(
+        script.properties["Octopus.Action.RunOnServer"],
+        PropertyValue::from("true")
+    );
     assert_eq!(
         script.properties["DbPassword"],
-        PropertyValue::Sensitive(SensitiveValue { has_value: true, new_value: None, hint: None })
+        PropertyValue::Sensitive(SensitiveValue {
+            has_value: true,
+            new_value: None,
+            hint: None
+        })
     );
     assert_eq!(script.properties["Empty"], PropertyValue::from(""));
     assert_eq!(script.packages[0].feed_id, "feeds-builtin");
@@ -53,12 +76,23 @@ fn deployment_process_with_secrets_step_packages_and_nulls() {
     assert_eq!(ecs.step_package_version.as_deref(), Some("1.2.3"));
     assert_eq!(ecs.inputs.as_ref().unwrap()["desiredCount"], 3);
     assert!(ecs.environments.is_empty(), "null lists read as empty");
-    assert_eq!(ecs.git_dependencies[0].step_package_inputs_reference_id.as_deref(), Some("ref-1"));
+    assert_eq!(
+        ecs.git_dependencies[0]
+            .step_package_inputs_reference_id
+            .as_deref(),
+        Some("ref-1")
+    );
 
     // Round trip: sensitive values stay objects, plain values stay strings.
     let back = serde_json::to_value(&d).unwrap();
-    assert_eq!(back["Steps"][0]["Actions"][0]["Properties"]["DbPassword"]["HasValue"], true);
-    assert_eq!(back["Steps"][1]["Actions"][0]["Inputs"]["serviceName"], "shop");
+    assert_eq!(
+        back["Steps"][0]["Actions"][0]["Properties"]["DbPassword"]["HasValue"],
+        true
+    );
+    assert_eq!(
+        back["Steps"][1]["Actions"][0]["Inputs"]["serviceName"],
+        "shop"
+    );
     let again: DeploymentProcess = serde_json::from_value(back).unwrap();
     assert_eq!(again, d);
 }
@@ -73,11 +107,20 @@ fn paged_feeds_with_sensitive_password() {
     assert_eq!(builtin.delete_unreleased_packages_after_days, Some(30));
     let docker = &page.items[1];
     assert_eq!(docker.feed_type, FeedType::Docker);
-    assert_eq!(docker.password.as_ref().unwrap(), &SensitiveValue { has_value: true, new_value: None, hint: None });
+    assert_eq!(
+        docker.password.as_ref().unwrap(),
+        &SensitiveValue {
+            has_value: true,
+            new_value: None,
+            hint: None
+        }
+    );
     assert_eq!(docker.download_attempts, Some(5));
     assert_eq!(docker.extra.get("SearchPackagesTemplate"), None);
     // A feed type from a newer server does not break reading.
-    let future: Feed = serde_json::from_str(r#"{"Id":"Feeds-9","Name":"x","FeedType":"QuantumRegistry"}"#).unwrap();
+    let future: Feed =
+        serde_json::from_str(r#"{"Id":"Feeds-9","Name":"x","FeedType":"QuantumRegistry"}"#)
+            .unwrap();
     assert_eq!(future.feed_type, FeedType::Unknown);
 }
 
@@ -90,18 +133,27 @@ fn spaces_environments_groups_lifecycles_errors_root() {
     let env: Environment = serde_json::from_value(misc["environment"].clone()).unwrap();
     assert!(env.allow_dynamic_infrastructure);
     assert_eq!(env.sort_order, 2);
-    assert_eq!(env.extra["ExtensionSettings"][0]["ExtensionId"], "jira-integration");
+    assert_eq!(
+        env.extra["ExtensionSettings"][0]["ExtensionId"],
+        "jira-integration"
+    );
     let group: ProjectGroup = serde_json::from_value(misc["project_group"].clone()).unwrap();
     assert!(group.environment_ids.is_empty());
     let lc: Lifecycle = serde_json::from_value(misc["lifecycle"].clone()).unwrap();
-    assert_eq!(lc.phases[0].automatic_deployment_targets, vec!["Environments-1"]);
+    assert_eq!(
+        lc.phases[0].automatic_deployment_targets,
+        vec!["Environments-1"]
+    );
     assert_eq!(lc.extra["ReleaseRetentionPolicy"]["QuantityToKeep"], 30);
     assert_eq!(lc.phases[0].extra["IsPriorityPhase"], false);
     let err: ErrorBody = serde_json::from_value(misc["error"].clone()).unwrap();
     assert_eq!(err.errors, vec!["The Steps field is required."]);
     let root: RootDocument = serde_json::from_value(misc["root"].clone()).unwrap();
     assert_eq!(root.api_version, "3.0.0");
-    assert_eq!(root.links["StepPackageDeploymentTargetTypes"], "/api/steps/deploymenttargets");
+    assert_eq!(
+        root.links["StepPackageDeploymentTargetTypes"],
+        "/api/steps/deploymenttargets"
+    );
     assert_eq!(root.extra["HasLongTermSupport"], true);
 }
 
@@ -118,10 +170,16 @@ fn writes_use_pascal_case_and_omit_unset_fields() {
     let mut f = f;
     f.password = Some(SensitiveValue::new("pw"));
     let v = serde_json::to_value(&f).unwrap();
-    assert_eq!(v["Password"], serde_json::json!({"HasValue": true, "NewValue": "pw"}));
+    assert_eq!(
+        v["Password"],
+        serde_json::json!({"HasValue": true, "NewValue": "pw"})
+    );
     // Wrong types are errors, not silently dropped.
     assert!(serde_json::from_str::<Project>(r#"{"Name": 1}"#).is_err());
-    assert!(serde_json::from_str::<DeploymentProcess>(r#"{"Steps":[{"Properties":{"k":true}}]}"#).is_err());
+    assert!(
+        serde_json::from_str::<DeploymentProcess>(r#"{"Steps":[{"Properties":{"k":true}}]}"#)
+            .is_err()
+    );
 }
 
 #[test]

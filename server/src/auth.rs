@@ -18,10 +18,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The credential a request carries, if any.
 fn presented_key(req: &Request) -> Option<&str> {
     let headers = req.headers();
-    if let Some(k) = headers.get("x-octopus-apikey").and_then(|v| v.to_str().ok()) {
+    if let Some(k) = headers
+        .get("x-octopus-apikey")
+        .and_then(|v| v.to_str().ok())
+    {
         return Some(k.trim());
     }
-    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = auth.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

@@ -22,24 +22,39 @@ pub struct ApiError {
 impl ApiError {
     /// Any status with a message and no detail list.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), errors: Vec::new() }
+        Self {
+            status,
+            message: message.into(),
+            errors: Vec::new(),
+        }
     }
 
     /// 400 with one message, repeated in `Errors`.
     pub fn bad_request(message: impl Into<String>) -> Self {
         let message = message.into();
-        Self { status: StatusCode::BAD_REQUEST, errors: vec![message.clone()], message }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            errors: vec![message.clone()],
+            message,
+        }
     }
 
     /// 400 listing field problems (`"Field: problem"`).
     pub fn validation(errors: Vec<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, message: VALIDATION_MESSAGE.into(), errors }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: VALIDATION_MESSAGE.into(),
+            errors,
+        }
     }
 
     /// 404 for a missing resource.
     pub fn not_found(kind: &str, id: &str) -> Self {
         let id: String = id.chars().take(100).collect();
-        Self::new(StatusCode::NOT_FOUND, format!("The {kind} '{id}' was not found."))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            format!("The {kind} '{id}' was not found."),
+        )
     }
 
     /// 409 for a stale document.
@@ -58,7 +73,10 @@ impl ApiError {
     /// 500 with a generic message (the detail goes to stderr, not to the client).
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         eprintln!("octopus-lite: internal error: {detail}");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "The server failed to process the request.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server failed to process the request.",
+        )
     }
 }
 

@@ -100,7 +100,8 @@ impl Server {
     /// Opens the store, seeds the default space on first start, binds and serves.
     pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         let data_dir = config.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(io(format!("creating {}", data_dir.display())))?;
+        std::fs::create_dir_all(&data_dir)
+            .map_err(io(format!("creating {}", data_dir.display())))?;
         let api_key = match config.api_key.clone() {
             Some(k) => k,
             None => load_or_create_key(&data_dir)?,
@@ -120,7 +121,9 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(io(format!("binding {}", config.listen)))?;
-        let addr = listener.local_addr().map_err(io("reading the bound address"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io("reading the bound address"))?;
         let app = api::router(Arc::new(state));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -131,7 +134,13 @@ impl Server {
                 eprintln!("octopus-lite: server error: {e}");
             }
         });
-        Ok(RunningServer { addr, api_key, data_dir, stop: Some(stop), task })
+        Ok(RunningServer {
+            addr,
+            api_key,
+            data_dir,
+            stop: Some(stop),
+            task,
+        })
     }
 }
 
@@ -186,8 +195,12 @@ fn load_or_create_key(dir: &Path) -> Result<String, ServerError> {
         opts.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp).map_err(io(format!("writing {}", tmp.display())))?;
-        f.write_all(key.as_bytes()).and_then(|()| f.sync_all()).map_err(io("writing the API key"))?;
+        let mut f = opts
+            .open(&tmp)
+            .map_err(io(format!("writing {}", tmp.display())))?;
+        f.write_all(key.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(io("writing the API key"))?;
     }
     std::fs::rename(&tmp, &path).map_err(io(format!("writing {}", path.display())))?;
     Ok(key)

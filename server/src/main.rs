@@ -31,15 +31,26 @@ fn parse_args() -> Result<ServerConfig, String> {
             None => return Err(format!("{flag} needs a value")),
         };
         match flag.as_str() {
-            "--listen" => config.listen = value.parse().map_err(|e| format!("--listen {value}: {e}"))?,
+            "--listen" => {
+                config.listen = value
+                    .parse()
+                    .map_err(|e| format!("--listen {value}: {e}"))?
+            }
             "--data-dir" => config.data_dir = PathBuf::from(value),
             "--api-key" => {
-                if !value.starts_with("API-") || value.len() < 8 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+                if !value.starts_with("API-")
+                    || value.len() < 8
+                    || !value.bytes().all(|b| b.is_ascii_graphic())
+                {
                     return Err("--api-key must look like API-XXXXXXXX".into());
                 }
                 config.api_key = Some(value);
             }
-            "--max-body" => config.max_body_bytes = value.parse().map_err(|e| format!("--max-body {value}: {e}"))?,
+            "--max-body" => {
+                config.max_body_bytes = value
+                    .parse()
+                    .map_err(|e| format!("--max-body {value}: {e}"))?
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -58,7 +69,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("octopus-lite: cannot start the runtime: {e}");

@@ -13,12 +13,17 @@ pub const MAX_ID_LEN: usize = 100;
 pub fn check_id(field: &str, id: &str) -> ApiResult<()> {
     let ok = !id.is_empty()
         && id.len() <= MAX_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
         let shown: String = id.chars().take(MAX_ID_LEN).collect();
-        Err(ApiError::bad_request(format!("{field}: '{}' is not a valid ID.", shown.escape_debug())))
+        Err(ApiError::bad_request(format!(
+            "{field}: '{}' is not a valid ID.",
+            shown.escape_debug()
+        )))
     }
 }
 
@@ -27,16 +32,22 @@ pub fn check_name(field: &str, name: &str, max: usize, errors: &mut Vec<String>)
     if name.trim().is_empty() {
         errors.push(format!("{field}: The {field} field is required."));
     } else if name.chars().count() > max {
-        errors.push(format!("{field}: The {field} must be at most {max} characters long."));
+        errors.push(format!(
+            "{field}: The {field} must be at most {max} characters long."
+        ));
     } else if name.chars().any(char::is_control) {
-        errors.push(format!("{field}: The {field} must not contain control characters."));
+        errors.push(format!(
+            "{field}: The {field} must not contain control characters."
+        ));
     }
 }
 
 /// Checks an optional free-text field's length.
 pub fn check_len(field: &str, value: Option<&str>, max: usize, errors: &mut Vec<String>) {
     if value.is_some_and(|v| v.chars().count() > max) {
-        errors.push(format!("{field}: The {field} must be at most {max} characters long."));
+        errors.push(format!(
+            "{field}: The {field} must be at most {max} characters long."
+        ));
     }
 }
 
@@ -53,15 +64,24 @@ pub fn new_guid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// A new API key: `API-` and 32 characters from `A-Z0-9`.
 pub fn new_api_key() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let bytes = random_bytes::<32>();
-    let tail: String =
-        bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+    let tail: String = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
     format!("API-{tail}")
 }
 
@@ -83,7 +103,9 @@ pub fn slugify(name: &str) -> String {
 
 /// The current UTC time as Octopus formats it: `2024-05-01T10:20:30.123+00:00`.
 pub fn now_iso8601() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = d.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (Howard Hinnant's algorithm).
@@ -124,10 +146,24 @@ mod tests {
 
     #[test]
     fn ids_reject_path_tricks() {
-        for good in ["Projects-1", "feeds-builtin", "deploymentprocess-Projects-12", "a_b"] {
+        for good in [
+            "Projects-1",
+            "feeds-builtin",
+            "deploymentprocess-Projects-12",
+            "a_b",
+        ] {
             assert!(check_id("Id", good).is_ok(), "{good}");
         }
-        for bad in ["", "..", "../etc", "a/b", "a%2Fb", "Projects-1;", "x y", &"a".repeat(101)] {
+        for bad in [
+            "",
+            "..",
+            "../etc",
+            "a/b",
+            "a%2Fb",
+            "Projects-1;",
+            "x y",
+            &"a".repeat(101),
+        ] {
             assert!(check_id("Id", bad).is_err(), "{bad}");
         }
     }

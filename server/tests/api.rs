@@ -5,7 +5,9 @@ mod common;
 
 use common::{KEY, client_for, start};
 use octopus_client::model::feed::BUILT_IN_FEED_ID;
-use octopus_client::model::{Environment, Feed, FeedType, Lifecycle, Phase, Project, ProjectGroup, SensitiveValue, Space};
+use octopus_client::model::{
+    Environment, Feed, FeedType, Lifecycle, Phase, Project, ProjectGroup, SensitiveValue, Space,
+};
 use octopus_client::{Error, ListOptions};
 
 fn api_status(e: &Error) -> u16 {
@@ -30,18 +32,38 @@ async fn root_document_and_default_space() {
     assert!(root.links["Projects"].starts_with("/api/{spaceId}/projects"));
     assert!(root.links.contains_key("Spaces"));
 
-    let spaces = t.client.spaces().list_all(&ListOptions::default()).await.unwrap();
+    let spaces = t
+        .client
+        .spaces()
+        .list_all(&ListOptions::default())
+        .await
+        .unwrap();
     assert_eq!(spaces.len(), 1);
     assert!(spaces[0].is_default);
     assert_eq!(spaces[0].id.as_deref(), Some("Spaces-1"));
     assert_eq!(t.client.default_space_id().await.unwrap(), "Spaces-1");
 
     // Defaults exist so a project needs only a name.
-    let groups = t.client.project_groups("Spaces-1").list_all(&ListOptions::default()).await.unwrap();
+    let groups = t
+        .client
+        .project_groups("Spaces-1")
+        .list_all(&ListOptions::default())
+        .await
+        .unwrap();
     assert_eq!(groups[0].name, "Default Project Group");
-    let lifecycles = t.client.lifecycles("Spaces-1").list_all(&ListOptions::default()).await.unwrap();
+    let lifecycles = t
+        .client
+        .lifecycles("Spaces-1")
+        .list_all(&ListOptions::default())
+        .await
+        .unwrap();
     assert_eq!(lifecycles[0].name, "Default Lifecycle");
-    let builtin = t.client.feeds("Spaces-1").get(BUILT_IN_FEED_ID).await.unwrap();
+    let builtin = t
+        .client
+        .feeds("Spaces-1")
+        .get(BUILT_IN_FEED_ID)
+        .await
+        .unwrap();
     assert_eq!(builtin.feed_type, FeedType::BuiltIn);
 }
 
@@ -55,14 +77,35 @@ async fn spaces_crud_default_switch_and_delete_rules() {
     assert!(!s.is_default);
     let id = s.id.clone().unwrap();
     // New spaces get their own defaults.
-    assert_eq!(t.client.feeds(&id).get(BUILT_IN_FEED_ID).await.unwrap().space_id.as_deref(), Some(id.as_str()));
-    assert_eq!(t.client.projects(&id).create(&Project::new("p")).await.unwrap().space_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        t.client
+            .feeds(&id)
+            .get(BUILT_IN_FEED_ID)
+            .await
+            .unwrap()
+            .space_id
+            .as_deref(),
+        Some(id.as_str())
+    );
+    assert_eq!(
+        t.client
+            .projects(&id)
+            .create(&Project::new("p"))
+            .await
+            .unwrap()
+            .space_id
+            .as_deref(),
+        Some(id.as_str())
+    );
 
     // Duplicate names are refused, case-insensitively.
     let e = spaces.create(&Space::new("team a")).await.unwrap_err();
     assert_eq!(api_status(&e), 400);
     // Names longer than 50 characters are refused.
-    let e = spaces.create(&Space::new("x".repeat(51))).await.unwrap_err();
+    let e = spaces
+        .create(&Space::new("x".repeat(51)))
+        .await
+        .unwrap_err();
     assert_eq!(api_status(&e), 400);
     assert!(api_errors(&e)[0].starts_with("Name:"), "{e}");
 
@@ -76,14 +119,24 @@ async fn spaces_crud_default_switch_and_delete_rules() {
 
     // The default space cannot be deleted; a running task queue blocks deletion.
     assert_eq!(api_status(&spaces.delete(&id).await.unwrap_err()), 400);
-    assert_eq!(api_status(&spaces.delete("Spaces-1").await.unwrap_err()), 400);
+    assert_eq!(
+        api_status(&spaces.delete("Spaces-1").await.unwrap_err()),
+        400
+    );
     let mut one = spaces.get("Spaces-1").await.unwrap();
     one.task_queue_stopped = true;
     spaces.update(&one).await.unwrap();
     spaces.delete("Spaces-1").await.unwrap();
     assert!(spaces.get("Spaces-1").await.unwrap_err().is_not_found());
     // Its contents are gone with it.
-    assert!(t.client.feeds("Spaces-1").get(BUILT_IN_FEED_ID).await.unwrap_err().is_not_found());
+    assert!(
+        t.client
+            .feeds("Spaces-1")
+            .get(BUILT_IN_FEED_ID)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 }
 
 #[tokio::test]
@@ -100,7 +153,14 @@ async fn environments_project_groups_lifecycles_crud() {
     d.use_guided_failure = true;
     let d = envs.update(&d).await.unwrap();
     assert!(d.use_guided_failure);
-    assert_eq!(envs.get("Environments-1").await.unwrap().description.as_deref(), Some("dev boxes"));
+    assert_eq!(
+        envs.get("Environments-1")
+            .await
+            .unwrap()
+            .description
+            .as_deref(),
+        Some("dev boxes")
+    );
 
     let groups = t.client.project_groups(sp);
     let g = groups.create(&ProjectGroup::new("Web")).await.unwrap();
@@ -114,14 +174,31 @@ async fn environments_project_groups_lifecycles_crud() {
     let lifecycles = t.client.lifecycles(sp);
     let mut lc = Lifecycle::new("Dev to Prod");
     lc.phases = vec![
-        Phase { name: "Dev".into(), automatic_deployment_targets: vec![dev.id.clone().unwrap()], ..Phase::default() },
-        Phase { name: "Prod".into(), optional_deployment_targets: vec![prod.id.clone().unwrap()], ..Phase::default() },
+        Phase {
+            name: "Dev".into(),
+            automatic_deployment_targets: vec![dev.id.clone().unwrap()],
+            ..Phase::default()
+        },
+        Phase {
+            name: "Prod".into(),
+            optional_deployment_targets: vec![prod.id.clone().unwrap()],
+            ..Phase::default()
+        },
     ];
     let lc = lifecycles.create(&lc).await.unwrap();
     assert_eq!(lc.phases.len(), 2);
     assert!(lc.phases.iter().all(|p| p.id.is_some()));
     let mut dup = Lifecycle::new("Dup phases");
-    dup.phases = vec![Phase { name: "A".into(), ..Phase::default() }, Phase { name: "a".into(), ..Phase::default() }];
+    dup.phases = vec![
+        Phase {
+            name: "A".into(),
+            ..Phase::default()
+        },
+        Phase {
+            name: "a".into(),
+            ..Phase::default()
+        },
+    ];
     assert_eq!(api_status(&lifecycles.create(&dup).await.unwrap_err()), 400);
 
     // A project using the group and lifecycle blocks their deletion.
@@ -129,14 +206,34 @@ async fn environments_project_groups_lifecycles_crud() {
     p.project_group_id = g.id.clone().unwrap();
     p.lifecycle_id = lc.id.clone().unwrap();
     let p = t.client.projects(sp).create(&p).await.unwrap();
-    assert_eq!(api_status(&groups.delete(g.id.as_deref().unwrap()).await.unwrap_err()), 400);
-    assert_eq!(api_status(&lifecycles.delete(lc.id.as_deref().unwrap()).await.unwrap_err()), 400);
-    t.client.projects(sp).delete(p.id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(
+        api_status(&groups.delete(g.id.as_deref().unwrap()).await.unwrap_err()),
+        400
+    );
+    assert_eq!(
+        api_status(
+            &lifecycles
+                .delete(lc.id.as_deref().unwrap())
+                .await
+                .unwrap_err()
+        ),
+        400
+    );
+    t.client
+        .projects(sp)
+        .delete(p.id.as_deref().unwrap())
+        .await
+        .unwrap();
     groups.delete(g.id.as_deref().unwrap()).await.unwrap();
     lifecycles.delete(lc.id.as_deref().unwrap()).await.unwrap();
     envs.delete("Environments-2").await.unwrap();
     assert!(envs.get("Environments-2").await.unwrap_err().is_not_found());
-    assert!(envs.delete("Environments-2").await.unwrap_err().is_not_found());
+    assert!(
+        envs.delete("Environments-2")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 }
 
 #[tokio::test]
@@ -150,10 +247,21 @@ async fn projects_with_defaults_process_and_unique_names() {
     assert_eq!(p.lifecycle_id, "Lifecycles-1");
     assert_eq!(p.project_group_id, "ProjectGroups-1");
     assert_eq!(p.slug, "my-app");
-    assert_eq!(p.deployment_process_id.as_deref(), Some("deploymentprocess-Projects-1"));
-    assert_eq!(p.links["DeploymentProcess"], "/api/Spaces-1/projects/Projects-1/deploymentprocesses");
+    assert_eq!(
+        p.deployment_process_id.as_deref(),
+        Some("deploymentprocess-Projects-1")
+    );
+    assert_eq!(
+        p.links["DeploymentProcess"],
+        "/api/Spaces-1/projects/Projects-1/deploymentprocesses"
+    );
 
-    let process = t.client.deployment_processes(sp).get_for_project(&id).await.unwrap();
+    let process = t
+        .client
+        .deployment_processes(sp)
+        .get_for_project(&id)
+        .await
+        .unwrap();
     assert_eq!(process.id.as_deref(), Some("deploymentprocess-Projects-1"));
     assert_eq!(process.project_id, id);
     assert_eq!(process.version, 0);
@@ -163,9 +271,18 @@ async fn projects_with_defaults_process_and_unique_names() {
     let e = projects.create(&Project::new("MY APP")).await.unwrap_err();
     assert_eq!(api_status(&e), 400);
     assert!(api_errors(&e)[0].contains("already exists"), "{e}");
-    let other = t.client.spaces().create(&Space::new("Other")).await.unwrap();
+    let other = t
+        .client
+        .spaces()
+        .create(&Space::new("Other"))
+        .await
+        .unwrap();
     let other_id = other.id.unwrap();
-    t.client.projects(&other_id).create(&Project::new("My App")).await.unwrap();
+    t.client
+        .projects(&other_id)
+        .create(&Project::new("My App"))
+        .await
+        .unwrap();
 
     // Unknown references are refused.
     let mut bad = Project::new("Bad refs");
@@ -178,11 +295,18 @@ async fn projects_with_defaults_process_and_unique_names() {
     let mut p2 = projects.get(&id).await.unwrap();
     p2.description = Some("does things".into());
     p2.deployment_process_id = None;
-    p2.extra.insert("ReleaseNotesTemplate".into(), serde_json::json!("notes"));
+    p2.extra
+        .insert("ReleaseNotesTemplate".into(), serde_json::json!("notes"));
     let p2 = projects.update(&p2).await.unwrap();
     assert_eq!(p2.description.as_deref(), Some("does things"));
-    assert_eq!(p2.deployment_process_id.as_deref(), Some("deploymentprocess-Projects-1"));
-    assert_eq!(projects.get(&id).await.unwrap().extra["ReleaseNotesTemplate"], "notes");
+    assert_eq!(
+        p2.deployment_process_id.as_deref(),
+        Some("deploymentprocess-Projects-1")
+    );
+    assert_eq!(
+        projects.get(&id).await.unwrap().extra["ReleaseNotesTemplate"],
+        "notes"
+    );
 
     // Renaming onto another project's name is refused.
     let q = projects.create(&Project::new("Second")).await.unwrap();
@@ -191,14 +315,28 @@ async fn projects_with_defaults_process_and_unique_names() {
     assert_eq!(api_status(&projects.update(&q2).await.unwrap_err()), 400);
 
     // find_by_name and the default-space form of the URL.
-    assert_eq!(projects.find_by_name("second").await.unwrap().unwrap().id, q.id);
-    let via_default: Project = t.client.get_json(&format!("/api/projects/{id}"), &[]).await.unwrap();
+    assert_eq!(
+        projects.find_by_name("second").await.unwrap().unwrap().id,
+        q.id
+    );
+    let via_default: Project = t
+        .client
+        .get_json(&format!("/api/projects/{id}"), &[])
+        .await
+        .unwrap();
     assert_eq!(via_default.name, "My App");
 
     // Deleting a project deletes its process.
     projects.delete(&id).await.unwrap();
     assert!(projects.get(&id).await.unwrap_err().is_not_found());
-    assert!(t.client.deployment_processes(sp).get_for_project(&id).await.unwrap_err().is_not_found());
+    assert!(
+        t.client
+            .deployment_processes(sp)
+            .get_for_project(&id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 }
 
 #[tokio::test]
@@ -206,7 +344,9 @@ async fn paging_follows_next_links_and_filters() {
     let t = start().await;
     let envs = t.client.environments("Spaces-1");
     for i in 0..25 {
-        envs.create(&Environment::new(format!("env-{i:02}"))).await.unwrap();
+        envs.create(&Environment::new(format!("env-{i:02}")))
+            .await
+            .unwrap();
     }
     let page = envs.list(&ListOptions::default().take(10)).await.unwrap();
     assert_eq!(page.total_results, 25);
@@ -214,27 +354,52 @@ async fn paging_follows_next_links_and_filters() {
     assert_eq!(page.items_per_page, 10);
     assert_eq!(page.number_of_pages, 3);
     assert_eq!(page.last_page_number, 2);
-    assert_eq!(page.links["Page.Next"], "/api/Spaces-1/environments?skip=10&take=10");
-    let last = envs.list(&ListOptions::default().skip(20).take(10)).await.unwrap();
+    assert_eq!(
+        page.links["Page.Next"],
+        "/api/Spaces-1/environments?skip=10&take=10"
+    );
+    let last = envs
+        .list(&ListOptions::default().skip(20).take(10))
+        .await
+        .unwrap();
     assert_eq!(last.items.len(), 5);
     assert!(last.next_link().is_none());
     let past = envs.list(&ListOptions::default().skip(100)).await.unwrap();
     assert!(past.items.is_empty());
     assert_eq!(past.total_results, 25);
 
-    let all = envs.list_all(&ListOptions::default().take(7)).await.unwrap();
+    let all = envs
+        .list_all(&ListOptions::default().take(7))
+        .await
+        .unwrap();
     let names: Vec<_> = all.iter().map(|e| e.name.clone()).collect();
     let expected: Vec<_> = (0..25).map(|i| format!("env-{i:02}")).collect();
     assert_eq!(names, expected);
 
     // partialName is a case-insensitive substring; filters survive paging.
-    let matching = envs.list_all(&ListOptions::default().partial_name("ENV-1").take(3)).await.unwrap();
+    let matching = envs
+        .list_all(&ListOptions::default().partial_name("ENV-1").take(3))
+        .await
+        .unwrap();
     assert_eq!(matching.len(), 10);
     // LIKE wildcards are literal.
-    assert!(envs.list_all(&ListOptions::default().partial_name("%")).await.unwrap().is_empty());
-    assert!(envs.list_all(&ListOptions::default().partial_name("env_0")).await.unwrap().is_empty());
+    assert!(
+        envs.list_all(&ListOptions::default().partial_name("%"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        envs.list_all(&ListOptions::default().partial_name("env_0"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
-    let some = envs.list(&ListOptions::default().ids(["Environments-3", "Environments-7", "Environments-99"])).await.unwrap();
+    let some = envs
+        .list(&ListOptions::default().ids(["Environments-3", "Environments-7", "Environments-99"]))
+        .await
+        .unwrap();
     assert_eq!(some.total_results, 2);
     assert_eq!(some.items[1].name, "env-06");
 }
@@ -243,17 +408,34 @@ async fn paging_follows_next_links_and_filters() {
 async fn authentication_is_required_everywhere() {
     let t = start().await;
     let anon = common::raw();
-    for path in ["/api", "/api/spaces", "/api/Spaces-1/projects", "/api/Spaces-1/feeds/feeds-builtin", "/api/nope"] {
+    for path in [
+        "/api",
+        "/api/spaces",
+        "/api/Spaces-1/projects",
+        "/api/Spaces-1/feeds/feeds-builtin",
+        "/api/nope",
+    ] {
         let r = anon.get(format!("{}{path}", t.url())).send().await.unwrap();
         assert_eq!(r.status(), 401, "{path}");
         let body: serde_json::Value = r.json().await.unwrap();
         assert!(body["ErrorMessage"].as_str().unwrap().contains("API key"));
     }
     let wrong = client_for(&t.url(), "API-WRONGKEY");
-    let e = wrong.projects("Spaces-1").create(&Project::new("x")).await.unwrap_err();
+    let e = wrong
+        .projects("Spaces-1")
+        .create(&Project::new("x"))
+        .await
+        .unwrap_err();
     assert_eq!(api_status(&e), 401);
     // Nothing was written.
-    assert!(t.client.projects("Spaces-1").list_all(&ListOptions::default()).await.unwrap().is_empty());
+    assert!(
+        t.client
+            .projects("Spaces-1")
+            .list_all(&ListOptions::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A bearer token works too.
     let bearer = octopus_client::Client::new(octopus_client::Config::new(
         t.url(),
@@ -266,46 +448,138 @@ async fn authentication_is_required_everywhere() {
 #[tokio::test]
 async fn not_found_cases() {
     let t = start().await;
-    assert!(t.client.projects("Spaces-1").get("Projects-42").await.unwrap_err().is_not_found());
-    assert!(t.client.projects("Spaces-9").list(&ListOptions::default()).await.unwrap_err().is_not_found());
-    assert!(t.client.environments("Spaces-1").delete("Environments-5").await.unwrap_err().is_not_found());
+    assert!(
+        t.client
+            .projects("Spaces-1")
+            .get("Projects-42")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        t.client
+            .projects("Spaces-9")
+            .list(&ListOptions::default())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        t.client
+            .environments("Spaces-1")
+            .delete("Environments-5")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
     let mut ghost = Project::new("ghost");
     ghost.id = Some("Projects-77".into());
-    assert!(t.client.projects("Spaces-1").update(&ghost).await.unwrap_err().is_not_found());
-    let r: Result<serde_json::Value, _> = t.client.get_json("/api/Spaces-1/no-such-collection", &[]).await;
+    assert!(
+        t.client
+            .projects("Spaces-1")
+            .update(&ghost)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    let r: Result<serde_json::Value, _> = t
+        .client
+        .get_json("/api/Spaces-1/no-such-collection", &[])
+        .await;
     assert!(r.unwrap_err().is_not_found());
 }
 
 #[tokio::test]
 async fn nothing_leaks_across_spaces() {
     let t = start().await;
-    let s2 = t.client.spaces().create(&Space::new("Second")).await.unwrap().id.unwrap();
-    let p = t.client.projects(&s2).create(&Project::new("Secret project")).await.unwrap();
+    let s2 = t
+        .client
+        .spaces()
+        .create(&Space::new("Second"))
+        .await
+        .unwrap()
+        .id
+        .unwrap();
+    let p = t
+        .client
+        .projects(&s2)
+        .create(&Project::new("Secret project"))
+        .await
+        .unwrap();
     let pid = p.id.unwrap();
-    let env = t.client.environments(&s2).create(&Environment::new("S2 env")).await.unwrap().id.unwrap();
+    let env = t
+        .client
+        .environments(&s2)
+        .create(&Environment::new("S2 env"))
+        .await
+        .unwrap()
+        .id
+        .unwrap();
 
     let p1 = t.client.projects("Spaces-1");
     assert!(p1.get(&pid).await.unwrap_err().is_not_found());
-    assert!(p1.list_all(&ListOptions::default()).await.unwrap().is_empty());
-    assert!(p1.list_all(&ListOptions::default().ids([pid.clone()])).await.unwrap().is_empty());
+    assert!(
+        p1.list_all(&ListOptions::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        p1.list_all(&ListOptions::default().ids([pid.clone()]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(p1.delete(&pid).await.unwrap_err().is_not_found());
-    assert!(t.client.deployment_processes("Spaces-1").get_for_project(&pid).await.unwrap_err().is_not_found());
+    assert!(
+        t.client
+            .deployment_processes("Spaces-1")
+            .get_for_project(&pid)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
     // References across spaces are refused.
     let mut g = ProjectGroup::new("cross");
     g.environment_ids = vec![env];
-    assert_eq!(api_status(&t.client.project_groups("Spaces-1").create(&g).await.unwrap_err()), 400);
+    assert_eq!(
+        api_status(
+            &t.client
+                .project_groups("Spaces-1")
+                .create(&g)
+                .await
+                .unwrap_err()
+        ),
+        400
+    );
     let mut cross = Project::new("cross");
-    cross.project_group_id = t.client.project_groups(&s2).list(&ListOptions::default()).await.unwrap().items[0].id.clone().unwrap();
+    cross.project_group_id = t
+        .client
+        .project_groups(&s2)
+        .list(&ListOptions::default())
+        .await
+        .unwrap()
+        .items[0]
+        .id
+        .clone()
+        .unwrap();
     assert_eq!(api_status(&p1.create(&cross).await.unwrap_err()), 400);
     // Still intact in its own space.
-    assert_eq!(t.client.projects(&s2).get(&pid).await.unwrap().name, "Secret project");
+    assert_eq!(
+        t.client.projects(&s2).get(&pid).await.unwrap().name,
+        "Secret project"
+    );
 }
 
 #[tokio::test]
 async fn feeds_keep_secrets_and_protect_the_builtin_feed() {
     let t = start().await;
     let feeds = t.client.feeds("Spaces-1");
-    let mut f = Feed::new("NuGet.org", FeedType::NuGet, Some("https://api.nuget.org/v3/index.json".into()));
+    let mut f = Feed::new(
+        "NuGet.org",
+        FeedType::NuGet,
+        Some("https://api.nuget.org/v3/index.json".into()),
+    );
     f.username = Some("me".into());
     f.password = Some(SensitiveValue::new("hunter2"));
     let created = feeds.create(&f).await.unwrap();
@@ -338,9 +612,15 @@ async fn feeds_keep_secrets_and_protect_the_builtin_feed() {
     assert!(feeds.update(&cleared).await.unwrap().password.is_none());
 
     // Validation: URI required, BuiltIn not creatable, type fixed.
-    let e = feeds.create(&Feed::new("No URI", FeedType::Docker, None)).await.unwrap_err();
+    let e = feeds
+        .create(&Feed::new("No URI", FeedType::Docker, None))
+        .await
+        .unwrap_err();
     assert!(api_errors(&e)[0].starts_with("FeedUri:"), "{e}");
-    let e = feeds.create(&Feed::new("Another builtin", FeedType::BuiltIn, None)).await.unwrap_err();
+    let e = feeds
+        .create(&Feed::new("Another builtin", FeedType::BuiltIn, None))
+        .await
+        .unwrap_err();
     assert_eq!(api_status(&e), 400);
     let mut retyped = feeds.get(&id).await.unwrap();
     retyped.feed_type = FeedType::Helm;
@@ -353,11 +633,17 @@ async fn feeds_keep_secrets_and_protect_the_builtin_feed() {
     assert!(ecr.secret_key.unwrap().has_value);
 
     // The built-in feed cannot be deleted, but external ones can.
-    assert_eq!(api_status(&feeds.delete(BUILT_IN_FEED_ID).await.unwrap_err()), 400);
+    assert_eq!(
+        api_status(&feeds.delete(BUILT_IN_FEED_ID).await.unwrap_err()),
+        400
+    );
     feeds.delete(&id).await.unwrap();
     let docker_only: Vec<Feed> = t
         .client
-        .get_json("/api/Spaces-1/feeds", &[("feedType", "AwsElasticContainerRegistry".into())])
+        .get_json(
+            "/api/Spaces-1/feeds",
+            &[("feedType", "AwsElasticContainerRegistry".into())],
+        )
         .await
         .map(|c: octopus_client::model::ResourceCollection<Feed>| c.items)
         .unwrap();
@@ -368,7 +654,12 @@ async fn feeds_keep_secrets_and_protect_the_builtin_feed() {
 #[tokio::test]
 async fn data_survives_a_restart() {
     let t = start().await;
-    let p = t.client.projects("Spaces-1").create(&Project::new("Persistent")).await.unwrap();
+    let p = t
+        .client
+        .projects("Spaces-1")
+        .create(&Project::new("Persistent"))
+        .await
+        .unwrap();
     let dir = t.dir;
     t.server.shutdown().await;
     let mut cfg = octopus_server::ServerConfig::new(dir.path());
@@ -377,9 +668,26 @@ async fn data_survives_a_restart() {
     // Without --api-key a key is generated once and kept.
     let key = s.api_key().to_owned();
     assert!(key.starts_with("API-"));
-    assert_eq!(std::fs::read_to_string(dir.path().join("api-key")).unwrap(), key);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("api-key")).unwrap(),
+        key
+    );
     let c = client_for(&s.url(), &key);
-    assert_eq!(c.projects("Spaces-1").get(p.id.as_deref().unwrap()).await.unwrap().name, "Persistent");
-    assert_eq!(c.spaces().list_all(&ListOptions::default()).await.unwrap().len(), 1);
+    assert_eq!(
+        c.projects("Spaces-1")
+            .get(p.id.as_deref().unwrap())
+            .await
+            .unwrap()
+            .name,
+        "Persistent"
+    );
+    assert_eq!(
+        c.spaces()
+            .list_all(&ListOptions::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     s.shutdown().await;
 }

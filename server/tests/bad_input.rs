@@ -16,27 +16,38 @@ struct Probe {
 
 impl Probe {
     fn new(base: String) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
         Self { http, base }
     }
 
     /// Sends a request and returns the status and the parsed error body.
     async fn send(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).header("X-Octopus-ApiKey", KEY);
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("X-Octopus-ApiKey", KEY);
         if let Some(b) = body {
             req = req.header("Content-Type", "application/json").body(b);
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text:?}"));
+        let json =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text:?}"));
         (status, json)
     }
 
     async fn expect(&self, method: Method, path: &str, body: Option<&[u8]>, status: u16) -> Value {
-        let (got, json) = self.send(method.clone(), path, body.map(<[u8]>::to_vec)).await;
+        let (got, json) = self
+            .send(method.clone(), path, body.map(<[u8]>::to_vec))
+            .await;
         assert_eq!(got, status, "{method} {path}: {json}");
-        let msg = json["ErrorMessage"].as_str().unwrap_or_else(|| panic!("{path}: no ErrorMessage in {json}"));
+        let msg = json["ErrorMessage"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path}: no ErrorMessage in {json}"));
         assert!(!msg.is_empty());
         assert!(json["Errors"].is_array(), "{json}");
         json
@@ -59,25 +70,67 @@ async fn malformed_and_mistyped_bodies() {
         post(r#"{"Name": "x", "IsDisabled": "yes"}"#),
         post(r#"{"Name": "x", "IncludedLibraryVariableSetIds": "LibraryVariableSets-1"}"#),
         post(r#"{"Name": "x", "Name": "y"}"#),
-        (Method::POST, "/api/Spaces-1/environments", r#"{"Name": "e", "SortOrder": 1e40}"#),
-        (Method::POST, "/api/Spaces-1/feeds", r#"{"Name": "f", "FeedType": "Bogus", "FeedUri": "https://x"}"#),
-        (Method::POST, "/api/Spaces-1/feeds", r#"{"Name": "f", "FeedType": "NuGet", "FeedUri": "https://x", "Password": 5}"#),
+        (
+            Method::POST,
+            "/api/Spaces-1/environments",
+            r#"{"Name": "e", "SortOrder": 1e40}"#,
+        ),
+        (
+            Method::POST,
+            "/api/Spaces-1/feeds",
+            r#"{"Name": "f", "FeedType": "Bogus", "FeedUri": "https://x"}"#,
+        ),
+        (
+            Method::POST,
+            "/api/Spaces-1/feeds",
+            r#"{"Name": "f", "FeedType": "NuGet", "FeedUri": "https://x", "Password": 5}"#,
+        ),
         (Method::POST, "/api/Spaces-1/feeds", r#"{"Name": "f"}"#),
         (Method::POST, "/api/spaces", r#"{"Name": ["a"]}"#),
     ] {
         p.expect(method, path, Some(body.as_bytes()), 400).await;
     }
     // Wrong types name the field.
-    let e = p.expect(Method::POST, "/api/Spaces-1/projects", Some(br#"{"Name": "x", "IsDisabled": "yes"}"#), 400).await;
-    assert!(e["Errors"][0].as_str().unwrap().contains("IsDisabled"), "{e}");
+    let e = p
+        .expect(
+            Method::POST,
+            "/api/Spaces-1/projects",
+            Some(br#"{"Name": "x", "IsDisabled": "yes"}"#),
+            400,
+        )
+        .await;
+    assert!(
+        e["Errors"][0].as_str().unwrap().contains("IsDisabled"),
+        "{e}"
+    );
     // Invalid UTF-8.
-    p.expect(Method::POST, "/api/Spaces-1/projects", Some(b"{\"Name\": \"\xff\xfe\"}"), 400).await;
+    p.expect(
+        Method::POST,
+        "/api/Spaces-1/projects",
+        Some(b"{\"Name\": \"\xff\xfe\"}"),
+        400,
+    )
+    .await;
     // Deep nesting does not overflow the stack.
-    let deep = format!("{{\"Name\":\"deep\",\"Junk\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
-    p.expect(Method::POST, "/api/Spaces-1/projects", Some(deep.as_bytes()), 400).await;
+    let deep = format!(
+        "{{\"Name\":\"deep\",\"Junk\":{}1{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    p.expect(
+        Method::POST,
+        "/api/Spaces-1/projects",
+        Some(deep.as_bytes()),
+        400,
+    )
+    .await;
     // Process bodies too.
     let proc_path = "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-1";
-    t.client.projects("Spaces-1").create(&octopus_client::model::Project::new("P")).await.unwrap();
+    t.client
+        .projects("Spaces-1")
+        .create(&octopus_client::model::Project::new("P"))
+        .await
+        .unwrap();
     for body in [
         r#"{"Version": "zero", "Steps": []}"#,
         r#"{"Version": 0, "Steps": {}}"#,
@@ -86,10 +139,19 @@ async fn malformed_and_mistyped_bodies() {
         r#"{"Version": 0, "Steps": [{"Id": "../../x", "Name": "s", "Actions": [{"Name": "a", "ActionType": "Octopus.Script"}]}]}"#,
         r#"{"Version": 0, "Steps": [], "Id": "deploymentprocess-Projects-2"}"#,
     ] {
-        p.expect(Method::PUT, proc_path, Some(body.as_bytes()), 400).await;
+        p.expect(Method::PUT, proc_path, Some(body.as_bytes()), 400)
+            .await;
     }
     // Nothing was created by any of it.
-    assert_eq!(t.client.projects("Spaces-1").list(&Default::default()).await.unwrap().total_results, 1);
+    assert_eq!(
+        t.client
+            .projects("Spaces-1")
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .total_results,
+        1
+    );
 }
 
 #[tokio::test]
@@ -99,31 +161,78 @@ async fn names_empty_or_too_long() {
     let long = "n".repeat(201);
     for name in ["", "   ", long.as_str(), "tab\there", "new\nline"] {
         let body = serde_json::json!({ "Name": name }).to_string();
-        for path in ["/api/Spaces-1/projects", "/api/Spaces-1/environments", "/api/Spaces-1/projectgroups", "/api/Spaces-1/lifecycles"] {
-            let e = p.expect(Method::POST, path, Some(body.as_bytes()), 400).await;
+        for path in [
+            "/api/Spaces-1/projects",
+            "/api/Spaces-1/environments",
+            "/api/Spaces-1/projectgroups",
+            "/api/Spaces-1/lifecycles",
+        ] {
+            let e = p
+                .expect(Method::POST, path, Some(body.as_bytes()), 400)
+                .await;
             assert!(e["Errors"][0].as_str().unwrap().starts_with("Name:"), "{e}");
         }
     }
-    let e = p.expect(Method::POST, "/api/spaces", Some(br#"{"Name": "012345678901234567890123456789012345678901234567890"}"#), 400).await;
+    let e = p
+        .expect(
+            Method::POST,
+            "/api/spaces",
+            Some(br#"{"Name": "012345678901234567890123456789012345678901234567890"}"#),
+            400,
+        )
+        .await;
     assert!(e["Errors"][0].as_str().unwrap().contains("50"), "{e}");
     // 200 characters, including non-ASCII ones, is fine.
     let ok = "é".repeat(200);
-    let (status, _) = p.send(Method::POST, "/api/Spaces-1/projects", Some(serde_json::json!({ "Name": ok }).to_string().into_bytes())).await;
+    let (status, _) = p
+        .send(
+            Method::POST,
+            "/api/Spaces-1/projects",
+            Some(serde_json::json!({ "Name": ok }).to_string().into_bytes()),
+        )
+        .await;
     assert_eq!(status, 201);
-    let huge_description = serde_json::json!({ "Name": "d", "Description": "x".repeat(5000) }).to_string();
-    p.expect(Method::POST, "/api/Spaces-1/environments", Some(huge_description.as_bytes()), 400).await;
+    let huge_description =
+        serde_json::json!({ "Name": "d", "Description": "x".repeat(5000) }).to_string();
+    p.expect(
+        Method::POST,
+        "/api/Spaces-1/environments",
+        Some(huge_description.as_bytes()),
+        400,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
     let t = start_with(|c| c.max_body_bytes = 64 * 1024).await;
     let p = Probe::new(t.url());
-    let big = serde_json::json!({ "Name": "big", "Description": "x".repeat(100 * 1024) }).to_string();
-    let e = p.expect(Method::POST, "/api/Spaces-1/projects", Some(big.as_bytes()), 413).await;
+    let big =
+        serde_json::json!({ "Name": "big", "Description": "x".repeat(100 * 1024) }).to_string();
+    let e = p
+        .expect(
+            Method::POST,
+            "/api/Spaces-1/projects",
+            Some(big.as_bytes()),
+            413,
+        )
+        .await;
     assert!(e["ErrorMessage"].as_str().unwrap().contains("65536"), "{e}");
-    p.expect(Method::PUT, "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-1", Some(big.as_bytes()), 413).await;
+    p.expect(
+        Method::PUT,
+        "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-1",
+        Some(big.as_bytes()),
+        413,
+    )
+    .await;
     // A body just under the limit is read (and then judged on its merits).
-    let (status, _) = p.send(Method::POST, "/api/Spaces-1/projects", Some(br#"{"Name": "small"}"#.to_vec())).await;
+    let (status, _) = p
+        .send(
+            Method::POST,
+            "/api/Spaces-1/projects",
+            Some(br#"{"Name": "small"}"#.to_vec()),
+        )
+        .await;
     assert_eq!(status, 201);
 }
 
@@ -169,9 +278,22 @@ async fn path_tricks_unknown_ids_and_bad_queries() {
         let status = raw_get(&t.server.addr(), target).await;
         assert!((400..500).contains(&status), "{target}: {status}");
     }
-    p.expect(Method::DELETE, "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-1", None, 405).await;
-    p.expect(Method::POST, "/api/Spaces-1/deploymentprocesses", Some(b"{}"), 405).await;
-    p.expect(Method::PATCH, "/api/Spaces-1/projects", Some(b"{}"), 405).await;
+    p.expect(
+        Method::DELETE,
+        "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-1",
+        None,
+        405,
+    )
+    .await;
+    p.expect(
+        Method::POST,
+        "/api/Spaces-1/deploymentprocesses",
+        Some(b"{}"),
+        405,
+    )
+    .await;
+    p.expect(Method::PATCH, "/api/Spaces-1/projects", Some(b"{}"), 405)
+        .await;
     // The database is untouched and the server still answers promptly.
     let (status, json) = p.send(Method::GET, "/api/Spaces-1/projects", None).await;
     assert_eq!(status, 200);
@@ -183,10 +305,15 @@ async fn path_tricks_unknown_ids_and_bad_queries() {
 async fn raw_get(addr: &std::net::SocketAddr, target: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {target} HTTP/1.1\r\nHost: x\r\nX-Octopus-ApiKey: {KEY}\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "GET {target} HTTP/1.1\r\nHost: x\r\nX-Octopus-ApiKey: {KEY}\r\nConnection: close\r\n\r\n"
+    );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     let text = String::from_utf8_lossy(&buf);
     assert!(text.contains("ErrorMessage"), "{target}: {text}");
     text.split_whitespace().nth(1).unwrap().parse().unwrap()
@@ -206,11 +333,21 @@ async fn a_flood_of_bad_requests_does_not_hurt() {
                 2 => br#"{"Name": ""}"#.to_vec(),
                 _ => vec![b'['; 10_000],
             };
-            p.send(Method::POST, "/api/Spaces-1/projects", Some(body)).await.0
+            p.send(Method::POST, "/api/Spaces-1/projects", Some(body))
+                .await
+                .0
         }));
     }
     for task in tasks {
         assert_eq!(task.await.unwrap(), 400);
     }
-    assert!(t.client.projects("Spaces-1").list(&Default::default()).await.unwrap().items.is_empty());
+    assert!(
+        t.client
+            .projects("Spaces-1")
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }

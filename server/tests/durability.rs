@@ -31,7 +31,11 @@ fn spawn_server(dir: &Path) -> (Child, String) {
     out.read_line(&mut line).unwrap();
     // Keep draining stdout so the server never writes to a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let url = line.trim().strip_prefix("octopus-lite listening on ").unwrap_or_else(|| panic!("{line}")).to_owned();
+    let url = line
+        .trim()
+        .strip_prefix("octopus-lite listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
     (child, url)
 }
 
@@ -52,7 +56,11 @@ struct Ledger {
 fn step(n: i32) -> Step {
     Step {
         name: format!("step-{n}"),
-        actions: vec![Action { name: format!("action-{n}"), action_type: "Octopus.Script".into(), ..Action::default() }],
+        actions: vec![Action {
+            name: format!("action-{n}"),
+            action_type: "Octopus.Script".into(),
+            ..Action::default()
+        }],
         ..Step::default()
     }
 }
@@ -68,7 +76,11 @@ async fn acknowledged_writes_survive_kill_9() {
         let (mut child, url) = spawn_server(dir.path());
         let client = client_for(&url, KEY);
         // The process this round hammers with whole-document PUTs.
-        let owner = client.projects("Spaces-1").create(&Project::new(format!("owner-{round}"))).await.unwrap();
+        let owner = client
+            .projects("Spaces-1")
+            .create(&Project::new(format!("owner-{round}")))
+            .await
+            .unwrap();
         expected_acked.insert(owner.name.clone());
         let process_id = owner.deployment_process_id.clone().unwrap();
 
@@ -80,7 +92,11 @@ async fn acknowledged_writes_survive_kill_9() {
                 for n in 0.. {
                     let name = format!("r{round}-w{w}-{n}");
                     ledger.lock().unwrap().attempted.insert(name.clone(), false);
-                    match client.projects("Spaces-1").create(&Project::new(name.clone())).await {
+                    match client
+                        .projects("Spaces-1")
+                        .create(&Project::new(name.clone()))
+                        .await
+                    {
                         Ok(p) => {
                             assert_eq!(p.name, name);
                             ledger.lock().unwrap().attempted.insert(name, true);
@@ -94,7 +110,9 @@ async fn acknowledged_writes_survive_kill_9() {
             let (client, ledger, process_id) = (client.clone(), ledger.clone(), process_id.clone());
             tasks.push(tokio::spawn(async move {
                 let procs = client.deployment_processes("Spaces-1");
-                let Ok(mut p) = procs.get(&process_id).await else { return };
+                let Ok(mut p) = procs.get(&process_id).await else {
+                    return;
+                };
                 loop {
                     p.steps = (0..=p.version).map(step).collect();
                     match procs.update(&p).await {
@@ -116,23 +134,51 @@ async fn acknowledged_writes_survive_kill_9() {
             t.await.unwrap();
         }
         let ledger = Arc::try_unwrap(ledger).ok().unwrap().into_inner().unwrap();
-        let acked: Vec<_> = ledger.attempted.iter().filter(|(_, a)| **a).map(|(n, _)| n.clone()).collect();
-        assert!(acked.len() > WORKERS, "round {round}: too few writes before the kill ({})", acked.len());
+        let acked: Vec<_> = ledger
+            .attempted
+            .iter()
+            .filter(|(_, a)| **a)
+            .map(|(n, _)| n.clone())
+            .collect();
+        assert!(
+            acked.len() > WORKERS,
+            "round {round}: too few writes before the kill ({})",
+            acked.len()
+        );
         expected_acked.extend(acked);
-        let in_flight: BTreeSet<String> = ledger.attempted.iter().filter(|(_, a)| !**a).map(|(n, _)| n.clone()).collect();
+        let in_flight: BTreeSet<String> = ledger
+            .attempted
+            .iter()
+            .filter(|(_, a)| !**a)
+            .map(|(n, _)| n.clone())
+            .collect();
         assert!(in_flight.len() <= WORKERS);
         process_versions.push((process_id, ledger.process_acked));
 
         // Restart on the same data directory and check.
         let (mut child, url) = spawn_server(dir.path());
         let client = client_for(&url, KEY);
-        let projects = client.projects("Spaces-1").list_all(&ListOptions::default().take(500)).await.unwrap();
+        let projects = client
+            .projects("Spaces-1")
+            .list_all(&ListOptions::default().take(500))
+            .await
+            .unwrap();
         let present: BTreeSet<String> = projects.iter().map(|p| p.name.clone()).collect();
-        assert_eq!(present.len(), projects.len(), "duplicate names after restart");
+        assert_eq!(
+            present.len(),
+            projects.len(),
+            "duplicate names after restart"
+        );
         let missing: Vec<_> = expected_acked.difference(&present).collect();
-        assert!(missing.is_empty(), "round {round}: acknowledged but lost: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "round {round}: acknowledged but lost: {missing:?}"
+        );
         let extra: BTreeSet<String> = present.difference(&expected_acked).cloned().collect();
-        assert!(extra.is_subset(&in_flight), "round {round}: unexpected projects {extra:?}");
+        assert!(
+            extra.is_subset(&in_flight),
+            "round {round}: unexpected projects {extra:?}"
+        );
         assert!(extra.len() <= WORKERS);
         total_unacked_seen += extra.len();
         // Unacknowledged-but-committed writes are now part of the history.
@@ -141,7 +187,10 @@ async fn acknowledged_writes_survive_kill_9() {
         // No partial data: every project has its process, and no orphan processes.
         let procs = client.deployment_processes("Spaces-1");
         for p in &projects {
-            let process = procs.get_for_project(p.id.as_deref().unwrap()).await.unwrap();
+            let process = procs
+                .get_for_project(p.id.as_deref().unwrap())
+                .await
+                .unwrap();
             assert_eq!(&process.project_id, p.id.as_ref().unwrap());
         }
         let all_procs = procs.list(&ListOptions::default().take(0)).await.unwrap();
@@ -149,11 +198,22 @@ async fn acknowledged_writes_survive_kill_9() {
         // Each hammered process holds the acknowledged version or the one in flight, intact.
         for (id, acked) in &process_versions {
             let p: DeploymentProcess = procs.get(id).await.unwrap();
-            assert!(p.version == *acked || p.version == acked + 1, "{id}: version {} vs acked {acked}", p.version);
-            assert_eq!(p.steps.len() as i32, p.version, "{id}: steps do not match the version");
+            assert!(
+                p.version == *acked || p.version == acked + 1,
+                "{id}: version {} vs acked {acked}",
+                p.version
+            );
+            assert_eq!(
+                p.steps.len() as i32,
+                p.version,
+                "{id}: steps do not match the version"
+            );
         }
         child.kill().unwrap();
         child.wait().unwrap();
     }
-    eprintln!("{} acknowledged writes verified; {total_unacked_seen} committed-but-unacknowledged", expected_acked.len());
+    eprintln!(
+        "{} acknowledged writes verified; {total_unacked_seen} committed-but-unacknowledged",
+        expected_acked.len()
+    );
 }

@@ -4,26 +4,52 @@ mod common;
 
 use common::{KEY, start};
 use octopus_client::Error;
-use octopus_client::model::{Action, DeploymentProcess, Environment, PackageReference, Project, PropertyValue, SensitiveValue, Step};
+use octopus_client::model::{
+    Action, DeploymentProcess, Environment, PackageReference, Project, PropertyValue,
+    SensitiveValue, Step,
+};
 
 fn script_step(name: &str, action: &str) -> Step {
-    let mut a = Action { name: action.into(), action_type: "Octopus.Script".into(), ..Action::default() };
-    a.properties.insert("Octopus.Action.Script.ScriptBody".into(), "echo hi".into());
-    let mut s = Step { name: name.into(), actions: vec![a], ..Step::default() };
-    s.properties.insert("Octopus.Action.TargetRoles".into(), "web".into());
+    let mut a = Action {
+        name: action.into(),
+        action_type: "Octopus.Script".into(),
+        ..Action::default()
+    };
+    a.properties
+        .insert("Octopus.Action.Script.ScriptBody".into(), "echo hi".into());
+    let mut s = Step {
+        name: name.into(),
+        actions: vec![a],
+        ..Step::default()
+    };
+    s.properties
+        .insert("Octopus.Action.TargetRoles".into(), "web".into());
     s
 }
 
 fn errors_of(e: Error) -> (u16, String, Vec<String>) {
     match e {
-        Error::Api { status, message, errors } => (status, message, errors),
+        Error::Api {
+            status,
+            message,
+            errors,
+        } => (status, message, errors),
         other => panic!("expected an API error, got {other:?}"),
     }
 }
 
 async fn project_process(t: &common::TestServer) -> DeploymentProcess {
-    let p = t.client.projects("Spaces-1").create(&Project::new("Proc")).await.unwrap();
-    t.client.deployment_processes("Spaces-1").get_for_project(p.id.as_deref().unwrap()).await.unwrap()
+    let p = t
+        .client
+        .projects("Spaces-1")
+        .create(&Project::new("Proc"))
+        .await
+        .unwrap();
+    t.client
+        .deployment_processes("Spaces-1")
+        .get_for_project(p.id.as_deref().unwrap())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -31,7 +57,10 @@ async fn put_assigns_ids_and_bumps_the_version() {
     let t = start().await;
     let procs = t.client.deployment_processes("Spaces-1");
     let mut p = project_process(&t).await;
-    p.steps = vec![script_step("Hello", "Hello"), script_step("World", "World action")];
+    p.steps = vec![
+        script_step("Hello", "Hello"),
+        script_step("World", "World action"),
+    ];
     let saved = procs.update(&p).await.unwrap();
     assert_eq!(saved.version, 1);
     assert_eq!(saved.steps.len(), 2);
@@ -39,7 +68,10 @@ async fn put_assigns_ids_and_bumps_the_version() {
     assert_eq!(step.id.as_deref().unwrap().len(), 36);
     assert_eq!(step.condition.as_deref(), Some("Success"));
     assert_eq!(step.start_trigger.as_deref(), Some("StartAfterPrevious"));
-    assert_eq!(step.actions[0].properties["Octopus.Action.Script.ScriptBody"], PropertyValue::from("echo hi"));
+    assert_eq!(
+        step.actions[0].properties["Octopus.Action.Script.ScriptBody"],
+        PropertyValue::from("echo hi")
+    );
 
     // Read back equals what PUT answered.
     let read = procs.get(saved.id.as_deref().unwrap()).await.unwrap();
@@ -55,7 +87,13 @@ async fn put_assigns_ids_and_bumps_the_version() {
     // The project-scoped URL works for GET and PUT.
     let by_project: DeploymentProcess = t
         .client
-        .get_json(&format!("/api/Spaces-1/projects/{}/deploymentprocesses", saved2.project_id), &[])
+        .get_json(
+            &format!(
+                "/api/Spaces-1/projects/{}/deploymentprocesses",
+                saved2.project_id
+            ),
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(by_project.version, 2);
@@ -88,14 +126,23 @@ async fn stale_version_is_refused_and_not_applied() {
         let c = t.client.clone();
         let mut p = now.clone();
         p.steps = vec![script_step(&format!("Racer {i}"), &format!("Racer {i}"))];
-        handles.push(tokio::spawn(async move { c.deployment_processes("Spaces-1").update(&p).await.is_ok() }));
+        handles.push(tokio::spawn(async move {
+            c.deployment_processes("Spaces-1").update(&p).await.is_ok()
+        }));
     }
     let mut wins = 0;
     for h in handles {
         wins += usize::from(h.await.unwrap());
     }
     assert_eq!(wins, 1);
-    assert_eq!(procs.get(base.id.as_deref().unwrap()).await.unwrap().version, 2);
+    assert_eq!(
+        procs
+            .get(base.id.as_deref().unwrap())
+            .await
+            .unwrap()
+            .version,
+        2
+    );
 }
 
 #[tokio::test]
@@ -105,10 +152,22 @@ async fn validation_names_the_offending_field() {
     let base = project_process(&t).await;
 
     let cases: Vec<(Vec<Step>, &str)> = vec![
-        (vec![script_step("Same", "a1"), script_step("same", "a2")], "Steps[1].Name"),
-        (vec![script_step("S1", "Dup"), script_step("S2", "Dup")], "Steps[1].Actions[0].Name"),
+        (
+            vec![script_step("Same", "a1"), script_step("same", "a2")],
+            "Steps[1].Name",
+        ),
+        (
+            vec![script_step("S1", "Dup"), script_step("S2", "Dup")],
+            "Steps[1].Actions[0].Name",
+        ),
         (vec![script_step("", "a")], "Steps[0].Name"),
-        (vec![Step { name: "Empty".into(), ..Step::default() }], "Steps[0].Actions"),
+        (
+            vec![Step {
+                name: "Empty".into(),
+                ..Step::default()
+            }],
+            "Steps[0].Actions",
+        ),
         (
             {
                 let mut s = script_step("Typed", "Typed");
@@ -136,8 +195,11 @@ async fn validation_names_the_offending_field() {
         (
             {
                 let mut s = script_step("Pkg", "Pkg");
-                s.actions[0].packages =
-                    vec![PackageReference { package_id: "App".into(), feed_id: "Feeds-404".into(), ..Default::default() }];
+                s.actions[0].packages = vec![PackageReference {
+                    package_id: "App".into(),
+                    feed_id: "Feeds-404".into(),
+                    ..Default::default()
+                }];
                 vec![s]
             },
             "Steps[0].Actions[0].Packages[0].FeedId",
@@ -157,13 +219,28 @@ async fn validation_names_the_offending_field() {
         let (status, msg, errors) = errors_of(procs.update(&p).await.unwrap_err());
         assert_eq!(status, 400, "{field}");
         assert_eq!(msg, "There was a problem with your request.");
-        assert!(errors.iter().any(|e| e.starts_with(&format!("{field}:"))), "{field}: {errors:?}");
+        assert!(
+            errors.iter().any(|e| e.starts_with(&format!("{field}:"))),
+            "{field}: {errors:?}"
+        );
     }
     // Nothing was applied.
-    assert_eq!(procs.get(base.id.as_deref().unwrap()).await.unwrap().version, 0);
+    assert_eq!(
+        procs
+            .get(base.id.as_deref().unwrap())
+            .await
+            .unwrap()
+            .version,
+        0
+    );
 
     // A valid package reference to the built-in feed and a real environment pass.
-    let env = t.client.environments("Spaces-1").create(&Environment::new("Dev")).await.unwrap();
+    let env = t
+        .client
+        .environments("Spaces-1")
+        .create(&Environment::new("Dev"))
+        .await
+        .unwrap();
     let mut s = script_step("Deploy", "Deploy");
     s.actions[0].action_type = "Octopus.TentaclePackage".into();
     s.actions[0].environments = vec![env.id.unwrap()];
@@ -183,8 +260,16 @@ async fn validation_names_the_offending_field() {
 async fn steps_and_version_are_required() {
     let t = start().await;
     let base = project_process(&t).await;
-    let url = format!("{}/api/Spaces-1/deploymentprocesses/{}", t.url(), base.id.unwrap());
-    for (body, field) in [(r#"{"Version": 0}"#, "Steps"), (r#"{"Steps": []}"#, "Version"), (r#"{"Steps": null, "Version": 0}"#, "Steps")] {
+    let url = format!(
+        "{}/api/Spaces-1/deploymentprocesses/{}",
+        t.url(),
+        base.id.unwrap()
+    );
+    for (body, field) in [
+        (r#"{"Version": 0}"#, "Steps"),
+        (r#"{"Steps": []}"#, "Version"),
+        (r#"{"Steps": null, "Version": 0}"#, "Steps"),
+    ] {
         let r = common::raw()
             .put(&url)
             .header("X-Octopus-ApiKey", KEY)
@@ -195,7 +280,10 @@ async fn steps_and_version_are_required() {
             .unwrap();
         assert_eq!(r.status(), 400);
         let v: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(v["Errors"][0], format!("{field}: The {field} field is required."));
+        assert_eq!(
+            v["Errors"][0],
+            format!("{field}: The {field} field is required.")
+        );
     }
 }
 
@@ -205,7 +293,10 @@ async fn sensitive_properties_are_kept_but_never_returned() {
     let procs = t.client.deployment_processes("Spaces-1");
     let mut p = project_process(&t).await;
     let mut s = script_step("Secretive", "Secretive");
-    s.actions[0].properties.insert("Password".into(), PropertyValue::Sensitive(SensitiveValue::new("p@ss")));
+    s.actions[0].properties.insert(
+        "Password".into(),
+        PropertyValue::Sensitive(SensitiveValue::new("p@ss")),
+    );
     p.steps = vec![s];
     let saved = procs.update(&p).await.unwrap();
     match &saved.steps[0].actions[0].properties["Password"] {
@@ -213,7 +304,11 @@ async fn sensitive_properties_are_kept_but_never_returned() {
         other => panic!("{other:?}"),
     }
     let raw = common::raw()
-        .get(format!("{}/api/Spaces-1/deploymentprocesses/{}", t.url(), saved.id.as_deref().unwrap()))
+        .get(format!(
+            "{}/api/Spaces-1/deploymentprocesses/{}",
+            t.url(),
+            saved.id.as_deref().unwrap()
+        ))
         .header("X-Octopus-ApiKey", KEY)
         .send()
         .await
@@ -224,5 +319,8 @@ async fn sensitive_properties_are_kept_but_never_returned() {
     assert!(!raw.contains("p@ss"));
     // Sending back the read form keeps the value set.
     let resaved = procs.update(&saved).await.unwrap();
-    assert_eq!(resaved.steps[0].actions[0].properties["Password"], saved.steps[0].actions[0].properties["Password"]);
+    assert_eq!(
+        resaved.steps[0].actions[0].properties["Password"],
+        saved.steps[0].actions[0].properties["Password"]
+    );
 }

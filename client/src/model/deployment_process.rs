@@ -81,7 +81,11 @@ pub struct DeploymentProcess {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified_by: Option<String>,
     /// Server-provided links; ignored on writes.
-    #[serde(default, deserialize_with = "nullable::deserialize", skip_serializing_if = "Links::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable::deserialize",
+        skip_serializing_if = "Links::is_empty"
+    )]
     pub links: Links,
     /// Fields not modelled here.
     #[serde(flatten)]
@@ -260,7 +264,11 @@ pub struct GitDependency {
     #[serde(default, deserialize_with = "nullable::deserialize")]
     pub git_credential_type: String,
     /// Path filters.
-    #[serde(default, deserialize_with = "nullable::deserialize", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        deserialize_with = "nullable::deserialize",
+        skip_serializing_if = "is_default"
+    )]
     pub file_path_filters: Vec<String>,
     /// Git credential, for `Library`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

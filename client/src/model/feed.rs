@@ -26,7 +26,11 @@ pub struct SensitiveValue {
 impl SensitiveValue {
     /// A value that sets the secret to `value`.
     pub fn new(value: impl Into<String>) -> Self {
-        Self { has_value: true, new_value: Some(value.into()), hint: None }
+        Self {
+            has_value: true,
+            new_value: Some(value.into()),
+            hint: None,
+        }
     }
 }
 
@@ -122,7 +126,11 @@ pub struct Feed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_machine_credentials: Option<bool>,
     /// Where packages may be acquired.
-    #[serde(default, deserialize_with = "nullable::deserialize", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable::deserialize",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub package_acquisition_location_options: Vec<String>,
     /// OIDC settings, kept verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,7 +145,11 @@ pub struct Feed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_built_in_repo_sync_enabled: Option<bool>,
     /// Server-provided links; ignored on writes.
-    #[serde(default, deserialize_with = "nullable::deserialize", skip_serializing_if = "Links::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable::deserialize",
+        skip_serializing_if = "Links::is_empty"
+    )]
     pub links: Links,
     /// Fields not modelled here.
     #[serde(flatten)]
@@ -181,7 +193,11 @@ impl Feed {
 
     /// The feed's sensitive fields, for redaction and merging.
     pub fn sensitive_fields_mut(&mut self) -> [&mut Option<SensitiveValue>; 3] {
-        [&mut self.password, &mut self.secret_key, &mut self.service_account_json_key]
+        [
+            &mut self.password,
+            &mut self.secret_key,
+            &mut self.service_account_json_key,
+        ]
     }
 }
 

@@ -29,7 +29,11 @@ pub struct Lifecycle {
     #[serde(default, deserialize_with = "nullable::deserialize")]
     pub phases: Vec<Phase>,
     /// Server-provided links; ignored on writes.
-    #[serde(default, deserialize_with = "nullable::deserialize", skip_serializing_if = "Links::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable::deserialize",
+        skip_serializing_if = "Links::is_empty"
+    )]
     pub links: Links,
     /// Fields not modelled here (retention policies and such).
     #[serde(flatten)]
@@ -66,7 +70,10 @@ pub struct Phase {
 impl Lifecycle {
     /// A new lifecycle with the given name and no phases.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), ..Self::default() }
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
     }
 }
 

@@ -38,6 +38,9 @@ pub struct ResourceCollection<T> {
 impl<T> ResourceCollection<T> {
     /// The link to the next page, if there is one.
     pub fn next_link(&self) -> Option<&str> {
-        self.links.get(PAGE_NEXT).map(String::as_str).filter(|l| !l.is_empty())
+        self.links
+            .get(PAGE_NEXT)
+            .map(String::as_str)
+            .filter(|l| !l.is_empty())
     }
 }

@@ -65,7 +65,11 @@ pub struct Project {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified_by: Option<String>,
     /// Server-provided links; ignored on writes.
-    #[serde(default, deserialize_with = "nullable::deserialize", skip_serializing_if = "Links::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable::deserialize",
+        skip_serializing_if = "Links::is_empty"
+    )]
     pub links: Links,
     /// Fields not modelled here.
     #[serde(flatten)]
@@ -75,7 +79,10 @@ pub struct Project {
 impl Project {
     /// A new project with the given name, in the default group and lifecycle.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), ..Self::default() }
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
     }
 }
 

@@ -28,7 +28,11 @@ pub struct ProjectGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_policy_id: Option<String>,
     /// Server-provided links; ignored on writes.
-    #[serde(default, deserialize_with = "nullable::deserialize", skip_serializing_if = "Links::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable::deserialize",
+        skip_serializing_if = "Links::is_empty"
+    )]
     pub links: Links,
     /// Fields not modelled here.
     #[serde(flatten)]
@@ -38,7 +42,10 @@ pub struct ProjectGroup {
 impl ProjectGroup {
     /// A new project group with the given name.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), ..Self::default() }
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
     }
 }
 

@@ -34,7 +34,11 @@ pub struct Space {
     #[serde(default, deserialize_with = "nullable::deserialize")]
     pub space_managers_team_members: Vec<String>,
     /// Server-provided links; ignored on writes.
-    #[serde(default, deserialize_with = "nullable::deserialize", skip_serializing_if = "Links::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable::deserialize",
+        skip_serializing_if = "Links::is_empty"
+    )]
     pub links: Links,
     /// Fields not modelled here.
     #[serde(flatten)]
@@ -44,7 +48,10 @@ pub struct Space {
 impl Space {
     /// A new space with the given name.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), ..Self::default() }
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
     }
 }
 

@@ -65,20 +65,32 @@ pub fn present<T: ApiResource>(mut item: T, space: &str) -> T {
     item.redact();
     let mut links = Links::new();
     if let Some(id) = item.id() {
-        links.insert("Self".into(), format!("{}/{id}", collection_path::<T>(space)));
+        links.insert(
+            "Self".into(),
+            format!("{}/{id}", collection_path::<T>(space)),
+        );
     }
     item.extra_links(space, &mut links);
     *item.links_mut() = links;
     item
 }
 
-fn check_unique<T: ApiResource>(tx: &Connection, space: &str, name: &str, own_id: Option<&str>) -> ApiResult<()> {
+fn check_unique<T: ApiResource>(
+    tx: &Connection,
+    space: &str,
+    name: &str,
+    own_id: Option<&str>,
+) -> ApiResult<()> {
     match documents::id_by_name(tx, T::COLLECTION, space, name)? {
         Some(other) if Some(other.as_str()) != own_id => Err(ApiError::validation(vec![format!(
             "Name: A {} with the name '{}' already exists{}.",
             T::ITEM_TYPE.to_lowercase(),
             name.trim(),
-            if T::SPACE_SCOPED { " in this space" } else { "" }
+            if T::SPACE_SCOPED {
+                " in this space"
+            } else {
+                ""
+            }
         )])),
         _ => Ok(()),
     }
@@ -86,7 +98,12 @@ fn check_unique<T: ApiResource>(tx: &Connection, space: &str, name: &str, own_id
 
 /// Creates a resource in an open transaction (used by handlers and seeding).
 /// `fixed_id` overrides the generated `<Prefix>-<n>` ID.
-pub fn create_tx<T: ApiResource>(tx: &Connection, space: &str, mut item: T, fixed_id: Option<&str>) -> ApiResult<T> {
+pub fn create_tx<T: ApiResource>(
+    tx: &Connection,
+    space: &str,
+    mut item: T,
+    fixed_id: Option<&str>,
+) -> ApiResult<T> {
     let id = match fixed_id {
         Some(id) => id.to_owned(),
         None => documents::next_id(tx, T::ID_PREFIX)?,
@@ -118,9 +135,20 @@ fn update_tx<T: ApiResource>(tx: &Connection, space: &str, id: &str, mut item: T
 }
 
 /// Builds the paging envelope with Octopus' `Links`.
-pub fn page<T>(items: Vec<T>, total: i64, q: &ListQuery, base: &str, item_type: &str, template: &str) -> ResourceCollection<T> {
+pub fn page<T>(
+    items: Vec<T>,
+    total: i64,
+    q: &ListQuery,
+    base: &str,
+    item_type: &str,
+    template: &str,
+) -> ResourceCollection<T> {
     let take = q.take;
-    let pages = if take == 0 { 0 } else { (total + take - 1) / take };
+    let pages = if take == 0 {
+        0
+    } else {
+        (total + take - 1) / take
+    };
     let filters: String = q
         .raw
         .iter()
@@ -151,7 +179,11 @@ pub fn page<T>(items: Vec<T>, total: i64, q: &ListQuery, base: &str, item_type: 
 }
 
 /// `GET` a collection page.
-pub async fn list<T: ApiResource>(State(st): State<AppState>, scope: Scope, mut q: ListQuery) -> ApiResult<Json<ResourceCollection<T>>> {
+pub async fn list<T: ApiResource>(
+    State(st): State<AppState>,
+    scope: Scope,
+    mut q: ListQuery,
+) -> ApiResult<Json<ResourceCollection<T>>> {
     let space = storage_space::<T>(&scope).to_owned();
     for (param, path) in T::JSON_FILTERS {
         if let Some((_, v)) = q.raw.iter().find(|(k, v)| k == param && !v.is_empty()) {
@@ -166,23 +198,44 @@ pub async fn list<T: ApiResource>(State(st): State<AppState>, scope: Scope, mut 
         .await?;
     let items = items.into_iter().map(|i| present(i, &space)).collect();
     let base = collection_path::<T>(&space);
-    Ok(Json(page(items, total, &q, &base, T::ITEM_TYPE, "{/id}{?skip,take,ids,partialName,name}")))
+    Ok(Json(page(
+        items,
+        total,
+        &q,
+        &base,
+        T::ITEM_TYPE,
+        "{/id}{?skip,take,ids,partialName,name}",
+    )))
 }
 
 /// `GET` one item.
-pub async fn get_one<T: ApiResource>(State(st): State<AppState>, scope: Scope, ItemId(id): ItemId) -> ApiResult<Json<T>> {
+pub async fn get_one<T: ApiResource>(
+    State(st): State<AppState>,
+    scope: Scope,
+    ItemId(id): ItemId,
+) -> ApiResult<Json<T>> {
     let space = storage_space::<T>(&scope).to_owned();
     let (sp, i) = (space.clone(), id.clone());
-    let item: Option<T> = st.store.read(move |c| documents::get(c, T::COLLECTION, &sp, &i)).await?;
+    let item: Option<T> = st
+        .store
+        .read(move |c| documents::get(c, T::COLLECTION, &sp, &i))
+        .await?;
     let item = item.ok_or_else(|| ApiError::not_found(T::ITEM_TYPE, &id))?;
     Ok(Json(present(item, &space)))
 }
 
 /// `POST` a new item: 201 with the stored item.
-pub async fn create<T: ApiResource>(State(st): State<AppState>, scope: Scope, Body(item): Body<T>) -> ApiResult<Response> {
+pub async fn create<T: ApiResource>(
+    State(st): State<AppState>,
+    scope: Scope,
+    Body(item): Body<T>,
+) -> ApiResult<Response> {
     let space = storage_space::<T>(&scope).to_owned();
     let sp = space.clone();
-    let created = st.store.write(move |tx| create_tx(tx, &sp, item, None)).await?;
+    let created = st
+        .store
+        .write(move |tx| create_tx(tx, &sp, item, None))
+        .await?;
     if !T::SPACE_SCOPED {
         st.refresh_spaces().await?;
     }
@@ -190,10 +243,18 @@ pub async fn create<T: ApiResource>(State(st): State<AppState>, scope: Scope, Bo
 }
 
 /// `PUT` a whole item.
-pub async fn update<T: ApiResource>(State(st): State<AppState>, scope: Scope, ItemId(id): ItemId, Body(item): Body<T>) -> ApiResult<Json<T>> {
+pub async fn update<T: ApiResource>(
+    State(st): State<AppState>,
+    scope: Scope,
+    ItemId(id): ItemId,
+    Body(item): Body<T>,
+) -> ApiResult<Json<T>> {
     let space = storage_space::<T>(&scope).to_owned();
     let sp = space.clone();
-    let updated = st.store.write(move |tx| update_tx(tx, &sp, &id, item)).await?;
+    let updated = st
+        .store
+        .write(move |tx| update_tx(tx, &sp, &id, item))
+        .await?;
     if !T::SPACE_SCOPED {
         st.refresh_spaces().await?;
     }
@@ -201,7 +262,11 @@ pub async fn update<T: ApiResource>(State(st): State<AppState>, scope: Scope, It
 }
 
 /// `DELETE` an item: 204.
-pub async fn delete<T: ApiResource>(State(st): State<AppState>, scope: Scope, ItemId(id): ItemId) -> ApiResult<StatusCode> {
+pub async fn delete<T: ApiResource>(
+    State(st): State<AppState>,
+    scope: Scope,
+    ItemId(id): ItemId,
+) -> ApiResult<StatusCode> {
     let space = storage_space::<T>(&scope).to_owned();
     st.store
         .write(move |tx| {

@@ -90,20 +90,24 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
 /// Parses JSON with a message naming the offending field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("The request body is empty; a JSON document is required."));
+        return Err(ApiError::bad_request(
+            "The request body is empty; a JSON document is required.",
+        ));
     }
-    axum::Json::<T>::from_bytes(bytes).map(|j| j.0).map_err(|e| {
-        let detail = e.body_text();
-        let detail = detail
-            .strip_prefix("Failed to deserialize the JSON body into the target type: ")
-            .or_else(|| detail.strip_prefix("Failed to parse the request body as JSON: "))
-            .unwrap_or(&detail);
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            message: "The request body is not a valid JSON document for this resource.".into(),
-            errors: vec![detail.to_owned()],
-        }
-    })
+    axum::Json::<T>::from_bytes(bytes)
+        .map(|j| j.0)
+        .map_err(|e| {
+            let detail = e.body_text();
+            let detail = detail
+                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                .or_else(|| detail.strip_prefix("Failed to parse the request body as JSON: "))
+                .unwrap_or(&detail);
+            ApiError {
+                status: StatusCode::BAD_REQUEST,
+                message: "The request body is not a valid JSON document for this resource.".into(),
+                errors: vec![detail.to_owned()],
+            }
+        })
 }
 
 /// Paging and filter parameters: `skip`, `take`, `partialName`, `name`, `ids`
@@ -129,7 +133,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> ApiResult<Self> {
         let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
             .map_err(|e| ApiError::bad_request(format!("The query string is not valid: {e}")))?;
-        let mut q = ListQuery { take: DEFAULT_TAKE, ..Default::default() };
+        let mut q = ListQuery {
+            take: DEFAULT_TAKE,
+            ..Default::default()
+        };
         let mut ids: Vec<String> = Vec::new();
         let mut has_ids = false;
         for (k, v) in pairs {
@@ -152,7 +159,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
         }
         if has_ids && !ids.is_empty() {
             if ids.len() > 1000 {
-                return Err(ApiError::bad_request("ids: at most 1000 IDs may be requested at once."));
+                return Err(ApiError::bad_request(
+                    "ids: at most 1000 IDs may be requested at once.",
+                ));
             }
             q.filter.ids = Some(ids);
         }

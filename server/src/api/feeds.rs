@@ -31,12 +31,20 @@ fn needs_uri(t: FeedType) -> bool {
 /// else clears it.
 pub fn merge_secret(incoming: &mut Option<SensitiveValue>, stored: Option<&SensitiveValue>) {
     *incoming = match incoming.take() {
-        Some(SensitiveValue { new_value: Some(v), hint, .. }) if !v.is_empty() => {
-            Some(SensitiveValue { has_value: true, new_value: Some(v), hint })
-        }
-        Some(SensitiveValue { new_value: None, has_value: true, .. }) => {
-            stored.filter(|s| s.has_value).cloned()
-        }
+        Some(SensitiveValue {
+            new_value: Some(v),
+            hint,
+            ..
+        }) if !v.is_empty() => Some(SensitiveValue {
+            has_value: true,
+            new_value: Some(v),
+            hint,
+        }),
+        Some(SensitiveValue {
+            new_value: None,
+            has_value: true,
+            ..
+        }) => stored.filter(|s| s.has_value).cloned(),
         _ => None,
     };
 }
@@ -64,17 +72,26 @@ impl ApiResource for Feed {
     fn links_mut(&mut self) -> &mut Links {
         &mut self.links
     }
-    fn prepare(&mut self, _tx: &Connection, _space: &str, existing: Option<&Self>) -> ApiResult<()> {
+    fn prepare(
+        &mut self,
+        _tx: &Connection,
+        _space: &str,
+        existing: Option<&Self>,
+    ) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = Vec::new();
         check_name("Name", &self.name, Self::MAX_NAME, &mut errors);
         let builtin_id = self.id.as_deref() == Some(BUILT_IN_FEED_ID);
         match (self.feed_type, existing) {
-            (FeedType::Unknown, _) => errors.push("FeedType: The FeedType is not a known feed type.".into()),
-            (FeedType::BuiltIn, _) if !builtin_id => {
-                errors.push("FeedType: Only the built-in feed 'feeds-builtin' can be of type BuiltIn.".into())
+            (FeedType::Unknown, _) => {
+                errors.push("FeedType: The FeedType is not a known feed type.".into())
             }
-            (t, Some(e)) if t != e.feed_type => errors.push("FeedType: The FeedType of a feed cannot be changed.".into()),
+            (FeedType::BuiltIn, _) if !builtin_id => errors.push(
+                "FeedType: Only the built-in feed 'feeds-builtin' can be of type BuiltIn.".into(),
+            ),
+            (t, Some(e)) if t != e.feed_type => {
+                errors.push("FeedType: The FeedType of a feed cannot be changed.".into())
+            }
             _ => {}
         }
         let uri = self.feed_uri.as_deref().map(str::trim).unwrap_or_default();
@@ -85,21 +102,39 @@ impl ApiResource for Feed {
         if !uri.is_empty() && !uri.contains("://") {
             errors.push("FeedUri: The FeedUri must be an absolute URI.".into());
         }
-        if self.feed_type == FeedType::AwsElasticContainerRegistry && self.region.as_deref().is_none_or(str::is_empty) {
+        if self.feed_type == FeedType::AwsElasticContainerRegistry
+            && self.region.as_deref().is_none_or(str::is_empty)
+        {
             errors.push("Region: The Region field is required for this feed type.".into());
         }
-        for (field, v) in [("Username", &self.username), ("AccessKey", &self.access_key), ("Region", &self.region)] {
+        for (field, v) in [
+            ("Username", &self.username),
+            ("AccessKey", &self.access_key),
+            ("Region", &self.region),
+        ] {
             check_len(field, v.as_deref(), 500, &mut errors);
         }
-        if self.download_attempts.is_some_and(|n| !(0..=100).contains(&n)) {
+        if self
+            .download_attempts
+            .is_some_and(|n| !(0..=100).contains(&n))
+        {
             errors.push("DownloadAttempts: must be between 0 and 100.".into());
         }
-        if self.download_retry_backoff_seconds.is_some_and(|n| !(0..=3600).contains(&n)) {
+        if self
+            .download_retry_backoff_seconds
+            .is_some_and(|n| !(0..=3600).contains(&n))
+        {
             errors.push("DownloadRetryBackoffSeconds: must be between 0 and 3600.".into());
         }
         finish(errors)?;
         let stored = existing.cloned();
-        let mut stored_fields = stored.map(|mut s| [s.password.take(), s.secret_key.take(), s.service_account_json_key.take()]);
+        let mut stored_fields = stored.map(|mut s| {
+            [
+                s.password.take(),
+                s.secret_key.take(),
+                s.service_account_json_key.take(),
+            ]
+        });
         for (i, field) in self.sensitive_fields_mut().into_iter().enumerate() {
             let old = stored_fields.as_mut().and_then(|f| f[i].take());
             merge_secret(field, old.as_ref());
@@ -108,7 +143,9 @@ impl ApiResource for Feed {
     }
     fn before_delete(&self, _tx: &Connection, _space: &str) -> ApiResult<()> {
         if self.id.as_deref() == Some(BUILT_IN_FEED_ID) {
-            return Err(ApiError::bad_request("The built-in feed cannot be deleted."));
+            return Err(ApiError::bad_request(
+                "The built-in feed cannot be deleted.",
+            ));
         }
         Ok(())
     }

@@ -47,19 +47,32 @@ struct SpaceCache {
 impl State {
     /// State over an opened store; loads the space cache.
     pub fn new(store: Store, api_key: String, max_body_bytes: usize) -> ApiResult<Self> {
-        let state = Self { store, api_key, max_body_bytes, spaces: RwLock::default() };
+        let state = Self {
+            store,
+            api_key,
+            max_body_bytes,
+            spaces: RwLock::default(),
+        };
         state.refresh_spaces_blocking()?;
         Ok(state)
     }
 
     /// Whether a space exists.
     pub fn space_exists(&self, id: &str) -> bool {
-        self.spaces.read().unwrap_or_else(|e| e.into_inner()).ids.contains(id)
+        self.spaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .ids
+            .contains(id)
     }
 
     /// The default space's ID.
     pub fn default_space(&self) -> Option<String> {
-        self.spaces.read().unwrap_or_else(|e| e.into_inner()).default.clone()
+        self.spaces
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .default
+            .clone()
     }
 
     /// Reloads the space cache from the store (blocking).
@@ -94,7 +107,9 @@ impl State {
 fn crud_routes<T: ApiResource>(router: Router<AppState>) -> Router<AppState> {
     let c = T::COLLECTION;
     let list = get(crud::list::<T>).post(crud::create::<T>);
-    let item = get(crud::get_one::<T>).put(crud::update::<T>).delete(crud::delete::<T>);
+    let item = get(crud::get_one::<T>)
+        .put(crud::update::<T>)
+        .delete(crud::delete::<T>);
     router
         .route(&format!("/api/{{space_id}}/{c}"), list.clone())
         .route(&format!("/api/{{space_id}}/{c}/{{id}}"), item.clone())
@@ -107,10 +122,15 @@ pub fn router(state: AppState) -> Router {
     let mut r = Router::new()
         .route("/api", get(root::root))
         .route("/api/", get(root::root))
-        .route("/api/spaces", get(crud::list::<Space>).post(crud::create::<Space>))
+        .route(
+            "/api/spaces",
+            get(crud::list::<Space>).post(crud::create::<Space>),
+        )
         .route(
             "/api/spaces/{id}",
-            get(crud::get_one::<Space>).put(crud::update::<Space>).delete(crud::delete::<Space>),
+            get(crud::get_one::<Space>)
+                .put(crud::update::<Space>)
+                .delete(crud::delete::<Space>),
         )
         .route("/api/{space_id}", get(root::space_home));
     r = crud_routes::<Environment>(r);
@@ -122,13 +142,19 @@ pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
     r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_api_key))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_api_key,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(axum::http::StatusCode::NOT_FOUND, "The resource you requested was not found.")
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "The resource you requested was not found.",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {

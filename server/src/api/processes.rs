@@ -8,7 +8,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use octopus_client::model::deployment_process::action_types;
-use octopus_client::model::{DeploymentProcess, Environment, Feed, Links, PropertyValue, Resource, SensitiveValue, Step};
+use octopus_client::model::{
+    DeploymentProcess, Environment, Feed, Links, PropertyValue, Resource, SensitiveValue, Step,
+};
 use rusqlite::Connection;
 
 use super::AppState;
@@ -22,7 +24,11 @@ use crate::util::{check_id, check_len, check_name, new_guid, now_iso8601};
 
 const STEP_CONDITIONS: &[&str] = &["Success", "Failure", "Always", "Variable"];
 const START_TRIGGERS: &[&str] = &["StartAfterPrevious", "StartWithPrevious"];
-const PACKAGE_REQUIREMENTS: &[&str] = &["LetOctopusDecide", "BeforePackageAcquisition", "AfterPackageAcquisition"];
+const PACKAGE_REQUIREMENTS: &[&str] = &[
+    "LetOctopusDecide",
+    "BeforePackageAcquisition",
+    "AfterPackageAcquisition",
+];
 /// Most steps a process may have.
 const MAX_STEPS: usize = 500;
 
@@ -40,8 +46,15 @@ impl ApiResource for DeploymentProcess {
     fn links_mut(&mut self) -> &mut Links {
         &mut self.links
     }
-    fn prepare(&mut self, _tx: &Connection, _space: &str, _existing: Option<&Self>) -> ApiResult<()> {
-        Err(ApiError::bad_request("Deployment processes are created with their project."))
+    fn prepare(
+        &mut self,
+        _tx: &Connection,
+        _space: &str,
+        _existing: Option<&Self>,
+    ) -> ApiResult<()> {
+        Err(ApiError::bad_request(
+            "Deployment processes are created with their project.",
+        ))
     }
     fn redact(&mut self) {
         for step in &mut self.steps {
@@ -52,7 +65,10 @@ impl ApiResource for DeploymentProcess {
         }
     }
     fn extra_links(&self, space: &str, links: &mut Links) {
-        links.insert("Project".into(), format!("/api/{space}/projects/{}", self.project_id));
+        links.insert(
+            "Project".into(),
+            format!("/api/{space}/projects/{}", self.project_id),
+        );
     }
 }
 
@@ -73,13 +89,20 @@ pub fn routes(r: Router<AppState>) -> Router<AppState> {
     let by_project = get(get_by_project).put(put_by_project);
     r.route("/api/{space_id}/deploymentprocesses", list.clone())
         .route("/api/{space_id}/deploymentprocesses/{id}", item.clone())
-        .route("/api/{space_id}/projects/{id}/deploymentprocesses", by_project.clone())
+        .route(
+            "/api/{space_id}/projects/{id}/deploymentprocesses",
+            by_project.clone(),
+        )
         .route("/api/deploymentprocesses", list)
         .route("/api/deploymentprocesses/{id}", item)
         .route("/api/projects/{id}/deploymentprocesses", by_project)
 }
 
-async fn get_by_project(st: State<AppState>, scope: Scope, ItemId(project): ItemId) -> ApiResult<Json<DeploymentProcess>> {
+async fn get_by_project(
+    st: State<AppState>,
+    scope: Scope,
+    ItemId(project): ItemId,
+) -> ApiResult<Json<DeploymentProcess>> {
     let id = ItemId(DeploymentProcess::id_for_project(&project));
     crud::get_one::<DeploymentProcess>(st, scope, id).await
 }
@@ -90,7 +113,13 @@ async fn put_by_project(
     ItemId(project): ItemId,
     body: Body<serde_json::Value>,
 ) -> ApiResult<Json<DeploymentProcess>> {
-    put_by_id(st, scope, ItemId(DeploymentProcess::id_for_project(&project)), body).await
+    put_by_id(
+        st,
+        scope,
+        ItemId(DeploymentProcess::id_for_project(&project)),
+        body,
+    )
+    .await
 }
 
 async fn put_by_id(
@@ -100,7 +129,9 @@ async fn put_by_id(
     Body(raw): Body<serde_json::Value>,
 ) -> ApiResult<Json<DeploymentProcess>> {
     let Some(obj) = raw.as_object() else {
-        return Err(ApiError::bad_request("The request body must be a JSON object."));
+        return Err(ApiError::bad_request(
+            "The request body must be a JSON object.",
+        ));
     };
     let mut missing = Vec::new();
     for field in ["Steps", "Version"] {
@@ -112,20 +143,33 @@ async fn put_by_id(
     let bytes = serde_json::to_vec(&raw).map_err(ApiError::internal)?;
     let incoming: DeploymentProcess = parse_json(&bytes)?;
     let sp = space.clone();
-    let stored = st.store.write(move |tx| replace(tx, &sp, &id, incoming)).await?;
+    let stored = st
+        .store
+        .write(move |tx| replace(tx, &sp, &id, incoming))
+        .await?;
     Ok(Json(present(stored, &space)))
 }
 
 /// Validates and stores a whole process in the caller's transaction.
-fn replace(tx: &Connection, space: &str, id: &str, mut p: DeploymentProcess) -> ApiResult<DeploymentProcess> {
+fn replace(
+    tx: &Connection,
+    space: &str,
+    id: &str,
+    mut p: DeploymentProcess,
+) -> ApiResult<DeploymentProcess> {
     let existing: DeploymentProcess = documents::get(tx, DeploymentProcess::COLLECTION, space, id)?
         .ok_or_else(|| ApiError::not_found(DeploymentProcess::ITEM_TYPE, id))?;
     let mut errors = Vec::new();
     if p.id.as_deref().is_some_and(|b| b != id) {
-        errors.push(format!("Id: The Id in the body does not match the URL ('{id}')."));
+        errors.push(format!(
+            "Id: The Id in the body does not match the URL ('{id}')."
+        ));
     }
     if !p.project_id.is_empty() && p.project_id != existing.project_id {
-        errors.push(format!("ProjectId: This process belongs to '{}'.", existing.project_id));
+        errors.push(format!(
+            "ProjectId: This process belongs to '{}'.",
+            existing.project_id
+        ));
     }
     finish(errors)?;
     if p.version != existing.version {
@@ -134,7 +178,10 @@ fn replace(tx: &Connection, space: &str, id: &str, mut p: DeploymentProcess) -> 
             message: format!(
                 "Modification failed for 'DeploymentProcess' document with '{id}' Id because submitted data was out of date. Refresh the document and try again."
             ),
-            errors: vec![format!("Version: submitted {}, current {}.", p.version, existing.version)],
+            errors: vec![format!(
+                "Version: submitted {}, current {}.",
+                p.version, existing.version
+            )],
         });
     }
     validate_steps(tx, space, &mut p.steps)?;
@@ -143,7 +190,10 @@ fn replace(tx: &Connection, space: &str, id: &str, mut p: DeploymentProcess) -> 
     p.space_id = Some(space.to_owned());
     p.project_id = existing.project_id.clone();
     p.last_snapshot_id = existing.last_snapshot_id.clone();
-    p.version = existing.version.checked_add(1).ok_or_else(|| ApiError::internal("version overflow"))?;
+    p.version = existing
+        .version
+        .checked_add(1)
+        .ok_or_else(|| ApiError::internal("version overflow"))?;
     p.last_modified_on = Some(now_iso8601());
     p.last_modified_by = Some("octopus-lite".into());
     p.links.clear();
@@ -152,7 +202,13 @@ fn replace(tx: &Connection, space: &str, id: &str, mut p: DeploymentProcess) -> 
 }
 
 /// Fills `value` with `default` when empty, else checks it against `allowed`.
-fn enum_field(field: &str, value: &mut Option<String>, default: &str, allowed: &[&str], errors: &mut Vec<String>) {
+fn enum_field(
+    field: &str,
+    value: &mut Option<String>,
+    default: &str,
+    allowed: &[&str],
+    errors: &mut Vec<String>,
+) {
     match value.as_deref() {
         None | Some("") => *value = Some(default.to_owned()),
         Some(v) if allowed.contains(&v) => {}
@@ -165,23 +221,34 @@ fn enum_field(field: &str, value: &mut Option<String>, default: &str, allowed: &
 }
 
 /// Checks an optional GUID-like ID, assigning a new one when empty.
-fn ensure_id(field: &str, id: &mut Option<String>, seen: &mut HashSet<String>, errors: &mut Vec<String>) {
+fn ensure_id(
+    field: &str,
+    id: &mut Option<String>,
+    seen: &mut HashSet<String>,
+    errors: &mut Vec<String>,
+) {
     match id.as_deref() {
         None | Some("") => *id = Some(new_guid()),
         Some(v) if check_id(field, v).is_err() => errors.push(format!("{field}: not a valid ID.")),
         Some(_) => {}
     }
-    if let Some(v) = id.as_deref() {
-        if !seen.insert(v.to_owned()) {
-            errors.push(format!("{field}: The ID '{v}' is used more than once."));
-        }
+    if let Some(v) = id.as_deref()
+        && !seen.insert(v.to_owned())
+    {
+        errors.push(format!("{field}: The ID '{v}' is used more than once."));
     }
 }
 
-fn check_properties(field: &str, props: &std::collections::BTreeMap<String, PropertyValue>, errors: &mut Vec<String>) {
+fn check_properties(
+    field: &str,
+    props: &std::collections::BTreeMap<String, PropertyValue>,
+    errors: &mut Vec<String>,
+) {
     for key in props.keys() {
         if key.trim().is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
-            errors.push(format!("{field}: property names must be 1 to 200 printable characters."));
+            errors.push(format!(
+                "{field}: property names must be 1 to 200 printable characters."
+            ));
         }
     }
 }
@@ -192,7 +259,9 @@ fn check_properties(field: &str, props: &std::collections::BTreeMap<String, Prop
 fn validate_steps(tx: &Connection, space: &str, steps: &mut [Step]) -> ApiResult<()> {
     let mut errors = Vec::new();
     if steps.len() > MAX_STEPS {
-        return Err(ApiError::validation(vec![format!("Steps: A process may have at most {MAX_STEPS} steps.")]));
+        return Err(ApiError::validation(vec![format!(
+            "Steps: A process may have at most {MAX_STEPS} steps."
+        )]));
     }
     let mut step_names = HashSet::new();
     let mut action_names = HashSet::new();
@@ -201,11 +270,26 @@ fn validate_steps(tx: &Connection, space: &str, steps: &mut [Step]) -> ApiResult
         let f = format!("Steps[{i}]");
         check_name(&format!("{f}.Name"), &step.name, 200, &mut errors);
         if !step.name.trim().is_empty() && !step_names.insert(step.name.trim().to_lowercase()) {
-            errors.push(format!("{f}.Name: Step names must be unique: '{}' is used more than once.", step.name.trim()));
+            errors.push(format!(
+                "{f}.Name: Step names must be unique: '{}' is used more than once.",
+                step.name.trim()
+            ));
         }
         ensure_id(&format!("{f}.Id"), &mut step.id, &mut ids, &mut errors);
-        enum_field(&format!("{f}.Condition"), &mut step.condition, "Success", STEP_CONDITIONS, &mut errors);
-        enum_field(&format!("{f}.StartTrigger"), &mut step.start_trigger, "StartAfterPrevious", START_TRIGGERS, &mut errors);
+        enum_field(
+            &format!("{f}.Condition"),
+            &mut step.condition,
+            "Success",
+            STEP_CONDITIONS,
+            &mut errors,
+        );
+        enum_field(
+            &format!("{f}.StartTrigger"),
+            &mut step.start_trigger,
+            "StartAfterPrevious",
+            START_TRIGGERS,
+            &mut errors,
+        );
         enum_field(
             &format!("{f}.PackageRequirement"),
             &mut step.package_requirement,
@@ -215,12 +299,16 @@ fn validate_steps(tx: &Connection, space: &str, steps: &mut [Step]) -> ApiResult
         );
         check_properties(&format!("{f}.Properties"), &step.properties, &mut errors);
         if step.actions.is_empty() {
-            errors.push(format!("{f}.Actions: A step must have at least one action."));
+            errors.push(format!(
+                "{f}.Actions: A step must have at least one action."
+            ));
         }
         for (j, action) in step.actions.iter_mut().enumerate() {
             let f = format!("{f}.Actions[{j}]");
             check_name(&format!("{f}.Name"), &action.name, 200, &mut errors);
-            if !action.name.trim().is_empty() && !action_names.insert(action.name.trim().to_lowercase()) {
+            if !action.name.trim().is_empty()
+                && !action_names.insert(action.name.trim().to_lowercase())
+            {
                 errors.push(format!(
                     "{f}.Name: Action names must be unique within the process: '{}' is used more than once.",
                     action.name.trim()
@@ -232,38 +320,79 @@ fn validate_steps(tx: &Connection, space: &str, steps: &mut [Step]) -> ApiResult
             } else if !action_types::BUILT_IN.contains(&action.action_type.as_str()) {
                 errors.push(format!(
                     "{f}.ActionType: '{}' is not a known action type.",
-                    action.action_type.chars().take(100).collect::<String>().escape_debug()
+                    action
+                        .action_type
+                        .chars()
+                        .take(100)
+                        .collect::<String>()
+                        .escape_debug()
                 ));
             }
-            check_len(&format!("{f}.Notes"), action.notes.as_deref(), 10_000, &mut errors);
+            check_len(
+                &format!("{f}.Notes"),
+                action.notes.as_deref(),
+                10_000,
+                &mut errors,
+            );
             check_properties(&format!("{f}.Properties"), &action.properties, &mut errors);
-            check_refs::<Environment>(tx, space, &format!("{f}.Environments"), &action.environments, &mut errors)?;
-            check_refs::<Environment>(tx, space, &format!("{f}.ExcludedEnvironments"), &action.excluded_environments, &mut errors)?;
+            check_refs::<Environment>(
+                tx,
+                space,
+                &format!("{f}.Environments"),
+                &action.environments,
+                &mut errors,
+            )?;
+            check_refs::<Environment>(
+                tx,
+                space,
+                &format!("{f}.ExcludedEnvironments"),
+                &action.excluded_environments,
+                &mut errors,
+            )?;
             for (k, ch) in action.channels.iter().enumerate() {
                 if check_id("Channels", ch).is_err() {
                     errors.push(format!("{f}.Channels[{k}]: not a valid ID."));
                 }
             }
-            if let Some(pool) = action.worker_pool_id.as_deref().filter(|p| !p.is_empty()) {
-                if check_id("WorkerPoolId", pool).is_err() {
-                    errors.push(format!("{f}.WorkerPoolId: not a valid ID."));
-                }
+            if let Some(pool) = action.worker_pool_id.as_deref().filter(|p| !p.is_empty())
+                && check_id("WorkerPoolId", pool).is_err()
+            {
+                errors.push(format!("{f}.WorkerPoolId: not a valid ID."));
             }
-            if let Some(feed) = action.container.as_ref().and_then(|c| c.feed_id.as_deref()).filter(|x| !x.is_empty()) {
-                check_refs::<Feed>(tx, space, &format!("{f}.Container.FeedId"), &[feed.to_owned()], &mut errors)?;
+            if let Some(feed) = action
+                .container
+                .as_ref()
+                .and_then(|c| c.feed_id.as_deref())
+                .filter(|x| !x.is_empty())
+            {
+                check_refs::<Feed>(
+                    tx,
+                    space,
+                    &format!("{f}.Container.FeedId"),
+                    &[feed.to_owned()],
+                    &mut errors,
+                )?;
             }
             let mut package_names = HashSet::new();
             for (k, pkg) in action.packages.iter_mut().enumerate() {
                 let f = format!("{f}.Packages[{k}]");
                 if !package_names.insert(pkg.name.clone()) {
-                    errors.push(format!("{f}.Name: Package reference names must be unique within an action."));
+                    errors.push(format!(
+                        "{f}.Name: Package reference names must be unique within an action."
+                    ));
                 }
                 ensure_id(&format!("{f}.Id"), &mut pkg.id, &mut ids, &mut errors);
                 check_name(&format!("{f}.PackageId"), &pkg.package_id, 200, &mut errors);
                 if pkg.feed_id.trim().is_empty() {
                     errors.push(format!("{f}.FeedId: The FeedId field is required."));
                 } else {
-                    check_refs::<Feed>(tx, space, &format!("{f}.FeedId"), &[pkg.feed_id.clone()], &mut errors)?;
+                    check_refs::<Feed>(
+                        tx,
+                        space,
+                        &format!("{f}.FeedId"),
+                        std::slice::from_ref(&pkg.feed_id),
+                        &mut errors,
+                    )?;
                 }
             }
         }
@@ -274,23 +403,27 @@ fn validate_steps(tx: &Connection, space: &str, steps: &mut [Step]) -> ApiResult
 /// Keeps stored secrets for sensitive values sent back as `{HasValue: true}`.
 fn merge_sensitive(steps: &mut [Step], existing: &[Step]) {
     let mut stored: HashMap<(String, String), SensitiveValue> = HashMap::new();
-    let mut remember = |owner: &Option<String>, props: &std::collections::BTreeMap<String, PropertyValue>| {
-        for (k, v) in props {
-            if let (Some(o), PropertyValue::Sensitive(s)) = (owner, v) {
-                stored.insert((o.clone(), k.clone()), s.clone());
+    let mut remember =
+        |owner: &Option<String>, props: &std::collections::BTreeMap<String, PropertyValue>| {
+            for (k, v) in props {
+                if let (Some(o), PropertyValue::Sensitive(s)) = (owner, v) {
+                    stored.insert((o.clone(), k.clone()), s.clone());
+                }
             }
-        }
-    };
+        };
     for s in existing {
         remember(&s.id, &s.properties);
         for a in &s.actions {
             remember(&a.id, &a.properties);
         }
     }
-    let apply = |owner: &Option<String>, props: &mut std::collections::BTreeMap<String, PropertyValue>| {
+    let apply = |owner: &Option<String>,
+                 props: &mut std::collections::BTreeMap<String, PropertyValue>| {
         for (k, v) in props.iter_mut() {
             if let PropertyValue::Sensitive(s) = v {
-                let old = owner.as_ref().and_then(|o| stored.get(&(o.clone(), k.clone())));
+                let old = owner
+                    .as_ref()
+                    .and_then(|o| stored.get(&(o.clone(), k.clone())));
                 let mut incoming = Some(s.clone());
                 merge_secret(&mut incoming, old);
                 *s = incoming.unwrap_or_default();

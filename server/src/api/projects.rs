@@ -14,7 +14,13 @@ const TENANTED_MODES: &[&str] = &["Untenanted", "TenantedOrUntenanted", "Tenante
 const GUIDED_FAILURE_MODES: &[&str] = &["EnvironmentDefault", "Off", "On"];
 
 /// Fills `value` with `default` when empty, else checks it is one of `allowed`.
-fn one_of(field: &str, value: &mut Option<String>, default: &str, allowed: &[&str], errors: &mut Vec<String>) {
+fn one_of(
+    field: &str,
+    value: &mut Option<String>,
+    default: &str,
+    allowed: &[&str],
+    errors: &mut Vec<String>,
+) {
     match value.as_deref() {
         None | Some("") => *value = Some(default.to_owned()),
         Some(v) if allowed.contains(&v) => {}
@@ -27,16 +33,28 @@ fn one_of(field: &str, value: &mut Option<String>, default: &str, allowed: &[&st
 }
 
 /// Resolves an empty reference to the space's default, else checks it exists.
-fn reference<T: ApiResource>(tx: &Connection, space: &str, field: &str, value: &mut String, errors: &mut Vec<String>) -> ApiResult<()> {
+fn reference<T: ApiResource>(
+    tx: &Connection,
+    space: &str,
+    field: &str,
+    value: &mut String,
+    errors: &mut Vec<String>,
+) -> ApiResult<()> {
     if value.trim().is_empty() {
         match documents::first_id(tx, T::COLLECTION, space)? {
             Some(id) => *value = id,
             None => errors.push(format!("{field}: The {field} field is required.")),
         }
     } else if check_id(field, value).is_err() {
-        errors.push(format!("{field}: '{}' is not a valid ID.", value.chars().take(100).collect::<String>().escape_debug()));
+        errors.push(format!(
+            "{field}: '{}' is not a valid ID.",
+            value.chars().take(100).collect::<String>().escape_debug()
+        ));
     } else if !documents::exists(tx, T::COLLECTION, space, value)? {
-        errors.push(format!("{field}: The {} '{value}' was not found in this space.", T::ITEM_TYPE));
+        errors.push(format!(
+            "{field}: The {} '{value}' was not found in this space.",
+            T::ITEM_TYPE
+        ));
     }
     Ok(())
 }
@@ -44,8 +62,10 @@ fn reference<T: ApiResource>(tx: &Connection, space: &str, field: &str, value: &
 impl ApiResource for Project {
     const ID_PREFIX: &'static str = "Projects";
     const ITEM_TYPE: &'static str = "Project";
-    const JSON_FILTERS: &'static [(&'static str, &'static str)] =
-        &[("clonedfromprojectid", "$.ClonedFromProjectId"), ("projectgroupid", "$.ProjectGroupId")];
+    const JSON_FILTERS: &'static [(&'static str, &'static str)] = &[
+        ("clonedfromprojectid", "$.ClonedFromProjectId"),
+        ("projectgroupid", "$.ProjectGroupId"),
+    ];
 
     fn name(&self) -> &str {
         &self.name
@@ -63,9 +83,27 @@ impl ApiResource for Project {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
         normalize_slug(&mut self.slug, &self.name, &mut errors);
-        reference::<Lifecycle>(tx, space, "LifecycleId", &mut self.lifecycle_id, &mut errors)?;
-        reference::<ProjectGroup>(tx, space, "ProjectGroupId", &mut self.project_group_id, &mut errors)?;
-        one_of("TenantedDeploymentMode", &mut self.tenanted_deployment_mode, "Untenanted", TENANTED_MODES, &mut errors);
+        reference::<Lifecycle>(
+            tx,
+            space,
+            "LifecycleId",
+            &mut self.lifecycle_id,
+            &mut errors,
+        )?;
+        reference::<ProjectGroup>(
+            tx,
+            space,
+            "ProjectGroupId",
+            &mut self.project_group_id,
+            &mut errors,
+        )?;
+        one_of(
+            "TenantedDeploymentMode",
+            &mut self.tenanted_deployment_mode,
+            "Untenanted",
+            TENANTED_MODES,
+            &mut errors,
+        );
         one_of(
             "DefaultGuidedFailureMode",
             &mut self.default_guided_failure_mode,
@@ -75,13 +113,18 @@ impl ApiResource for Project {
         );
         for (i, id) in self.included_library_variable_set_ids.iter().enumerate() {
             if check_id("IncludedLibraryVariableSetIds", id).is_err() {
-                errors.push(format!("IncludedLibraryVariableSetIds[{i}]: not a valid ID."));
+                errors.push(format!(
+                    "IncludedLibraryVariableSetIds[{i}]: not a valid ID."
+                ));
             }
         }
-        if let Some(c) = self.cloned_from_project_id.as_deref().filter(|c| !c.is_empty()) {
-            if check_id("ClonedFromProjectId", c).is_err() {
-                errors.push("ClonedFromProjectId: not a valid ID.".into());
-            }
+        if let Some(c) = self
+            .cloned_from_project_id
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            && check_id("ClonedFromProjectId", c).is_err()
+        {
+            errors.push("ClonedFromProjectId: not a valid ID.".into());
         }
         self.last_modified_on = Some(now_iso8601());
         self.last_modified_by = Some("octopus-lite".into());
@@ -99,18 +142,30 @@ impl ApiResource for Project {
             ..DeploymentProcess::default()
         };
         let id = process.id.clone().unwrap_or_default();
-        documents::insert(tx, DeploymentProcess::COLLECTION, space, &id, None, &process)
+        documents::insert(
+            tx,
+            DeploymentProcess::COLLECTION,
+            space,
+            &id,
+            None,
+            &process,
+        )
     }
     fn before_delete(&self, tx: &Connection, space: &str) -> ApiResult<()> {
-        let id = self.deployment_process_id.clone().ok_or_else(|| ApiError::internal("project without process"))?;
+        let id = self
+            .deployment_process_id
+            .clone()
+            .ok_or_else(|| ApiError::internal("project without process"))?;
         documents::delete(tx, DeploymentProcess::COLLECTION, space, &id)?;
         Ok(())
     }
     fn extra_links(&self, space: &str, links: &mut Links) {
         if let Some(id) = &self.id {
-            links.insert("DeploymentProcess".into(), format!("/api/{space}/projects/{id}/deploymentprocesses"));
+            links.insert(
+                "DeploymentProcess".into(),
+                format!("/api/{space}/projects/{id}/deploymentprocesses"),
+            );
             links.insert("Web".into(), format!("/app#/{space}/projects/{id}"));
         }
     }
 }
-

@@ -21,15 +21,25 @@ pub fn check_common(name: &str, max_name: usize, description: Option<&str>) -> V
 
 /// Turns collected problems into a 400.
 pub fn finish(errors: Vec<String>) -> ApiResult<()> {
-    if errors.is_empty() { Ok(()) } else { Err(ApiError::validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(errors))
+    }
 }
 
 /// Fills an empty slug from the name and checks it.
 pub fn normalize_slug(slug: &mut String, name: &str, errors: &mut Vec<String>) {
     if slug.trim().is_empty() {
         *slug = slugify(name);
-    } else if slug.len() > 210 || !slug.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        errors.push("Slug: The Slug may only contain letters, digits, '-' and '_' (at most 210).".into());
+    } else if slug.len() > 210
+        || !slug
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        errors.push(
+            "Slug: The Slug may only contain letters, digits, '-' and '_' (at most 210).".into(),
+        );
     }
 }
 
@@ -52,7 +62,15 @@ impl ApiResource for Environment {
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
         normalize_slug(&mut self.slug, &self.name, &mut errors);
         if existing.is_none() && self.sort_order == 0 {
-            let n = documents::list::<serde_json::Value>(tx, Self::COLLECTION, space, &Default::default(), 0, 0)?.1;
+            let n = documents::list::<serde_json::Value>(
+                tx,
+                Self::COLLECTION,
+                space,
+                &Default::default(),
+                0,
+                0,
+            )?
+            .1;
             self.sort_order = i32::try_from(n).unwrap_or(i32::MAX);
         }
         finish(errors)
@@ -76,15 +94,30 @@ impl ApiResource for ProjectGroup {
     fn prepare(&mut self, tx: &Connection, space: &str, _existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
-        check_refs::<Environment>(tx, space, "EnvironmentIds", &self.environment_ids, &mut errors)?;
+        check_refs::<Environment>(
+            tx,
+            space,
+            "EnvironmentIds",
+            &self.environment_ids,
+            &mut errors,
+        )?;
         finish(errors)
     }
     fn before_delete(&self, tx: &Connection, space: &str) -> ApiResult<()> {
-        refuse_if_used(tx, space, self.id.as_deref().unwrap_or_default(), "$.ProjectGroupId", "project group")
+        refuse_if_used(
+            tx,
+            space,
+            self.id.as_deref().unwrap_or_default(),
+            "$.ProjectGroupId",
+            "project group",
+        )
     }
     fn extra_links(&self, space: &str, links: &mut Links) {
         if let Some(id) = &self.id {
-            links.insert("Projects".into(), format!("/api/{space}/projectgroups/{id}/projects"));
+            links.insert(
+                "Projects".into(),
+                format!("/api/{space}/projectgroups/{id}/projects"),
+            );
         }
     }
 }
@@ -109,39 +142,83 @@ impl ApiResource for Lifecycle {
         normalize_slug(&mut self.slug, &self.name, &mut errors);
         let mut names = std::collections::HashSet::new();
         for (i, phase) in self.phases.iter_mut().enumerate() {
-            check_name(&format!("Phases[{i}].Name"), &phase.name, Self::MAX_NAME, &mut errors);
+            check_name(
+                &format!("Phases[{i}].Name"),
+                &phase.name,
+                Self::MAX_NAME,
+                &mut errors,
+            );
             if !names.insert(phase.name.trim().to_lowercase()) {
-                errors.push(format!("Phases[{i}].Name: Phase names must be unique: '{}' is used more than once.", phase.name));
+                errors.push(format!(
+                    "Phases[{i}].Name: Phase names must be unique: '{}' is used more than once.",
+                    phase.name
+                ));
             }
             if phase.id.as_deref().is_none_or(str::is_empty) {
                 phase.id = Some(new_guid());
             }
             let field = format!("Phases[{i}].AutomaticDeploymentTargets");
-            check_refs::<Environment>(tx, space, &field, &phase.automatic_deployment_targets, &mut errors)?;
+            check_refs::<Environment>(
+                tx,
+                space,
+                &field,
+                &phase.automatic_deployment_targets,
+                &mut errors,
+            )?;
             let field = format!("Phases[{i}].OptionalDeploymentTargets");
-            check_refs::<Environment>(tx, space, &field, &phase.optional_deployment_targets, &mut errors)?;
+            check_refs::<Environment>(
+                tx,
+                space,
+                &field,
+                &phase.optional_deployment_targets,
+                &mut errors,
+            )?;
         }
         finish(errors)
     }
     fn before_delete(&self, tx: &Connection, space: &str) -> ApiResult<()> {
-        refuse_if_used(tx, space, self.id.as_deref().unwrap_or_default(), "$.LifecycleId", "lifecycle")
+        refuse_if_used(
+            tx,
+            space,
+            self.id.as_deref().unwrap_or_default(),
+            "$.LifecycleId",
+            "lifecycle",
+        )
     }
 }
 
 /// Records an error for each ID that is malformed or not in the space.
-pub fn check_refs<T: ApiResource>(tx: &Connection, space: &str, field: &str, ids: &[String], errors: &mut Vec<String>) -> ApiResult<()> {
+pub fn check_refs<T: ApiResource>(
+    tx: &Connection,
+    space: &str,
+    field: &str,
+    ids: &[String],
+    errors: &mut Vec<String>,
+) -> ApiResult<()> {
     for id in ids {
         if check_id(field, id).is_err() {
-            errors.push(format!("{field}: '{}' is not a valid ID.", id.chars().take(100).collect::<String>().escape_debug()));
+            errors.push(format!(
+                "{field}: '{}' is not a valid ID.",
+                id.chars().take(100).collect::<String>().escape_debug()
+            ));
         } else if !documents::exists(tx, T::COLLECTION, space, id)? {
-            errors.push(format!("{field}: The {} '{id}' was not found in this space.", T::ITEM_TYPE));
+            errors.push(format!(
+                "{field}: The {} '{id}' was not found in this space.",
+                T::ITEM_TYPE
+            ));
         }
     }
     Ok(())
 }
 
 /// Refuses to delete a group or lifecycle that projects still use.
-fn refuse_if_used(tx: &Connection, space: &str, id: &str, json_path: &str, what: &str) -> ApiResult<()> {
+fn refuse_if_used(
+    tx: &Connection,
+    space: &str,
+    id: &str,
+    json_path: &str,
+    what: &str,
+) -> ApiResult<()> {
     let n = documents::count_referencing(tx, Project::COLLECTION, space, json_path, id)?;
     if n > 0 {
         return Err(ApiError::bad_request(format!(

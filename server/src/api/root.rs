@@ -13,19 +13,40 @@ use crate::error::ApiResult;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const SCOPED: &[(&str, &str)] = &[
-    ("Environments", "environments{/id}{?skip,take,ids,partialName,name}"),
-    ("ProjectGroups", "projectgroups{/id}{?skip,take,ids,partialName,name}"),
-    ("Lifecycles", "lifecycles{/id}{?skip,take,ids,partialName,name}"),
-    ("Projects", "projects{/id}{?name,skip,ids,take,partialName,clonedFromProjectId}"),
-    ("DeploymentProcesses", "deploymentprocesses{/id}{?skip,take,ids}"),
-    ("Feeds", "feeds{/id}{?skip,take,ids,partialName,feedType,name}"),
+    (
+        "Environments",
+        "environments{/id}{?skip,take,ids,partialName,name}",
+    ),
+    (
+        "ProjectGroups",
+        "projectgroups{/id}{?skip,take,ids,partialName,name}",
+    ),
+    (
+        "Lifecycles",
+        "lifecycles{/id}{?skip,take,ids,partialName,name}",
+    ),
+    (
+        "Projects",
+        "projects{/id}{?name,skip,ids,take,partialName,clonedFromProjectId}",
+    ),
+    (
+        "DeploymentProcesses",
+        "deploymentprocesses{/id}{?skip,take,ids}",
+    ),
+    (
+        "Feeds",
+        "feeds{/id}{?skip,take,ids,partialName,feedType,name}",
+    ),
 ];
 
 /// `GET /api`.
 pub async fn root(State(st): State<AppState>) -> Json<RootDocument> {
     let mut links = Links::new();
     links.insert("Self".into(), "/api".into());
-    links.insert("Spaces".into(), "/api/spaces{/id}{?skip,ids,take,partialName}".into());
+    links.insert(
+        "Spaces".into(),
+        "/api/spaces{/id}{?skip,ids,take,partialName}".into(),
+    );
     links.insert("SpaceHome".into(), "/api/{spaceId}".into());
     for (name, tail) in SCOPED {
         links.insert((*name).into(), format!("/api/{{spaceId}}/{tail}"));
@@ -39,7 +60,8 @@ pub async fn root(State(st): State<AppState>) -> Json<RootDocument> {
         extra: Default::default(),
     };
     doc.extra.insert("ServerName".into(), json!("octopus-lite"));
-    doc.extra.insert("DefaultSpaceId".into(), json!(st.default_space()));
+    doc.extra
+        .insert("DefaultSpaceId".into(), json!(st.default_space()));
     Json(doc)
 }
 

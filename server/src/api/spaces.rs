@@ -40,11 +40,29 @@ impl ApiResource for Space {
             }
             (_, true) => {
                 // Only one default space: demote the others.
-                let all: Vec<Space> = documents::list(tx, Self::COLLECTION, NO_SPACE, &Filter::default(), 0, i64::MAX)?.0;
-                for mut other in all.into_iter().filter(|s| s.is_default && s.id.as_deref() != Some(&own)) {
+                let all: Vec<Space> = documents::list(
+                    tx,
+                    Self::COLLECTION,
+                    NO_SPACE,
+                    &Filter::default(),
+                    0,
+                    i64::MAX,
+                )?
+                .0;
+                for mut other in all
+                    .into_iter()
+                    .filter(|s| s.is_default && s.id.as_deref() != Some(&own))
+                {
                     other.is_default = false;
                     let id = other.id.clone().unwrap_or_default();
-                    documents::update(tx, Self::COLLECTION, NO_SPACE, &id, Some(&other.name), &other)?;
+                    documents::update(
+                        tx,
+                        Self::COLLECTION,
+                        NO_SPACE,
+                        &id,
+                        Some(&other.name),
+                        &other,
+                    )?;
                 }
             }
             _ => {}
@@ -56,7 +74,9 @@ impl ApiResource for Space {
     }
     fn before_delete(&self, tx: &Connection, _space: &str) -> ApiResult<()> {
         if self.is_default {
-            return Err(ApiError::bad_request("The default space cannot be deleted."));
+            return Err(ApiError::bad_request(
+                "The default space cannot be deleted.",
+            ));
         }
         if !self.task_queue_stopped {
             return Err(ApiError::bad_request(
@@ -79,7 +99,8 @@ pub fn seed_space(tx: &Connection, space: &str) -> ApiResult<()> {
     group.description = Some("The default project group".into());
     create_tx(tx, space, group, None)?;
     let mut lifecycle = Lifecycle::new("Default Lifecycle");
-    lifecycle.description = Some("The default lifecycle: deploy to any environment in any order.".into());
+    lifecycle.description =
+        Some("The default lifecycle: deploy to any environment in any order.".into());
     create_tx(tx, space, lifecycle, None)?;
     let feed = Feed::new("Octopus Server (built-in)", FeedType::BuiltIn, None);
     create_tx(tx, space, feed, Some(BUILT_IN_FEED_ID))?;

@@ -48,7 +48,12 @@ pub fn next_id(conn: &Connection, prefix: &str) -> ApiResult<String> {
 }
 
 /// Reads one document.
-pub fn get<T: DeserializeOwned>(conn: &Connection, kind: &str, space: &str, id: &str) -> ApiResult<Option<T>> {
+pub fn get<T: DeserializeOwned>(
+    conn: &Connection,
+    kind: &str,
+    space: &str,
+    id: &str,
+) -> ApiResult<Option<T>> {
     let body: Option<String> = conn
         .prepare_cached("SELECT body FROM documents WHERE kind = ?1 AND space_id = ?2 AND id = ?3")?
         .query_row(params![kind, space, id], |r| r.get(0))
@@ -64,9 +69,16 @@ pub fn exists(conn: &Connection, kind: &str, space: &str, id: &str) -> ApiResult
 }
 
 /// The ID of the document with this name (case-insensitive), if any.
-pub fn id_by_name(conn: &Connection, kind: &str, space: &str, name: &str) -> ApiResult<Option<String>> {
+pub fn id_by_name(
+    conn: &Connection,
+    kind: &str,
+    space: &str,
+    name: &str,
+) -> ApiResult<Option<String>> {
     Ok(conn
-        .prepare_cached("SELECT id FROM documents WHERE kind = ?1 AND space_id = ?2 AND name_key = ?3")?
+        .prepare_cached(
+            "SELECT id FROM documents WHERE kind = ?1 AND space_id = ?2 AND name_key = ?3",
+        )?
         .query_row(params![kind, space, name_key(name)], |r| r.get(0))
         .optional()?)
 }
@@ -74,7 +86,9 @@ pub fn id_by_name(conn: &Connection, kind: &str, space: &str, name: &str) -> Api
 /// The oldest document of a kind in a space (defaults such as the default lifecycle).
 pub fn first_id(conn: &Connection, kind: &str, space: &str) -> ApiResult<Option<String>> {
     Ok(conn
-        .prepare_cached("SELECT id FROM documents WHERE kind = ?1 AND space_id = ?2 ORDER BY rowid LIMIT 1")?
+        .prepare_cached(
+            "SELECT id FROM documents WHERE kind = ?1 AND space_id = ?2 ORDER BY rowid LIMIT 1",
+        )?
         .query_row(params![kind, space], |r| r.get(0))
         .optional()?)
 }
@@ -127,7 +141,13 @@ pub fn delete_space_contents(conn: &Connection, space: &str) -> ApiResult<()> {
 }
 
 /// Number of documents of a kind in a space whose JSON field equals `value`.
-pub fn count_referencing(conn: &Connection, kind: &str, space: &str, json_path: &str, value: &str) -> ApiResult<i64> {
+pub fn count_referencing(
+    conn: &Connection,
+    kind: &str,
+    space: &str,
+    json_path: &str,
+    value: &str,
+) -> ApiResult<i64> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM documents WHERE kind = ?1 AND space_id = ?2 AND json_extract(body, ?3) = ?4",
         params![kind, space, json_path, value],

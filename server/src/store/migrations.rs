@@ -28,8 +28,11 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
             applied_on TEXT NOT NULL
         )",
     )?;
-    let current: i64 =
-        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let current: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     let latest = MIGRATIONS.last().map_or(0, |m| m.0);
     if current > latest {
         return Err(rusqlite::Error::InvalidParameterName(format!(

@@ -43,12 +43,22 @@ impl Store {
         writer.pragma_update(None, "busy_timeout", 5000)?;
         migrations::migrate(&mut writer)?;
         Ok(Self {
-            inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
         })
     }
 
     fn reader(&self) -> rusqlite::Result<Connection> {
-        if let Some(c) = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+        if let Some(c) = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+        {
             return Ok(c);
         }
         let c = Connection::open_with_flags(
@@ -73,7 +83,10 @@ impl Store {
 
     /// Runs `f` in one write transaction, committed only if `f` succeeds
     /// (blocking; call from a blocking context).
-    pub fn write_blocking<R>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<R>) -> ApiResult<R> {
+    pub fn write_blocking<R>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> ApiResult<R>,
+    ) -> ApiResult<R> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;

@@ -19,8 +19,10 @@ impl TestServer {
 }
 
 pub fn client_for(url: &str, key: &str) -> Client {
-    let cfg = Config::new(url, Credentials::ApiKey(key.into()))
-        .with_retry(RetryPolicy { max_retries: 0, ..RetryPolicy::default() });
+    let cfg = Config::new(url, Credentials::ApiKey(key.into())).with_retry(RetryPolicy {
+        max_retries: 0,
+        ..RetryPolicy::default()
+    });
     Client::new(cfg).unwrap()
 }
 
@@ -35,7 +37,11 @@ pub async fn start_with(f: impl FnOnce(&mut ServerConfig)) -> TestServer {
     f(&mut cfg);
     let server = Server::start(cfg).await.unwrap();
     let client = client_for(&server.url(), KEY);
-    TestServer { server, client, dir }
+    TestServer {
+        server,
+        client,
+        dir,
+    }
 }
 
 /// A raw HTTP client (no Octopus client), for malformed requests.
