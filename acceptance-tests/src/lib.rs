@@ -278,6 +278,8 @@ impl TestCase {
     /// Runs the case in `ctx`.
     pub fn run(self, ctx: &TestContext) {
         let wd = &ctx.workdir;
+        // Destroy runs with the last configuration that applied.
+        let mut last_applied: Option<String> = None;
         for (i, step) in self.steps.iter().enumerate() {
             let n = i + 1;
             if let Some(before) = &step.before {
@@ -306,6 +308,7 @@ impl TestCase {
                     }
                     None => assert_eq!(r.code, 0, "step {n}: apply failed:\n{}", r.output()),
                 }
+                last_applied = Some(ctx.hcl(config));
                 if !step.expect_non_empty_plan {
                     match wd.plan_has_changes() {
                         Ok(false) => {}
@@ -318,6 +321,7 @@ impl TestCase {
                 check(ctx);
             }
         }
+        wd.config(last_applied.as_deref().unwrap_or(&ctx.provider_block()));
         wd.destroy();
         if let Some(check) = &self.check_destroy {
             check(ctx);
