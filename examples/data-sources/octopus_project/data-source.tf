@@ -1,0 +1,7 @@
+data "octopus_project" "web" {
+  name = "Web"
+}
+
+output "web_deployment_process_id" {
+  value = data.octopus_project.web.deployment_process_id
+}

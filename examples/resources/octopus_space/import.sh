@@ -1,0 +1,1 @@
+terraform import octopus_space.platform Spaces-2

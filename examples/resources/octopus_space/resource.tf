@@ -1,0 +1,4 @@
+resource "octopus_space" "platform" {
+  name        = "Platform"
+  description = "Everything the platform team deploys"
+}
