@@ -32,7 +32,8 @@ use std::str::FromStr;
 
 use crate::version::Version;
 
-/// Longest file name accepted, in bytes (a common file-system limit).
+/// Longest file name accepted, in bytes (a common file-system limit), counted with the version
+/// normalised so that the canonical name ([`PackageFileName::file_name`]) always fits.
 pub const MAX_FILE_NAME_LEN: usize = 255;
 
 /// A package file format, named by its extension.
@@ -137,8 +138,10 @@ pub enum FileNameErrorKind {
     /// The name is empty.
     #[error("the file name is empty")]
     Empty,
-    /// The name is longer than [`MAX_FILE_NAME_LEN`].
-    #[error("the file name is {0} bytes long; at most {MAX_FILE_NAME_LEN} are allowed")]
+    /// The name, with its version normalised, is longer than [`MAX_FILE_NAME_LEN`].
+    #[error(
+        "the file name is {0} bytes long (with the version's patch component); at most {MAX_FILE_NAME_LEN} are allowed"
+    )]
     TooLong(usize),
     /// The name holds a path separator.
     #[error("the file name contains `{0}`; give a bare file name, not a path")]
@@ -280,6 +283,9 @@ impl PackageFileName {
             ));
         };
         validate_id(id).map_err(|k| fail(name, k))?;
+        if version.patch_omitted() && name.len() + 2 > MAX_FILE_NAME_LEN {
+            return Err(fail(name, FileNameErrorKind::TooLong(name.len() + 2)));
+        }
         Ok(PackageFileName {
             id: id.to_owned(),
             version,
@@ -379,6 +385,17 @@ mod tests {
             let e = PackageFileName::parse(name).expect_err(name).to_string();
             assert!(e.contains(want), "{name:?}: `{e}` lacks `{want}`");
         }
+        // Found by fuzzing: the canonical name (`1.0` → `1.0.0`) must fit the limit too.
+        let fits = format!("{}.1.0.0.zip", "a".repeat(MAX_FILE_NAME_LEN - 10));
+        assert_eq!(fits.len(), MAX_FILE_NAME_LEN);
+        PackageFileName::parse(&fits).unwrap();
+        let short = format!("{}.1.0.zip", "a".repeat(MAX_FILE_NAME_LEN - 9));
+        assert_eq!(short.len(), MAX_FILE_NAME_LEN - 1);
+        let e = PackageFileName::parse(&short).unwrap_err().to_string();
+        assert!(
+            e.contains("is 256 bytes long (with the version's patch component)"),
+            "{e}"
+        );
         let long = format!("{}.1.0.0.zip", "a".repeat(300));
         assert!(
             PackageFileName::parse(&long)

@@ -23,7 +23,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
-/// Longest version text accepted, in bytes.
+/// Longest version accepted, in bytes of its normalised form (`1.2` counts as `1.2.0`).
 pub const MAX_VERSION_LEN: usize = 256;
 
 /// A parsed version: `MAJOR.MINOR[.PATCH][-PRERELEASE][+BUILD]`.
@@ -83,8 +83,10 @@ pub enum VersionError {
     /// The text is empty.
     #[error("version is empty")]
     Empty,
-    /// The text is longer than [`MAX_VERSION_LEN`].
-    #[error("version is {0} bytes long; at most {MAX_VERSION_LEN} are allowed")]
+    /// The normalised text (patch included) is longer than [`MAX_VERSION_LEN`].
+    #[error(
+        "version is {0} bytes long (with the patch component); at most {MAX_VERSION_LEN} are allowed"
+    )]
     TooLong(usize),
     /// The core has fewer than two or more than three numeric components.
     #[error(
@@ -220,6 +222,10 @@ impl Version {
         };
         let mut version = Version::new(major, minor, patch);
         version.patch_omitted = parts.len() == 2;
+        // The limit holds for the normalised form too, so `Display` output always parses.
+        if version.patch_omitted && text.len() + 2 > MAX_VERSION_LEN {
+            return Err(VersionError::TooLong(text.len() + 2));
+        }
         if let Some(pre) = pre {
             for ident in pre.split('.') {
                 check_identifier("pre-release", ident)?;
@@ -411,6 +417,18 @@ mod tests {
             Version::parse(&"1".repeat(300)),
             Err(VersionError::TooLong(300))
         ));
+        // Found by fuzzing: normalising `1.2` to `1.2.0` must not push it over the limit.
+        let at_limit = format!("1.2.3-{}", "a".repeat(MAX_VERSION_LEN - 6));
+        assert_eq!(
+            Version::parse(&at_limit).unwrap().to_string().len(),
+            MAX_VERSION_LEN
+        );
+        let short_patch = format!("1.2-{}", "a".repeat(MAX_VERSION_LEN - 5));
+        assert_eq!(short_patch.len(), MAX_VERSION_LEN - 1);
+        assert_eq!(
+            Version::parse(&short_patch),
+            Err(VersionError::TooLong(MAX_VERSION_LEN + 1))
+        );
     }
 
     #[test]
