@@ -39,10 +39,16 @@ impl Cloud {
             Cloud::Local => return None,
             Cloud::Aws => ("AWS", &["AWS_ACCESS_KEY_ID", "AWS_PROFILE"]),
             Cloud::Azure => ("Azure", &["ARM_CLIENT_ID", "ARM_USE_MSI"]),
-            Cloud::Gcp => ("GCP", &["GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CREDENTIALS"]),
+            Cloud::Gcp => (
+                "GCP",
+                &["GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CREDENTIALS"],
+            ),
         };
         if !creds.iter().any(|v| std::env::var_os(v).is_some()) {
-            return Some(format!("{name} fixture skipped: no credentials (set one of {})", creds.join(", ")));
+            return Some(format!(
+                "{name} fixture skipped: no credentials (set one of {})",
+                creds.join(", ")
+            ));
         }
         if std::env::var_os("TF_ACC_PLUGIN_MIRROR").is_none() {
             return Some(format!(
@@ -65,7 +71,9 @@ pub struct Fixture {
 impl Fixture {
     /// The template folder of fixture `name`.
     pub fn template_dir(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name)
     }
 
     /// Applies fixture `name` with the test's code, against the test's space.
@@ -90,16 +98,28 @@ impl Fixture {
         for (k, v) in ctx.workdir.env_vars() {
             workdir.env(k, v);
         }
-        std::fs::write(workdir.path().join("provider.tf"), ctx.provider_block()).expect("write provider.tf");
+        std::fs::write(workdir.path().join("provider.tf"), ctx.provider_block())
+            .expect("write provider.tf");
         for entry in std::fs::read_dir(&dir).expect("read fixture dir") {
             let path = entry.expect("dir entry").path();
             if path.is_file() {
-                std::fs::copy(&path, workdir.path().join(path.file_name().expect("file name"))).expect("copy");
+                std::fs::copy(
+                    &path,
+                    workdir.path().join(path.file_name().expect("file name")),
+                )
+                .expect("copy");
             }
         }
         let code_var = format!("code={}", ctx.code);
-        let mut fixture = Fixture { name: name.to_string(), code: code_var.clone(), workdir, outputs: Json::Null };
-        let r = fixture.workdir.run(&["apply", "-auto-approve", "-no-color", "-var", &code_var]);
+        let mut fixture = Fixture {
+            name: name.to_string(),
+            code: code_var.clone(),
+            workdir,
+            outputs: Json::Null,
+        };
+        let r = fixture
+            .workdir
+            .run(&["apply", "-auto-approve", "-no-color", "-var", &code_var]);
         assert_eq!(r.code, 0, "fixture {name} failed to apply:\n{}", r.output());
         let out = fixture.workdir.ok(&["output", "-json", "-no-color"]);
         let outputs: Json = serde_json::from_str(&out.stdout).expect("output -json");
@@ -115,7 +135,9 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let r = self.workdir.run(&["destroy", "-auto-approve", "-no-color", "-var", &self.code]);
+        let r = self
+            .workdir
+            .run(&["destroy", "-auto-approve", "-no-color", "-var", &self.code]);
         if r.code != 0 {
             eprintln!("fixture {} failed to destroy:\n{}", self.name, r.output());
         }

@@ -42,7 +42,10 @@ impl Backend {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            let data = tempfile::Builder::new().prefix("octopus-lite-").tempdir().expect("temp dir");
+            let data = tempfile::Builder::new()
+                .prefix("octopus-lite-")
+                .tempdir()
+                .expect("temp dir");
             let config = octopus_server::ServerConfig::new(data.path());
             let server = runtime
                 .block_on(octopus_server::Server::start(config))
@@ -50,7 +53,12 @@ impl Backend {
             let (url, api_key) = (server.url(), server.api_key().to_string());
             // The server lives as long as the runtime, which lives as long as the process.
             std::mem::forget(server);
-            Backend { runtime, url, api_key, _data: data }
+            Backend {
+                runtime,
+                url,
+                api_key,
+                _data: data,
+            }
         })
     }
 
@@ -85,7 +93,12 @@ pub fn random_code() -> String {
     let used = USED.get_or_init(Default::default);
     loop {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos(),
+        );
         h.write_u32(std::process::id());
         let mut n = h.finish();
         let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -123,7 +136,11 @@ impl TestContext {
         let code = random_code();
         let admin = backend.client(None);
         let space = backend
-            .block_on(admin.spaces().create(&octopus_client::model::Space::new(format!("acc-{code}"))))
+            .block_on(
+                admin
+                    .spaces()
+                    .create(&octopus_client::model::Space::new(format!("acc-{code}"))),
+            )
             .expect("create the test's space");
         let space_id = space.id.expect("space has an ID");
         let provider = tf_sdk::InProcess::spawn(
@@ -133,7 +150,13 @@ impl TestContext {
         .expect("serve the provider in-process");
         let mut workdir = WorkDir::new(&[]);
         workdir.env("TF_REATTACH_PROVIDERS", provider.reattach_providers());
-        TestContext { client: backend.client(Some(&space_id)), code, space_id, workdir, _provider: provider }
+        TestContext {
+            client: backend.client(Some(&space_id)),
+            code,
+            space_id,
+            workdir,
+            _provider: provider,
+        }
     }
 
     /// Runs a future on the harness runtime.
@@ -144,7 +167,11 @@ impl TestContext {
     /// HCL that declares and configures the provider for this test's space, then
     /// `body` with `{code}` replaced by the test's code.
     pub fn hcl(&self, body: &str) -> String {
-        format!("{}\n{}", self.provider_block(), body.replace("{code}", &self.code))
+        format!(
+            "{}\n{}",
+            self.provider_block(),
+            body.replace("{code}", &self.code)
+        )
     }
 
     /// The `terraform` and `provider` blocks for this test's space.
@@ -165,7 +192,9 @@ impl TestContext {
 
     /// Attribute values of `address` in the state.
     pub fn attrs(&self, address: &str) -> Json {
-        self.workdir.resource(address).unwrap_or_else(|| panic!("{address} is not in the state"))
+        self.workdir
+            .resource(address)
+            .unwrap_or_else(|| panic!("{address} is not in the state"))
     }
 }
 
@@ -191,8 +220,7 @@ impl Drop for TestContext {
 }
 
 /// Declares the provider's source address.
-pub const TERRAFORM_BLOCK: &str =
-    "terraform {\n  required_providers {\n    octopus = { source = \"octopus-rs/octopus\" }\n  }\n}\n";
+pub const TERRAFORM_BLOCK: &str = "terraform {\n  required_providers {\n    octopus = { source = \"octopus-rs/octopus\" }\n  }\n}\n";
 
 type Check = Box<dyn Fn(&TestContext)>;
 type IdFn = Box<dyn Fn(&Json) -> String>;
@@ -212,7 +240,10 @@ impl Step {
     /// Only plans `hcl`, which must show changes matching `pattern` (e.g. drift made
     /// outside Terraform, or `must be replaced`).
     pub fn plan_shows(hcl: &str, pattern: &str) -> Step {
-        Step { plan_only: Some(regex_lite::Regex::new(pattern).expect("valid pattern")), ..Step::config(hcl) }
+        Step {
+            plan_only: Some(regex_lite::Regex::new(pattern).expect("valid pattern")),
+            ..Step::config(hcl)
+        }
     }
 
     /// Applies `hcl` (the provider block is added; `{code}` becomes the test's code).
@@ -231,12 +262,20 @@ impl Step {
     /// Imports `address` by the `id` in its applied state into a fresh state and
     /// compares the two.
     pub fn import(address: &str) -> Step {
-        Step { config: None, import: Some((address.to_string(), None)), ..Step::config("") }
+        Step {
+            config: None,
+            import: Some((address.to_string(), None)),
+            ..Step::config("")
+        }
     }
 
     /// Like [`Step::import`], with the import ID built from the applied attributes.
     pub fn import_with(address: &str, id: impl Fn(&Json) -> String + 'static) -> Step {
-        Step { config: None, import: Some((address.to_string(), Some(Box::new(id)))), ..Step::config("") }
+        Step {
+            config: None,
+            import: Some((address.to_string(), Some(Box::new(id)))),
+            ..Step::config("")
+        }
     }
 
     /// A check after the step.
@@ -274,7 +313,10 @@ pub struct TestCase {
 impl TestCase {
     /// The steps to run, in order.
     pub fn new(steps: Vec<Step>) -> TestCase {
-        TestCase { steps, check_destroy: None }
+        TestCase {
+            steps,
+            check_destroy: None,
+        }
     }
 
     /// Runs after the final destroy, e.g. to ask the server that nothing is left.
@@ -298,7 +340,10 @@ impl TestCase {
                 match wd.plan_has_changes() {
                     Ok(true) => {
                         let text = wd.plan_text();
-                        assert!(re.is_match(&text), "step {n}: plan does not match {re}:\n{text}");
+                        assert!(
+                            re.is_match(&text),
+                            "step {n}: plan does not match {re}:\n{text}"
+                        );
                     }
                     Ok(false) => panic!("step {n}: expected changes, the plan is empty"),
                     Err(r) => panic!("step {n}: plan failed:\n{}", r.output()),
@@ -310,8 +355,17 @@ impl TestCase {
                 let r = wd.run(&["apply", "-auto-approve", "-no-color"]);
                 match &step.expect_error {
                     Some(re) => {
-                        assert_ne!(r.code, 0, "step {n}: expected an error, apply succeeded:\n{}", r.output());
-                        assert!(re.is_match(&r.stderr), "step {n}: error does not match {re}:\n{}", r.stderr);
+                        assert_ne!(
+                            r.code,
+                            0,
+                            "step {n}: expected an error, apply succeeded:\n{}",
+                            r.output()
+                        );
+                        assert!(
+                            re.is_match(&r.stderr),
+                            "step {n}: error does not match {re}:\n{}",
+                            r.stderr
+                        );
                         continue;
                     }
                     None => assert_eq!(r.code, 0, "step {n}: apply failed:\n{}", r.output()),
@@ -320,7 +374,10 @@ impl TestCase {
                 if !step.expect_non_empty_plan {
                     match wd.plan_has_changes() {
                         Ok(false) => {}
-                        Ok(true) => panic!("step {n}: plan after apply is not empty:\n{}", wd.plan_text()),
+                        Ok(true) => panic!(
+                            "step {n}: plan after apply is not empty:\n{}",
+                            wd.plan_text()
+                        ),
                         Err(r) => panic!("step {n}: plan after apply failed:\n{}", r.output()),
                     }
                 }
@@ -337,7 +394,12 @@ impl TestCase {
     }
 }
 
-fn import_and_compare(ctx: &TestContext, address: &str, id: Option<&dyn Fn(&Json) -> String>, n: usize) {
+fn import_and_compare(
+    ctx: &TestContext,
+    address: &str,
+    id: Option<&dyn Fn(&Json) -> String>,
+    n: usize,
+) {
     let wd = &ctx.workdir;
     let applied = ctx.attrs(address);
     let id = match id {
@@ -347,7 +409,14 @@ fn import_and_compare(ctx: &TestContext, address: &str, id: Option<&dyn Fn(&Json
     // Import into a separate state so the applied one stays intact.
     let state = wd.path().join(format!("import-{n}.tfstate"));
     let state_arg = format!("-state={}", state.display());
-    let r = wd.run(&["import", "-no-color", "-lock=false", &state_arg, address, &id]);
+    let r = wd.run(&[
+        "import",
+        "-no-color",
+        "-lock=false",
+        &state_arg,
+        address,
+        &id,
+    ]);
     assert_eq!(r.code, 0, "step {n}: import failed:\n{}", r.output());
     let show = wd.run(&["show", "-json", "-no-color", &state.display().to_string()]);
     assert_eq!(show.code, 0, "{}", show.output());
@@ -357,5 +426,8 @@ fn import_and_compare(ctx: &TestContext, address: &str, id: Option<&dyn Fn(&Json
         .and_then(|rs| rs.iter().find(|r| r["address"] == address))
         .map(|r| r["values"].clone())
         .unwrap_or_else(|| panic!("step {n}: {address} missing from the imported state"));
-    assert_eq!(imported, applied, "step {n}: imported state differs from the applied one");
+    assert_eq!(
+        imported, applied,
+        "step {n}: imported state differs from the applied one"
+    );
 }

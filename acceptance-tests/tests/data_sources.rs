@@ -42,10 +42,19 @@ fn lookups_by_name() {
         Step::config(CONFIG).check(|ctx| {
             let out = &ctx.workdir.state()["values"]["outputs"]["lookups"]["value"];
             assert_eq!(out["space"], ctx.space_id);
-            assert_eq!(out["environment"], ctx.attrs("octopus_environment.prod")["id"]);
+            assert_eq!(
+                out["environment"],
+                ctx.attrs("octopus_environment.prod")["id"]
+            );
             assert_eq!(out["project"], ctx.attrs("octopus_project.api")["id"]);
-            assert_eq!(out["group"], ctx.attrs("octopus_project.api")["project_group_id"]);
-            assert_eq!(out["lifecycle"], ctx.attrs("octopus_project.api")["lifecycle_id"]);
+            assert_eq!(
+                out["group"],
+                ctx.attrs("octopus_project.api")["project_group_id"]
+            );
+            assert_eq!(
+                out["lifecycle"],
+                ctx.attrs("octopus_project.api")["lifecycle_id"]
+            );
         }),
         Step::config(r#"data "octopus_environment" "missing" { name = "nope-{code}" }"#)
             .expect_error(r#"No environment named "nope-[a-z0-9]+" in space Spaces-\d+"#),

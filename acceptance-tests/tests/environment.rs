@@ -33,7 +33,10 @@ resource "octopus_environment" "e" {
 "#;
 
 fn env_id(ctx: &TestContext) -> String {
-    ctx.attrs("octopus_environment.e")["id"].as_str().unwrap().to_string()
+    ctx.attrs("octopus_environment.e")["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -45,12 +48,17 @@ fn environment_lifecycle() {
             assert!(a["id"].as_str().unwrap().starts_with("Environments-"));
             assert_eq!(a["description"], "");
             assert_eq!(a["use_guided_failure"], false);
-            assert!(a["sort_order"].as_i64().is_some(), "server assigns a sort order");
+            assert!(
+                a["sort_order"].as_i64().is_some(),
+                "server assigns a sort order"
+            );
             assert_eq!(a["slug"], format!("dev-{}", ctx.code));
         }),
         Step::plan_shows(UPDATED, r"1 to change, 0 to destroy"),
         Step::config(UPDATED).check(|ctx| {
-            let e = ctx.block_on(ctx.client.environments(&ctx.space_id).get(&env_id(ctx))).unwrap();
+            let e = ctx
+                .block_on(ctx.client.environments(&ctx.space_id).get(&env_id(ctx)))
+                .unwrap();
             assert_eq!(e.name, format!("development-{}", ctx.code));
             assert!(e.use_guided_failure && e.allow_dynamic_infrastructure);
             assert_eq!(e.sort_order, 7);
@@ -65,22 +73,40 @@ fn environment_lifecycle() {
         }),
         Step::config(UPDATED),
         Step::plan_shows(UPDATED, r"1 to add, 0 to change, 0 to destroy").before(|ctx| {
-            ctx.block_on(ctx.client.environments(&ctx.space_id).delete(&env_id(ctx))).unwrap();
+            ctx.block_on(ctx.client.environments(&ctx.space_id).delete(&env_id(ctx)))
+                .unwrap();
         }),
         Step::config(UPDATED).check(|ctx| {
-            ctx.block_on(ctx.client.environments(&ctx.space_id).get(&env_id(ctx))).expect("re-created");
+            ctx.block_on(ctx.client.environments(&ctx.space_id).get(&env_id(ctx)))
+                .expect("re-created");
         }),
         Step::plan_shows(MOVED, r"must be replaced"),
         Step::config(MOVED).check(|ctx| {
-            let left = ctx.block_on(ctx.client.environments(&ctx.space_id).list_all(&Default::default())).unwrap();
+            let left = ctx
+                .block_on(
+                    ctx.client
+                        .environments(&ctx.space_id)
+                        .list_all(&Default::default()),
+                )
+                .unwrap();
             assert!(left.is_empty(), "old environment deleted: {left:?}");
         }),
         Step::import_with("octopus_environment.e", |a| {
-            format!("{}/{}", a["space_id"].as_str().unwrap(), a["id"].as_str().unwrap())
+            format!(
+                "{}/{}",
+                a["space_id"].as_str().unwrap(),
+                a["id"].as_str().unwrap()
+            )
         }),
     ])
     .check_destroy(|ctx| {
-        let left = ctx.block_on(ctx.client.environments(&ctx.space_id).list_all(&Default::default())).unwrap();
+        let left = ctx
+            .block_on(
+                ctx.client
+                    .environments(&ctx.space_id)
+                    .list_all(&Default::default()),
+            )
+            .unwrap();
         assert!(left.is_empty(), "nothing left: {left:?}");
     })
     .run(&ctx);

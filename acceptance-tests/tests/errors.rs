@@ -10,17 +10,23 @@ fn bad_values_point_at_the_attribute() {
     TestCase::new(vec![
         Step::config(r#"resource "octopus_project" "p" { name = "" }"#)
             .expect_error(r#"(?s)Invalid value for name.*name = "".*must not be empty"#),
-        Step::config(&format!(r#"resource "octopus_environment" "e" {{ name = "{long}" }}"#))
-            .expect_error("(?s)Invalid value for name.*must be at most 200 characters, got 201"),
-        Step::config(r#"resource "octopus_project" "p" {
+        Step::config(&format!(
+            r#"resource "octopus_environment" "e" {{ name = "{long}" }}"#
+        ))
+        .expect_error("(?s)Invalid value for name.*must be at most 200 characters, got 201"),
+        Step::config(
+            r#"resource "octopus_project" "p" {
   name         = "p-{code}"
   lifecycle_id = "Lifecycles-99999"
-}"#)
+}"#,
+        )
         .expect_error("(?s)Lifecycles-99999"),
-        Step::config(r#"resource "octopus_environment" "e" {
+        Step::config(
+            r#"resource "octopus_environment" "e" {
   name     = "e-{code}"
   space_id = "Spaces-99999"
-}"#)
+}"#,
+        )
         .expect_error("(?s)Could not create the environment \\(HTTP 404\\)"),
     ])
     .run(&ctx);
@@ -39,7 +45,10 @@ fn missing_or_wrong_credentials_say_what_to_fix() {
     let ctx = TestContext::new();
     let url = Backend::get().url();
     // Nothing set anywhere (the in-process provider sees no OCTOPUS_* variables).
-    ctx.workdir.config(&provider_only(&ctx, &format!("provider \"octopus\" {{\n  address = \"{url}\"\n}}")));
+    ctx.workdir.config(&provider_only(
+        &ctx,
+        &format!("provider \"octopus\" {{\n  address = \"{url}\"\n}}"),
+    ));
     let r = ctx.workdir.run(&["plan", "-no-color"]);
     assert_eq!(r.code, 1, "{}", r.output());
     assert!(r.stderr.contains("Missing Octopus API key"), "{}", r.stderr);
@@ -51,20 +60,32 @@ fn missing_or_wrong_credentials_say_what_to_fix() {
     ));
     let r = ctx.workdir.run(&["apply", "-auto-approve", "-no-color"]);
     assert_eq!(r.code, 1, "{}", r.output());
-    assert!(r.stderr.contains("Octopus refused the API key"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Octopus refused the API key"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn server_not_running_is_a_clear_error_not_a_hang() {
     let ctx = TestContext::new();
     // A port nothing listens on: bind one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     ctx.workdir.config(&provider_only(
         &ctx,
         &format!("provider \"octopus\" {{\n  address = \"http://127.0.0.1:{port}\"\n  api_key = \"API-X\"\n  space_id = \"Spaces-1\"\n}}"),
     ));
     let r = ctx.workdir.run(&["apply", "-auto-approve", "-no-color"]);
     assert_eq!(r.code, 1, "{}", r.output());
-    assert!(r.stderr.contains("Cannot reach the Octopus server"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Cannot reach the Octopus server"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("Is the server running"), "{}", r.stderr);
 }

@@ -29,7 +29,11 @@ fn examples_are_fmt_clean() {
         .arg(examples())
         .output()
         .unwrap();
-    assert!(r.status.success(), "terraform fmt -check:\n{}", String::from_utf8_lossy(&r.stdout));
+    assert!(
+        r.status.success(),
+        "terraform fmt -check:\n{}",
+        String::from_utf8_lossy(&r.stdout)
+    );
 }
 
 #[test]
@@ -49,9 +53,20 @@ fn every_resource_has_examples_in_the_registry_layout() {
         .map(|d| format!("octopus_{}", d.name()))
         .collect();
     for t in &data {
-        assert!(examples().join("data-sources").join(t).join("data-source.tf").is_file(), "{t}: data-source.tf");
+        assert!(
+            examples()
+                .join("data-sources")
+                .join(t)
+                .join("data-source.tf")
+                .is_file(),
+            "{t}: data-source.tf"
+        );
     }
-    assert_eq!(dirs("resources").len(), types.len(), "no examples for resources that do not exist");
+    assert_eq!(
+        dirs("resources").len(),
+        types.len(),
+        "no examples for resources that do not exist"
+    );
     assert_eq!(dirs("data-sources").len(), data.len());
 }
 
@@ -63,7 +78,10 @@ fn resource_examples_apply_and_import() {
         let ctx = TestContext::new();
         let example = read(&dir.join("resource.tf"));
         let import = read(&dir.join("import.sh"));
-        let line = import.lines().find(|l| l.starts_with("terraform import ")).expect("an import command");
+        let line = import
+            .lines()
+            .find(|l| l.starts_with("terraform import "))
+            .expect("an import command");
         let address = line.split_whitespace().nth(2).expect("address").to_string();
         let documented_id = line.split_whitespace().nth(3).expect("ID").to_string();
         assert!(documented_id.contains('-'), "{line}");
@@ -76,13 +94,27 @@ fn data_source_examples_apply() {
     let ctx = TestContext::new();
     // What the examples look up by name.
     let env = octopus_client::model::Environment::new("Production");
-    ctx.block_on(ctx.client.environments(&ctx.space_id).create(&env)).unwrap();
-    let lifecycles = ctx.block_on(ctx.client.lifecycles(&ctx.space_id).list_all(&Default::default())).unwrap();
-    let groups = ctx.block_on(ctx.client.project_groups(&ctx.space_id).list_all(&Default::default())).unwrap();
+    ctx.block_on(ctx.client.environments(&ctx.space_id).create(&env))
+        .unwrap();
+    let lifecycles = ctx
+        .block_on(
+            ctx.client
+                .lifecycles(&ctx.space_id)
+                .list_all(&Default::default()),
+        )
+        .unwrap();
+    let groups = ctx
+        .block_on(
+            ctx.client
+                .project_groups(&ctx.space_id)
+                .list_all(&Default::default()),
+        )
+        .unwrap();
     let mut web = octopus_client::model::Project::new("Web");
     web.lifecycle_id = lifecycles[0].id.clone().unwrap();
     web.project_group_id = groups[0].id.clone().unwrap();
-    ctx.block_on(ctx.client.projects(&ctx.space_id).create(&web)).unwrap();
+    ctx.block_on(ctx.client.projects(&ctx.space_id).create(&web))
+        .unwrap();
 
     let mut all = String::new();
     for dir in dirs("data-sources") {
@@ -98,7 +130,12 @@ fn data_source_examples_apply() {
             "default_project_group_id",
             "default_lifecycle_id",
         ] {
-            assert!(outputs[name]["value"].as_str().is_some_and(|v| !v.is_empty()), "{name}: {outputs}");
+            assert!(
+                outputs[name]["value"]
+                    .as_str()
+                    .is_some_and(|v| !v.is_empty()),
+                "{name}: {outputs}"
+            );
         }
     })])
     .run(&ctx);
@@ -108,20 +145,41 @@ fn data_source_examples_apply() {
 fn quickstart_applies() {
     let ctx = TestContext::new();
     let quickstart = read(&examples().join("quickstart/main.tf"));
-    assert!(quickstart.contains("provider \"octopus\" {}"), "quickstart configures through the environment");
+    assert!(
+        quickstart.contains("provider \"octopus\" {}"),
+        "quickstart configures through the environment"
+    );
     // Same file, pointed at this test's space instead of the environment variables.
     let config = quickstart.replace("provider \"octopus\" {}", &ctx.provider_config());
     ctx.workdir.config(&config);
     ctx.workdir.apply();
     ctx.workdir.assert_empty_plan();
-    let projects = ctx.block_on(ctx.client.projects(&ctx.space_id).list_all(&Default::default())).unwrap();
+    let projects = ctx
+        .block_on(
+            ctx.client
+                .projects(&ctx.space_id)
+                .list_all(&Default::default()),
+        )
+        .unwrap();
     let mut names: Vec<_> = projects.iter().map(|p| p.name.as_str()).collect();
     names.sort();
     assert_eq!(names, ["Orders API", "Storefront"]);
-    let envs = ctx.block_on(ctx.client.environments(&ctx.space_id).list_all(&Default::default())).unwrap();
+    let envs = ctx
+        .block_on(
+            ctx.client
+                .environments(&ctx.space_id)
+                .list_all(&Default::default()),
+        )
+        .unwrap();
     assert_eq!(envs.len(), 3);
     ctx.workdir.destroy();
-    let left = ctx.block_on(ctx.client.projects(&ctx.space_id).list_all(&Default::default())).unwrap();
+    let left = ctx
+        .block_on(
+            ctx.client
+                .projects(&ctx.space_id)
+                .list_all(&Default::default()),
+        )
+        .unwrap();
     assert!(left.is_empty());
 }
 

@@ -3,7 +3,8 @@
 use acceptance_tests::{Cloud, Fixture, TestContext};
 
 fn project_exists(ctx: &TestContext, id: &str) -> bool {
-    ctx.block_on(ctx.client.projects(&ctx.space_id).get(id)).is_ok()
+    ctx.block_on(ctx.client.projects(&ctx.space_id).get(id))
+        .is_ok()
 }
 
 #[test]
@@ -30,7 +31,10 @@ fn a_failing_test_still_destroys_its_fixture() {
     }));
     assert!(result.is_err());
     let id = spun.lock().unwrap().clone().expect("fixture was spun");
-    assert!(!project_exists(&ctx, &id), "fixture destroyed during unwinding");
+    assert!(
+        !project_exists(&ctx, &id),
+        "fixture destroyed during unwinding"
+    );
 }
 
 #[test]
@@ -42,13 +46,22 @@ fn parallel_fixtures_do_not_interfere() {
                 let ctx = TestContext::new();
                 let fx = Fixture::spin("project-with-environment", &ctx).unwrap();
                 let id = fx.output("project_id").as_str().unwrap().to_string();
-                let all = ctx.block_on(ctx.client.projects(&ctx.space_id).list_all(&Default::default())).unwrap();
+                let all = ctx
+                    .block_on(
+                        ctx.client
+                            .projects(&ctx.space_id)
+                            .list_all(&Default::default()),
+                    )
+                    .unwrap();
                 assert_eq!(all.len(), 1, "only this test's project is in its space");
                 (ctx.space_id.clone(), id)
             })
         })
         .collect();
-    let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("no panic")).collect();
+    let results: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("no panic"))
+        .collect();
     assert_ne!(results[0].0, results[1].0, "separate spaces");
     assert_ne!(results[0].1, results[1].1, "separate projects");
 }
@@ -56,11 +69,18 @@ fn parallel_fixtures_do_not_interfere() {
 #[test]
 fn cloud_fixtures_are_skipped_with_a_reason_when_unavailable() {
     let ctx = TestContext::new();
-    let hcl = std::fs::read_to_string(Fixture::template_dir("aws-artifact-bucket").join("main.tf")).unwrap();
+    let hcl = std::fs::read_to_string(Fixture::template_dir("aws-artifact-bucket").join("main.tf"))
+        .unwrap();
     assert_eq!(Cloud::of_template(&hcl), Cloud::Aws);
-    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none() {
-        let reason = Fixture::spin("aws-artifact-bucket", &ctx).err().expect("skipped without credentials");
-        assert!(reason.contains("AWS fixture skipped: no credentials"), "{reason}");
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none()
+    {
+        let reason = Fixture::spin("aws-artifact-bucket", &ctx)
+            .err()
+            .expect("skipped without credentials");
+        assert!(
+            reason.contains("AWS fixture skipped: no credentials"),
+            "{reason}"
+        );
         eprintln!("SKIPPED aws-artifact-bucket: {reason}");
     }
 }

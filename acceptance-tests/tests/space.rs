@@ -16,7 +16,10 @@ resource "octopus_space" "s" {
 "#;
 
 fn space_id(ctx: &TestContext) -> String {
-    ctx.attrs("octopus_space.s")["id"].as_str().unwrap().to_string()
+    ctx.attrs("octopus_space.s")["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -32,7 +35,12 @@ fn space_lifecycle() {
             let s = ctx.block_on(a1.spaces().get(&space_id(ctx))).unwrap();
             assert_eq!(s.name, format!("team-{}", ctx.code));
             // A new space comes with its default project group and lifecycle.
-            let groups = ctx.block_on(a1.project_groups(&space_id(ctx)).list_all(&Default::default())).unwrap();
+            let groups = ctx
+                .block_on(
+                    a1.project_groups(&space_id(ctx))
+                        .list_all(&Default::default()),
+                )
+                .unwrap();
             assert_eq!(groups.len(), 1);
         }),
         Step::plan_shows(UPDATED, r"1 to change, 0 to destroy"),
@@ -41,11 +49,13 @@ fn space_lifecycle() {
             assert_eq!(s.description.as_deref(), Some("The platform team's space"));
         }),
         Step::import("octopus_space.s"),
-        Step::plan_shows(UPDATED, r#"name\s+= "renamed-outside" -> "team-renamed-"#).before(move |ctx| {
-            let mut s = ctx.block_on(a3.spaces().get(&space_id(ctx))).unwrap();
-            s.name = "renamed-outside".into();
-            ctx.block_on(a3.spaces().update(&s)).unwrap();
-        }),
+        Step::plan_shows(UPDATED, r#"name\s+= "renamed-outside" -> "team-renamed-"#).before(
+            move |ctx| {
+                let mut s = ctx.block_on(a3.spaces().get(&space_id(ctx))).unwrap();
+                s.name = "renamed-outside".into();
+                ctx.block_on(a3.spaces().update(&s)).unwrap();
+            },
+        ),
         Step::config(UPDATED),
         Step::plan_shows(UPDATED, r"1 to add, 0 to change, 0 to destroy").before(move |ctx| {
             let id = space_id(ctx);
@@ -57,9 +67,13 @@ fn space_lifecycle() {
         Step::config(UPDATED),
     ])
     .check_destroy(move |ctx| {
-        let spaces = ctx.block_on(admin.spaces().list_all(&Default::default())).unwrap();
+        let spaces = ctx
+            .block_on(admin.spaces().list_all(&Default::default()))
+            .unwrap();
         assert!(
-            !spaces.iter().any(|s| s.name.ends_with(&ctx.code) && s.name.starts_with("team-")),
+            !spaces
+                .iter()
+                .any(|s| s.name.ends_with(&ctx.code) && s.name.starts_with("team-")),
             "space deleted"
         );
     })

@@ -3,26 +3,43 @@
 use octopus_client::Error;
 use tf_sdk::{AttributePath, Diagnostic, Diagnostics};
 
+/// Maps an Octopus field name in a validation error to the attribute it came from.
+pub type FieldPath<'a> = &'a dyn Fn(&str) -> Option<AttributePath>;
+
 /// A failed API call during `action` (e.g. "create the project") as a diagnostic.
 /// Validation errors that name a field are pointed at `field_path(field)`.
-pub fn api(action: &str, err: Error, field_path: Option<&dyn Fn(&str) -> Option<AttributePath>>) -> Diagnostics {
+pub fn api(action: &str, err: Error, field_path: Option<FieldPath>) -> Diagnostics {
     let mut diags = Diagnostics::new();
     match &err {
         Error::Api { status: 401, .. } => diags.error(
             format!("Octopus refused the API key while trying to {action}"),
             "Check `api_key` in the provider block, or OCTOPUS_APIKEY / OCTOPUS_API_KEY.",
         ),
-        Error::Api { status: 403, message, .. } => diags.error(
+        Error::Api {
+            status: 403,
+            message,
+            ..
+        } => diags.error(
             format!("Not allowed to {action}"),
             format!("{message}\nThe API key's user lacks the permission for this."),
         ),
-        Error::Api { status, message, errors } => {
+        Error::Api {
+            status,
+            message,
+            errors,
+        } => {
             let mut placed = false;
             for e in errors {
                 // Octopus errors often read "Name: must not be empty".
                 let field = e.split_once(':').map(|(f, _)| f.trim()).unwrap_or_default();
                 if let Some(path) = field_path.and_then(|f| f(field)) {
-                    diags.push(Diagnostic::error(format!("Octopus rejected the value: {e}"), message.clone()).at(path));
+                    diags.push(
+                        Diagnostic::error(
+                            format!("Octopus rejected the value: {e}"),
+                            message.clone(),
+                        )
+                        .at(path),
+                    );
                     placed = true;
                 }
             }
@@ -57,7 +74,9 @@ pub fn field_of<M: tf_sdk::Model>(field: &str) -> Option<AttributePath> {
             snake.push(c);
         }
     }
-    M::block().attribute(&snake).map(|_| AttributePath::root(snake))
+    M::block()
+        .attribute(&snake)
+        .map(|_| AttributePath::root(snake))
 }
 
 /// `Ok(None)` for a 404, so reads can tell "gone" from "failed".

@@ -60,7 +60,11 @@ pub struct Octopus {
 impl Octopus {
     /// A provider context on `client`, with an optional default space.
     pub fn new(client: Client, space_id: Option<String>) -> Octopus {
-        Octopus { client, configured_space: space_id, default_space: OnceCell::new() }
+        Octopus {
+            client,
+            configured_space: space_id,
+            default_space: OnceCell::new(),
+        }
     }
 
     /// The space to use: `explicit` when known, else the provider's, else the
@@ -102,7 +106,10 @@ impl Provider for OctopusProvider {
 
     async fn configure(&self, config: ProviderConfig, _tf: String) -> Result<Octopus, Diagnostics> {
         let mut diags = Diagnostics::new();
-        if config.address.is_unknown() || config.api_key.is_unknown() || config.space_id.is_unknown() {
+        if config.address.is_unknown()
+            || config.api_key.is_unknown()
+            || config.space_id.is_unknown()
+        {
             diags.error(
                 "Provider configuration not known yet",
                 "address, api_key and space_id must be known at plan time; they cannot depend on \
@@ -131,7 +138,9 @@ impl Provider for OctopusProvider {
                 .at(AttributePath::root("api_key")),
             );
         }
-        let (Some(address), Some(api_key)) = (address, api_key) else { return Err(diags) };
+        let (Some(address), Some(api_key)) = (address, api_key) else {
+            return Err(diags);
+        };
         let client_config = Config::new(address, Credentials::ApiKey(api_key));
         let client = Client::new(client_config).map_err(|e| {
             Diagnostics::from(
@@ -139,7 +148,10 @@ impl Provider for OctopusProvider {
                     .at(AttributePath::root("address")),
             )
         })?;
-        Ok(Octopus::new(client, setting(&config.space_id, &["OCTOPUS_SPACE_ID"])))
+        Ok(Octopus::new(
+            client,
+            setting(&config.space_id, &["OCTOPUS_SPACE_ID"]),
+        ))
     }
 
     fn resources(&self) -> Vec<Box<dyn ErasedResource<Octopus>>> {

@@ -100,7 +100,10 @@ impl Diagnostic {
     }
     /// A warning.
     pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(summary, detail) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(summary, detail)
+        }
     }
     /// The same diagnostic, about the attribute at `path`.
     pub fn at(mut self, path: AttributePath) -> Diagnostic {

@@ -50,11 +50,17 @@ pub trait ErasedResource<D>: Send + Sync {
         planned: Value,
     ) -> BoxFuture<'a, (Value, Diagnostics)>;
     /// Refreshes a state; null when the object is gone.
-    fn read<'a>(&'a self, ctx: &'a Context<D>, state: Value) -> BoxFuture<'a, (Value, Diagnostics)>;
+    fn read<'a>(&'a self, ctx: &'a Context<D>, state: Value)
+    -> BoxFuture<'a, (Value, Diagnostics)>;
     /// Imports by ID.
-    fn import<'a>(&'a self, ctx: &'a Context<D>, id: &'a str) -> BoxFuture<'a, (Value, Diagnostics)>;
+    fn import<'a>(
+        &'a self,
+        ctx: &'a Context<D>,
+        id: &'a str,
+    ) -> BoxFuture<'a, (Value, Diagnostics)>;
     /// Upgrades stored JSON state of `version` to the current schema.
-    fn upgrade(&self, schema: &Schema, version: i64, raw_json: &[u8]) -> Result<Value, Diagnostics>;
+    fn upgrade(&self, schema: &Schema, version: i64, raw_json: &[u8])
+    -> Result<Value, Diagnostics>;
 }
 
 /// A data source, erased to work on values. Build one with [`data_source`].
@@ -83,7 +89,9 @@ pub fn resource<D: Send + Sync + 'static, R: Resource<D>>(r: R) -> Box<dyn Erase
 }
 
 /// Boxes a data source for [`crate::Provider::data_sources`].
-pub fn data_source<D: Send + Sync + 'static, S: DataSource<D>>(s: S) -> Box<dyn ErasedDataSource<D>> {
+pub fn data_source<D: Send + Sync + 'static, S: DataSource<D>>(
+    s: S,
+) -> Box<dyn ErasedDataSource<D>> {
     Box::new(DataSourceAdapter(s, PhantomData))
 }
 
@@ -100,7 +108,10 @@ fn decode<M: Model>(what: &str, v: &Value) -> Result<M, Diagnostics> {
     M::from_value(v).map_err(|e| codec_diag(what, e))
 }
 
-fn validate_model<M: Model>(config: &Value, extra: impl FnOnce(&M, &mut Diagnostics)) -> Diagnostics {
+fn validate_model<M: Model>(
+    config: &Value,
+    extra: impl FnOnce(&M, &mut Diagnostics),
+) -> Diagnostics {
     let mut diags = Diagnostics::new();
     match decode::<M>("configuration", config) {
         Ok(m) => {
@@ -124,7 +135,10 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
     }
 
     fn schema(&self) -> Schema {
-        Schema { version: self.0.schema_version(), block: R::Model::block() }
+        Schema {
+            version: self.0.schema_version(),
+            block: R::Model::block(),
+        }
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
@@ -142,7 +156,11 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
         Box::pin(async move {
             let mut diags = Diagnostics::new();
             if proposed.is_null() {
-                return Planned { state: Value::Null, requires_replace: vec![], diags };
+                return Planned {
+                    state: Value::Null,
+                    requires_replace: vec![],
+                    diags,
+                };
             }
             let block = &schema.block;
             let mut planned = proposed;
@@ -153,18 +171,32 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
             let typed = (|| {
                 Ok::<_, Diagnostics>(PlanRequest {
                     config: decode::<R::Model>("configuration", &config)?,
-                    prior: if prior.is_null() { None } else { Some(decode("prior state", &prior)?) },
+                    prior: if prior.is_null() {
+                        None
+                    } else {
+                        Some(decode("prior state", &prior)?)
+                    },
                     plan: decode::<R::Model>("planned state", &planned)?,
                     requires_replace: Vec::new(),
                 })
             })();
             let mut req = match typed {
                 Ok(r) => r,
-                Err(d) => return Planned { state: planned, requires_replace: vec![], diags: d },
+                Err(d) => {
+                    return Planned {
+                        state: planned,
+                        requires_replace: vec![],
+                        diags: d,
+                    };
+                }
             };
             self.0.modify_plan(ctx, &mut req, &mut diags).await;
             let mut planned = req.plan.to_value();
-            log_restored("plan modification", self.0.name(), &plan::restore_config(block, &mut planned, &config));
+            log_restored(
+                "plan modification",
+                self.0.name(),
+                &plan::restore_config(block, &mut planned, &config),
+            );
             let mut replace = plan::requires_replace(block, &prior, &planned, &config);
             if !prior.is_null() {
                 for p in req.requires_replace {
@@ -173,7 +205,11 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                     }
                 }
             }
-            Planned { state: planned, requires_replace: replace, diags }
+            Planned {
+                state: planned,
+                requires_replace: replace,
+                diags,
+            }
         })
     }
 
@@ -218,7 +254,11 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
         })
     }
 
-    fn read<'a>(&'a self, ctx: &'a Context<D>, state: Value) -> BoxFuture<'a, (Value, Diagnostics)> {
+    fn read<'a>(
+        &'a self,
+        ctx: &'a Context<D>,
+        state: Value,
+    ) -> BoxFuture<'a, (Value, Diagnostics)> {
         Box::pin(async move {
             if state.is_null() {
                 return (Value::Null, Diagnostics::new());
@@ -235,7 +275,11 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
         })
     }
 
-    fn import<'a>(&'a self, ctx: &'a Context<D>, id: &'a str) -> BoxFuture<'a, (Value, Diagnostics)> {
+    fn import<'a>(
+        &'a self,
+        ctx: &'a Context<D>,
+        id: &'a str,
+    ) -> BoxFuture<'a, (Value, Diagnostics)> {
         Box::pin(async move {
             match self.0.import(ctx, id).await {
                 Ok(m) => (plan::strip_unknown(&m.to_value()), Diagnostics::new()),
@@ -244,7 +288,12 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
         })
     }
 
-    fn upgrade(&self, schema: &Schema, version: i64, raw_json: &[u8]) -> Result<Value, Diagnostics> {
+    fn upgrade(
+        &self,
+        schema: &Schema,
+        version: i64,
+        raw_json: &[u8],
+    ) -> Result<Value, Diagnostics> {
         let ty = schema.value_type();
         if raw_json.is_empty() {
             return Ok(Value::Null);
@@ -261,8 +310,9 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
             .into());
         }
         let bytes = if version < schema.version {
-            let old: serde_json::Value = serde_json::from_slice(raw_json)
-                .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid stored state", e.to_string())))?;
+            let old: serde_json::Value = serde_json::from_slice(raw_json).map_err(|e| {
+                Diagnostics::from(Diagnostic::error("Invalid stored state", e.to_string()))
+            })?;
             let new = self.0.upgrade_state(version, old)?;
             serde_json::to_vec(&new).expect("JSON value encodes")
         } else {
@@ -278,7 +328,10 @@ impl<D: Send + Sync + 'static, S: DataSource<D>> ErasedDataSource<D> for DataSou
     }
 
     fn schema(&self) -> Schema {
-        Schema { version: 0, block: S::Model::block() }
+        Schema {
+            version: 0,
+            block: S::Model::block(),
+        }
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
@@ -299,7 +352,11 @@ impl<D: Send + Sync + 'static, S: DataSource<D>> ErasedDataSource<D> for DataSou
             match self.0.read(ctx, model).await {
                 Ok(m) => {
                     let mut v = plan::strip_unknown(&m.to_value());
-                    log_restored("read", self.0.name(), &plan::restore_config(&schema.block, &mut v, &config));
+                    log_restored(
+                        "read",
+                        self.0.name(),
+                        &plan::restore_config(&schema.block, &mut v, &config),
+                    );
                     (plan::strip_unknown(&v), Diagnostics::new())
                 }
                 Err(d) => (Value::Null, d),

@@ -13,12 +13,22 @@ use tf_proto::tfplugin6 as pb;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+/// A registered resource or data source with its schema and value type, computed once.
+struct Entry<T: ?Sized> {
+    item: Box<T>,
+    schema: Schema,
+    ty: Type,
+}
+
+type ResourceEntry<D> = Entry<dyn ErasedResource<D>>;
+type DataSourceEntry<D> = Entry<dyn ErasedDataSource<D>>;
+
 /// Serves a [`Provider`] as `tfplugin6.Provider`.
 pub struct ProviderService<P: Provider> {
     provider: Arc<P>,
     provider_schema: Schema,
-    resources: HashMap<String, (Box<dyn ErasedResource<P::Data>>, Schema, Type)>,
-    data_sources: HashMap<String, (Box<dyn ErasedDataSource<P::Data>>, Schema, Type)>,
+    resources: HashMap<String, ResourceEntry<P::Data>>,
+    data_sources: HashMap<String, DataSourceEntry<P::Data>>,
     schema_response: pb::get_provider_schema::Response,
     data: RwLock<Option<Arc<P::Data>>>,
     cancel: Mutex<CancellationToken>,
@@ -28,14 +38,24 @@ impl<P: Provider> ProviderService<P> {
     /// Builds the service: collects schemas once, up front.
     pub fn new(provider: P) -> ProviderService<P> {
         let prefix = format!("{}_", provider.type_name());
-        let provider_schema = Schema { version: 0, block: P::Config::block() };
+        let provider_schema = Schema {
+            version: 0,
+            block: P::Config::block(),
+        };
         let resources: HashMap<_, _> = provider
             .resources()
             .into_iter()
             .map(|r| {
                 let schema = r.schema();
                 let ty = schema.value_type();
-                (format!("{prefix}{}", r.name()), (r, schema, ty))
+                (
+                    format!("{prefix}{}", r.name()),
+                    Entry {
+                        item: r,
+                        schema,
+                        ty,
+                    },
+                )
             })
             .collect();
         let data_sources: HashMap<_, _> = provider
@@ -44,18 +64,25 @@ impl<P: Provider> ProviderService<P> {
             .map(|d| {
                 let schema = d.schema();
                 let ty = schema.value_type();
-                (format!("{prefix}{}", d.name()), (d, schema, ty))
+                (
+                    format!("{prefix}{}", d.name()),
+                    Entry {
+                        item: d,
+                        schema,
+                        ty,
+                    },
+                )
             })
             .collect();
         let schema_response = pb::get_provider_schema::Response {
             provider: Some(schema_to_pb(&provider_schema)),
             resource_schemas: resources
                 .iter()
-                .map(|(k, (_, s, _))| (k.clone(), schema_to_pb(s)))
+                .map(|(k, e)| (k.clone(), schema_to_pb(&e.schema)))
                 .collect(),
             data_source_schemas: data_sources
                 .iter()
-                .map(|(k, (_, s, _))| (k.clone(), schema_to_pb(s)))
+                .map(|(k, e)| (k.clone(), schema_to_pb(&e.schema)))
                 .collect(),
             server_capabilities: Some(capabilities()),
             ..Default::default()
@@ -77,7 +104,11 @@ impl<P: Provider> ProviderService<P> {
     }
 
     /// Runs `fut` unless Terraform asks to stop first.
-    async fn cancellable<T>(&self, ctx: &Context<P::Data>, fut: impl Future<Output = T>) -> Result<T, Diagnostics> {
+    async fn cancellable<T>(
+        &self,
+        ctx: &Context<P::Data>,
+        fut: impl Future<Output = T>,
+    ) -> Result<T, Diagnostics> {
         tokio::select! {
             v = fut => Ok(v),
             _ = ctx.cancelled() => Err(Diagnostic::error(
@@ -87,13 +118,13 @@ impl<P: Provider> ProviderService<P> {
         }
     }
 
-    fn resource(&self, name: &str) -> Result<&(Box<dyn ErasedResource<P::Data>>, Schema, Type), Status> {
+    fn resource(&self, name: &str) -> Result<&ResourceEntry<P::Data>, Status> {
         self.resources
             .get(name)
             .ok_or_else(|| Status::not_found(format!("unknown resource type {name:?}")))
     }
 
-    fn data_source(&self, name: &str) -> Result<&(Box<dyn ErasedDataSource<P::Data>>, Schema, Type), Status> {
+    fn data_source(&self, name: &str) -> Result<&DataSourceEntry<P::Data>, Status> {
         self.data_sources
             .get(name)
             .ok_or_else(|| Status::not_found(format!("unknown data source type {name:?}")))
@@ -112,8 +143,12 @@ fn capabilities() -> pb::ServerCapabilities {
 /// Decodes a `DynamicValue`: msgpack when present, else JSON, else null.
 pub fn decode_dynamic(v: Option<&pb::DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
     match v {
-        Some(d) if !d.msgpack.is_empty() => msgpack::decode(&d.msgpack, ty).map_err(|e| codec_diag("value", e)),
-        Some(d) if !d.json.is_empty() => json::decode(&d.json, ty).map_err(|e| codec_diag("value", e)),
+        Some(d) if !d.msgpack.is_empty() => {
+            msgpack::decode(&d.msgpack, ty).map_err(|e| codec_diag("value", e))
+        }
+        Some(d) if !d.json.is_empty() => {
+            json::decode(&d.json, ty).map_err(|e| codec_diag("value", e))
+        }
         _ => Ok(Value::Null),
     }
 }
@@ -121,7 +156,10 @@ pub fn decode_dynamic(v: Option<&pb::DynamicValue>, ty: &Type) -> Result<Value, 
 /// Encodes a value as a msgpack `DynamicValue`.
 pub fn encode_dynamic(v: &Value, ty: &Type) -> Result<pb::DynamicValue, Diagnostics> {
     msgpack::encode(v, ty)
-        .map(|msgpack| pb::DynamicValue { msgpack, json: Vec::new() })
+        .map(|msgpack| pb::DynamicValue {
+            msgpack,
+            json: Vec::new(),
+        })
         .map_err(|e| codec_diag("value produced by the provider", e))
 }
 
@@ -161,7 +199,10 @@ pub fn path_to_pb(p: &AttributePath) -> pb::AttributePath {
 
 /// Converts a schema to its protocol form.
 pub fn schema_to_pb(s: &Schema) -> pb::Schema {
-    pb::Schema { version: s.version, block: Some(block_to_pb(&s.block, s.version)) }
+    pb::Schema {
+        version: s.version,
+        block: Some(block_to_pb(&s.block, s.version)),
+    }
 }
 
 fn block_to_pb(b: &Block, version: i64) -> pb::schema::Block {
@@ -249,12 +290,16 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             resources: self
                 .resources
                 .keys()
-                .map(|k| pb::get_metadata::ResourceMetadata { type_name: k.clone() })
+                .map(|k| pb::get_metadata::ResourceMetadata {
+                    type_name: k.clone(),
+                })
                 .collect(),
             data_sources: self
                 .data_sources
                 .keys()
-                .map(|k| pb::get_metadata::DataSourceMetadata { type_name: k.clone() })
+                .map(|k| pb::get_metadata::DataSourceMetadata {
+                    type_name: k.clone(),
+                })
                 .collect(),
             ..Default::default()
         }))
@@ -283,7 +328,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             }
             Err(e) => diags.extend(codec_diag("provider configuration", e)),
         }
-        Ok(Response::new(pb::validate_provider_config::Response { diagnostics: diags_to_pb(&diags) }))
+        Ok(Response::new(pb::validate_provider_config::Response {
+            diagnostics: diags_to_pb(&diags),
+        }))
     }
 
     async fn validate_resource_config(
@@ -291,11 +338,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
         let req = req.into_inner();
-        let (res, _, ty) = self.resource(&req.type_name)?;
+        let Entry { item: res, ty, .. } = self.resource(&req.type_name)?;
         let empty = pb::validate_resource_config::Response::default();
         let config = try_diags!(decode_dynamic(req.config.as_ref(), ty), empty);
         let diags = res.validate(&config);
-        Ok(Response::new(pb::validate_resource_config::Response { diagnostics: diags_to_pb(&diags) }))
+        Ok(Response::new(pb::validate_resource_config::Response {
+            diagnostics: diags_to_pb(&diags),
+        }))
     }
 
     async fn validate_data_resource_config(
@@ -303,11 +352,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::validate_data_resource_config::Request>,
     ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
         let req = req.into_inner();
-        let (ds, _, ty) = self.data_source(&req.type_name)?;
+        let Entry { item: ds, ty, .. } = self.data_source(&req.type_name)?;
         let empty = pb::validate_data_resource_config::Response::default();
         let config = try_diags!(decode_dynamic(req.config.as_ref(), ty), empty);
         let diags = ds.validate(&config);
-        Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics: diags_to_pb(&diags) }))
+        Ok(Response::new(pb::validate_data_resource_config::Response {
+            diagnostics: diags_to_pb(&diags),
+        }))
     }
 
     async fn upgrade_resource_state(
@@ -315,7 +366,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::upgrade_resource_state::Request>,
     ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
         let req = req.into_inner();
-        let (res, schema, ty) = self.resource(&req.type_name)?;
+        let Entry {
+            item: res,
+            schema,
+            ty,
+        } = self.resource(&req.type_name)?;
         let empty = pb::upgrade_resource_state::Response::default();
         let raw = req.raw_state.map(|r| r.json).unwrap_or_default();
         let value = try_diags!(res.upgrade(schema, req.version, &raw), empty.clone());
@@ -335,10 +390,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let ty = self.provider_schema.value_type();
         let config = try_diags!(decode_dynamic(req.config.as_ref(), &ty), empty.clone());
         let model = try_diags!(
-            <P::Config as Model>::from_value(&config).map_err(|e| codec_diag("provider configuration", e)),
+            <P::Config as Model>::from_value(&config)
+                .map_err(|e| codec_diag("provider configuration", e)),
             empty.clone()
         );
-        let data = try_diags!(self.provider.configure(model, req.terraform_version).await, empty);
+        let data = try_diags!(
+            self.provider.configure(model, req.terraform_version).await,
+            empty
+        );
         *self.data.write().expect("lock") = Some(Arc::new(data));
         Ok(Response::new(pb::configure_provider::Response::default()))
     }
@@ -348,15 +407,21 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::read_resource::Request>,
     ) -> Result<Response<pb::read_resource::Response>, Status> {
         let req = req.into_inner();
-        let (res, _, ty) = self.resource(&req.type_name)?;
+        let Entry { item: res, ty, .. } = self.resource(&req.type_name)?;
         let fallback = pb::read_resource::Response {
             new_state: req.current_state.clone(),
             private: req.private.clone(),
             ..Default::default()
         };
-        let state = try_diags!(decode_dynamic(req.current_state.as_ref(), ty), fallback.clone());
+        let state = try_diags!(
+            decode_dynamic(req.current_state.as_ref(), ty),
+            fallback.clone()
+        );
         let ctx = self.ctx();
-        let (new_state, diags) = try_diags!(self.cancellable(&ctx, res.read(&ctx, state)).await, fallback.clone());
+        let (new_state, diags) = try_diags!(
+            self.cancellable(&ctx, res.read(&ctx, state)).await,
+            fallback.clone()
+        );
         let encoded = try_diags!(encode_dynamic(&new_state, ty), fallback);
         Ok(Response::new(pb::read_resource::Response {
             new_state: Some(encoded),
@@ -371,14 +436,22 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let req = req.into_inner();
-        let (res, schema, ty) = self.resource(&req.type_name)?;
+        let Entry {
+            item: res,
+            schema,
+            ty,
+        } = self.resource(&req.type_name)?;
         let empty = pb::plan_resource_change::Response::default();
         let prior = try_diags!(decode_dynamic(req.prior_state.as_ref(), ty), empty.clone());
-        let proposed = try_diags!(decode_dynamic(req.proposed_new_state.as_ref(), ty), empty.clone());
+        let proposed = try_diags!(
+            decode_dynamic(req.proposed_new_state.as_ref(), ty),
+            empty.clone()
+        );
         let config = try_diags!(decode_dynamic(req.config.as_ref(), ty), empty.clone());
         let ctx = self.ctx();
         let planned = try_diags!(
-            self.cancellable(&ctx, res.plan(&ctx, schema, prior, proposed, config)).await,
+            self.cancellable(&ctx, res.plan(&ctx, schema, prior, proposed, config))
+                .await,
             empty.clone()
         );
         let state = try_diags!(encode_dynamic(&planned.state, ty), empty);
@@ -396,17 +469,28 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::apply_resource_change::Request>,
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
         let req = req.into_inner();
-        let (res, schema, ty) = self.resource(&req.type_name)?;
+        let Entry {
+            item: res,
+            schema,
+            ty,
+        } = self.resource(&req.type_name)?;
         let fallback = pb::apply_resource_change::Response {
             new_state: req.prior_state.clone(),
             private: req.planned_private.clone(),
             ..Default::default()
         };
-        let prior = try_diags!(decode_dynamic(req.prior_state.as_ref(), ty), fallback.clone());
-        let planned = try_diags!(decode_dynamic(req.planned_state.as_ref(), ty), fallback.clone());
+        let prior = try_diags!(
+            decode_dynamic(req.prior_state.as_ref(), ty),
+            fallback.clone()
+        );
+        let planned = try_diags!(
+            decode_dynamic(req.planned_state.as_ref(), ty),
+            fallback.clone()
+        );
         let ctx = self.ctx();
         let (new_state, diags) = try_diags!(
-            self.cancellable(&ctx, res.apply(&ctx, schema, prior, planned)).await,
+            self.cancellable(&ctx, res.apply(&ctx, schema, prior, planned))
+                .await,
             fallback.clone()
         );
         let encoded = try_diags!(encode_dynamic(&new_state, ty), fallback);
@@ -423,10 +507,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
         let req = req.into_inner();
-        let (res, _, ty) = self.resource(&req.type_name)?;
+        let Entry { item: res, ty, .. } = self.resource(&req.type_name)?;
         let empty = pb::import_resource_state::Response::default();
         let ctx = self.ctx();
-        let (state, diags) = try_diags!(self.cancellable(&ctx, res.import(&ctx, &req.id)).await, empty.clone());
+        let (state, diags) = try_diags!(
+            self.cancellable(&ctx, res.import(&ctx, &req.id)).await,
+            empty.clone()
+        );
         if diags.has_errors() {
             return Ok(Response::new(pb::import_resource_state::Response {
                 diagnostics: diags_to_pb(&diags),
@@ -450,11 +537,18 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::read_data_source::Request>,
     ) -> Result<Response<pb::read_data_source::Response>, Status> {
         let req = req.into_inner();
-        let (ds, schema, ty) = self.data_source(&req.type_name)?;
+        let Entry {
+            item: ds,
+            schema,
+            ty,
+        } = self.data_source(&req.type_name)?;
         let empty = pb::read_data_source::Response::default();
         let config = try_diags!(decode_dynamic(req.config.as_ref(), ty), empty.clone());
         let ctx = self.ctx();
-        let (state, diags) = try_diags!(self.cancellable(&ctx, ds.read(&ctx, schema, config)).await, empty.clone());
+        let (state, diags) = try_diags!(
+            self.cancellable(&ctx, ds.read(&ctx, schema, config)).await,
+            empty.clone()
+        );
         if diags.has_errors() {
             return Ok(Response::new(pb::read_data_source::Response {
                 diagnostics: diags_to_pb(&diags),

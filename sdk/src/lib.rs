@@ -23,8 +23,8 @@ pub mod value;
 pub use diag::{AttributePath, Diagnostic, Diagnostics, Severity};
 pub use model::{Model, Set, TfType, Val, validators};
 pub use provider::{
-    Context, DataSource, ErasedDataSource, ErasedResource, PlanRequest, Provider, Resource, data_source,
-    resource,
+    Context, DataSource, ErasedDataSource, ErasedResource, PlanRequest, Provider, Resource,
+    data_source, resource,
 };
 pub use serve::{InProcess, ServeOptions, serve};
 pub use tf_sdk_derive::Model;

@@ -135,7 +135,10 @@ impl<T, F: Fn(&T) -> Result<(), String>> Validator<T> for F {
 }
 
 /// Decodes one field of a model (used by the derive).
-pub fn decode_field<T: TfType>(obj: &BTreeMap<String, Value>, name: &str) -> Result<Val<T>, CodecError> {
+pub fn decode_field<T: TfType>(
+    obj: &BTreeMap<String, Value>,
+    name: &str,
+) -> Result<Val<T>, CodecError> {
     match obj.get(name) {
         None | Some(Value::Null) => Ok(Val::Null),
         Some(Value::Unknown(_)) => Ok(Val::Unknown),
@@ -170,7 +173,9 @@ impl TfType for String {
         Type::String
     }
     fn from_tf(v: &Value) -> Result<Self, CodecError> {
-        v.as_str().map(str::to_string).ok_or_else(|| mismatch("a string"))
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| mismatch("a string"))
     }
     fn to_tf(&self) -> Value {
         Value::String(self.clone())

@@ -34,9 +34,7 @@ fn pair_children<'a>(
 ) -> Vec<(&'a mut Value, &'a Value)> {
     match (nesting, plan, other) {
         (Nesting::Single | Nesting::Group, p @ Value::Object(_), o) => vec![(p, o)],
-        (Nesting::List, Value::List(ps), Value::List(os)) => {
-            ps.iter_mut().zip(os.iter()).collect()
-        }
+        (Nesting::List, Value::List(ps), Value::List(os)) => ps.iter_mut().zip(os.iter()).collect(),
         (Nesting::List, Value::List(ps), _) => ps.iter_mut().map(|p| (p, &Value::Null)).collect(),
         (Nesting::Map, Value::Map(ps), Value::Map(os)) => ps
             .iter_mut()
@@ -50,7 +48,10 @@ fn nested_attrs(a: &Attribute) -> Option<(Nesting, Block)> {
     match &a.ty {
         AttributeType::Nested(n, attrs) => Some((
             *n,
-            Block { attributes: attrs.clone(), ..Block::default() },
+            Block {
+                attributes: attrs.clone(),
+                ..Block::default()
+            },
         )),
         AttributeType::Type(_) => None,
     }
@@ -95,7 +96,11 @@ pub fn mark_computed_unknown(block: &Block, plan: &mut Value, config: &Value, pr
         } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
             let prior_child = attr(prior, &a.name);
             for (child, c) in pair_children(n, p, cfg) {
-                let pc = if n == Nesting::Single { prior_child } else { &Value::Null };
+                let pc = if n == Nesting::Single {
+                    prior_child
+                } else {
+                    &Value::Null
+                };
                 mark_computed_unknown(&b, child, c, pc);
             }
         }
@@ -120,7 +125,13 @@ pub fn mark_computed_unknown(block: &Block, plan: &mut Value, config: &Value, pr
 /// Returns the paths that had to be restored.
 pub fn restore_config(block: &Block, plan: &mut Value, config: &Value) -> Vec<AttributePath> {
     let mut restored = Vec::new();
-    restore_into(block, plan, config, &AttributePath::default(), &mut restored);
+    restore_into(
+        block,
+        plan,
+        config,
+        &AttributePath::default(),
+        &mut restored,
+    );
     restored
 }
 
@@ -178,7 +189,12 @@ fn same_shape(a: &Value, b: &Value) -> bool {
 /// A change counts when the planned value is known and differs from the prior one,
 /// or when the configuration itself is unknown; a computed attribute that is merely
 /// "known after apply" does not force replacement.
-pub fn requires_replace(block: &Block, prior: &Value, plan: &Value, config: &Value) -> Vec<AttributePath> {
+pub fn requires_replace(
+    block: &Block,
+    prior: &Value,
+    plan: &Value,
+    config: &Value,
+) -> Vec<AttributePath> {
     let mut out = Vec::new();
     if prior.is_null() || plan.is_null() {
         return out;
@@ -187,8 +203,16 @@ pub fn requires_replace(block: &Block, prior: &Value, plan: &Value, config: &Val
         if !a.requires_replace {
             continue;
         }
-        let (p, s, c) = (attr(plan, &a.name), attr(prior, &a.name), attr(config, &a.name));
-        let changed = if p.is_unknown() { c.is_unknown() } else { !p.semantic_eq(s) };
+        let (p, s, c) = (
+            attr(plan, &a.name),
+            attr(prior, &a.name),
+            attr(config, &a.name),
+        );
+        let changed = if p.is_unknown() {
+            c.is_unknown()
+        } else {
+            !p.semantic_eq(s)
+        };
         if changed {
             out.push(AttributePath::root(a.name.clone()));
         }
@@ -212,7 +236,12 @@ pub fn reconcile_applied(planned: &Value, new: &Value) -> (Value, Vec<AttributeP
     (v, diffs)
 }
 
-fn reconcile(planned: &Value, new: &Value, at: &AttributePath, diffs: &mut Vec<AttributePath>) -> Value {
+fn reconcile(
+    planned: &Value,
+    new: &Value,
+    at: &AttributePath,
+    diffs: &mut Vec<AttributePath>,
+) -> Value {
     match planned {
         Value::Unknown(_) => strip_unknown(new),
         Value::Object(pm) => match new {
@@ -220,7 +249,10 @@ fn reconcile(planned: &Value, new: &Value, at: &AttributePath, diffs: &mut Vec<A
                 pm.iter()
                     .map(|(k, pv)| {
                         let nv = nm.get(k).unwrap_or(&Value::Null);
-                        (k.clone(), reconcile(pv, nv, &at.clone().attr(k.clone()), diffs))
+                        (
+                            k.clone(),
+                            reconcile(pv, nv, &at.clone().attr(k.clone()), diffs),
+                        )
                     })
                     .collect(),
             ),
@@ -242,7 +274,12 @@ fn reconcile(planned: &Value, new: &Value, at: &AttributePath, diffs: &mut Vec<A
         Value::Map(pm) if planned.contains_unknown() => match new {
             Value::Map(nm) if nm.keys().eq(pm.keys()) => Value::Map(
                 pm.iter()
-                    .map(|(k, p)| (k.clone(), reconcile(p, &nm[k], &at.clone().key(k.clone()), diffs)))
+                    .map(|(k, p)| {
+                        (
+                            k.clone(),
+                            reconcile(p, &nm[k], &at.clone().key(k.clone()), diffs),
+                        )
+                    })
                     .collect(),
             ),
             _ => strip_unknown(new),
@@ -263,8 +300,16 @@ pub fn strip_unknown(v: &Value) -> Value {
         Value::Unknown(_) => Value::Null,
         Value::List(items) => Value::List(items.iter().map(strip_unknown).collect()),
         Value::Set(items) => Value::Set(items.iter().map(strip_unknown).collect()),
-        Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), strip_unknown(v))).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), strip_unknown(v))).collect()),
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), strip_unknown(v)))
+                .collect(),
+        ),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), strip_unknown(v)))
+                .collect(),
+        ),
         Value::Dynamic(t, inner) => Value::Dynamic(t.clone(), Box::new(strip_unknown(inner))),
         other => other.clone(),
     }

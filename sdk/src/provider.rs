@@ -19,7 +19,10 @@ pub struct Context<D> {
 
 impl<D> Clone for Context<D> {
     fn clone(&self) -> Self {
-        Context { data: self.data.clone(), cancel: self.cancel.clone() }
+        Context {
+            data: self.data.clone(),
+            cancel: self.cancel.clone(),
+        }
     }
 }
 
@@ -201,5 +204,8 @@ pub use crate::erased::{ErasedDataSource, ErasedResource, data_source, resource}
 
 /// The schema of a model with a version.
 pub fn schema_of<M: Model>(version: i64) -> Schema {
-    Schema { version, block: M::block() }
+    Schema {
+        version,
+        block: M::block(),
+    }
 }

@@ -28,7 +28,8 @@ use tonic::{Request, Response, Status};
 /// go-plugin's magic cookie: proof that Terraform (or OpenTofu) started us.
 pub const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
 /// The value Terraform sets.
-pub const MAGIC_COOKIE_VALUE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+pub const MAGIC_COOKIE_VALUE: &str =
+    "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 /// gRPC messages up to this size are accepted and sent, as in terraform-plugin-go.
 pub const MAX_MESSAGE_SIZE: usize = 256 << 20;
 
@@ -47,7 +48,9 @@ impl ServeOptions {
     pub fn from_args(address: impl Into<String>) -> ServeOptions {
         ServeOptions {
             address: address.into(),
-            debug: std::env::args().skip(1).any(|a| a == "--debug" || a == "-debug"),
+            debug: std::env::args()
+                .skip(1)
+                .any(|a| a == "--debug" || a == "-debug"),
         }
     }
 }
@@ -76,18 +79,20 @@ pub fn serve<P: Provider>(provider: P, opts: ServeOptions) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    if !opts.debug {
-        if let Ok(versions) = std::env::var("PLUGIN_PROTOCOL_VERSIONS") {
-            if !versions.split(',').any(|v| v.trim() == "6") {
-                eprintln!(
-                    "This provider speaks plugin protocol 6 (Terraform 1.0 or later, any OpenTofu); \
-                     the host offers only {versions:?}."
-                );
-                return ExitCode::from(1);
-            }
-        }
+    if !opts.debug
+        && let Ok(versions) = std::env::var("PLUGIN_PROTOCOL_VERSIONS")
+        && !versions.split(',').any(|v| v.trim() == "6")
+    {
+        eprintln!(
+            "This provider speaks plugin protocol 6 (Terraform 1.0 or later, any OpenTofu); \
+             the host offers only {versions:?}."
+        );
+        return ExitCode::from(1);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -188,12 +193,18 @@ async fn run<P: Provider>(provider: P, opts: ServeOptions) -> Result<(), BoxErro
         match tls {
             Some((config, _)) => {
                 router
-                    .serve_with_incoming_shutdown(tls_incoming(listener, config, shutdown_rx.clone()), shutdown)
+                    .serve_with_incoming_shutdown(
+                        tls_incoming(listener, config, shutdown_rx.clone()),
+                        shutdown,
+                    )
                     .await
             }
             None => {
                 router
-                    .serve_with_incoming_shutdown(tokio_stream::wrappers::UnixListenerStream::new(listener), shutdown)
+                    .serve_with_incoming_shutdown(
+                        tokio_stream::wrappers::UnixListenerStream::new(listener),
+                        shutdown,
+                    )
                     .await
             }
         }
@@ -210,7 +221,11 @@ async fn run<P: Provider>(provider: P, opts: ServeOptions) -> Result<(), BoxErro
     Ok(())
 }
 
-fn print_reattach(out: &mut impl std::io::Write, address: &str, path: &Path) -> std::io::Result<()> {
+fn print_reattach(
+    out: &mut impl std::io::Write,
+    address: &str,
+    path: &Path,
+) -> std::io::Result<()> {
     let json = serde_json::json!({
         address: {
             "Protocol": "grpc",
@@ -235,16 +250,22 @@ fn router<P: Provider>(
 ) -> tonic::transport::server::Router {
     tonic::transport::Server::builder()
         .add_service(
-            tf_proto::tfplugin6::provider_server::ProviderServer::new(ProviderService::new(provider))
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+            tf_proto::tfplugin6::provider_server::ProviderServer::new(ProviderService::new(
+                provider,
+            ))
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
         )
         .add_service(health::health_server::HealthServer::new(HealthService))
-        .add_service(plugin::grpc_controller_server::GrpcControllerServer::new(Controller(
-            honour_shutdown.then_some(shutdown_tx),
+        .add_service(plugin::grpc_controller_server::GrpcControllerServer::new(
+            Controller(honour_shutdown.then_some(shutdown_tx)),
+        ))
+        .add_service(plugin::grpc_broker_server::GrpcBrokerServer::new(Broker(
+            shutdown_rx.clone(),
         )))
-        .add_service(plugin::grpc_broker_server::GrpcBrokerServer::new(Broker(shutdown_rx.clone())))
-        .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(Stdio(shutdown_rx)))
+        .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(Stdio(
+            shutdown_rx,
+        )))
 }
 
 /// A provider served inside the current process, for tests: Terraform attaches to it
@@ -273,27 +294,29 @@ impl InProcess {
             .enable_all()
             .build()?;
         let (router_tx, router_rx) = (tx.clone(), rx.clone());
-        let thread = std::thread::Builder::new().name("provider".into()).spawn(move || {
-            runtime.block_on(async move {
-                let listener = match UnixListener::from_std(std_listener) {
-                    Ok(l) => l,
-                    Err(e) => return eprintln!("provider listener: {e}"),
-                };
-                let mut stop = router_rx.clone();
-                let r = router(provider, router_tx, router_rx, false)
-                    .serve_with_incoming_shutdown(
-                        tokio_stream::wrappers::UnixListenerStream::new(listener),
-                        async move {
-                            let _ = stop.wait_for(|s| *s).await;
-                        },
-                    )
-                    .await;
-                if let Err(e) = r {
-                    eprintln!("provider server failed: {e}");
-                }
-            });
-            runtime.shutdown_timeout(Duration::from_millis(100));
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("provider".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match UnixListener::from_std(std_listener) {
+                        Ok(l) => l,
+                        Err(e) => return eprintln!("provider listener: {e}"),
+                    };
+                    let mut stop = router_rx.clone();
+                    let r = router(provider, router_tx, router_rx, false)
+                        .serve_with_incoming_shutdown(
+                            tokio_stream::wrappers::UnixListenerStream::new(listener),
+                            async move {
+                                let _ = stop.wait_for(|s| *s).await;
+                            },
+                        )
+                        .await;
+                    if let Err(e) = r {
+                        eprintln!("provider server failed: {e}");
+                    }
+                });
+                runtime.shutdown_timeout(Duration::from_millis(100));
+            })?;
         let reattach = serde_json::json!({
             address: {
                 "Protocol": "grpc",
@@ -304,7 +327,12 @@ impl InProcess {
             }
         })
         .to_string();
-        Ok(InProcess { reattach, shutdown: tx, thread: Some(thread), _socket: guard })
+        Ok(InProcess {
+            reattach,
+            shutdown: tx,
+            thread: Some(thread),
+            _socket: guard,
+        })
     }
 
     /// The value for `TF_REATTACH_PROVIDERS`.
@@ -325,15 +353,21 @@ impl Drop for InProcess {
 /// A TLS server configuration that requires Terraform's client certificate (from
 /// `PLUGIN_CLIENT_CERT`), with a fresh self-signed server certificate, whose DER is
 /// returned for the handshake line.
-pub fn tls_config(client_cert_pem: &[u8]) -> Result<(Arc<rustls::ServerConfig>, Vec<u8>), BoxError> {
+pub fn tls_config(
+    client_cert_pem: &[u8],
+) -> Result<(Arc<rustls::ServerConfig>, Vec<u8>), BoxError> {
     let client_cert = CertificateDer::from_pem_slice(client_cert_pem)
         .map_err(|e| format!("PLUGIN_CLIENT_CERT is not a PEM certificate: {e}"))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
 
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])?;
-    params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
-    params.distinguished_name.push(rcgen::DnType::OrganizationName, "HashiCorp");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "HashiCorp");
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     params.key_usages = vec![
         rcgen::KeyUsagePurpose::DigitalSignature,
@@ -392,7 +426,9 @@ impl ClientCertVerifier for PinnedClientCert {
         if end_entity.as_ref() == self.expected.as_ref() {
             Ok(ClientCertVerified::assertion())
         } else {
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer))
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
         }
     }
     fn verify_tls12_signature(
@@ -425,13 +461,21 @@ impl tonic::transport::server::Connected for TlsConn {
 }
 
 impl AsyncRead for TlsConn {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for TlsConn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
@@ -470,7 +514,9 @@ fn tls_incoming(
                     Ok(Ok(tls)) => {
                         let _ = tx.send(Ok(TlsConn(tls))).await;
                     }
-                    Ok(Err(e)) => eprintln!("[WARN] refused a connection: TLS handshake failed: {e}"),
+                    Ok(Err(e)) => {
+                        eprintln!("[WARN] refused a connection: TLS handshake failed: {e}")
+                    }
                     Err(_) => eprintln!("[WARN] refused a connection: TLS handshake timed out"),
                 }
             });
@@ -490,7 +536,9 @@ impl health::health_server::Health for HealthService {
     ) -> Result<Response<health::HealthCheckResponse>, Status> {
         let service = req.into_inner().service;
         if service.is_empty() || service == "plugin" {
-            Ok(Response::new(health::HealthCheckResponse { status: ServingStatus::Serving as i32 }))
+            Ok(Response::new(health::HealthCheckResponse {
+                status: ServingStatus::Serving as i32,
+            }))
         } else {
             Err(Status::not_found(format!("unknown service {service:?}")))
         }

@@ -1,10 +1,13 @@
 //! Data sources: look spaces, environments, projects, project groups and lifecycles
 //! up by name, so modules can refer to what other teams manage.
 
-use crate::errors::api;
 use crate::Octopus;
+use crate::errors::api;
 use octopus_client::model::{Environment, Lifecycle, Project, ProjectGroup, Space};
-use tf_sdk::{AttributePath, Context, DataSource, Diagnostic, Diagnostics, ErasedDataSource, Model, Val, data_source};
+use tf_sdk::{
+    AttributePath, Context, DataSource, Diagnostic, Diagnostics, ErasedDataSource, Model, Val,
+    data_source,
+};
 
 /// Every data source of the provider.
 pub fn all() -> Vec<Box<dyn ErasedDataSource<Octopus>>> {
@@ -54,7 +57,11 @@ impl DataSource<Octopus> for SpaceLookup {
     fn name(&self) -> &str {
         "space"
     }
-    async fn read(&self, ctx: &Context<Octopus>, config: SpaceData) -> Result<SpaceData, Diagnostics> {
+    async fn read(
+        &self,
+        ctx: &Context<Octopus>,
+        config: SpaceData,
+    ) -> Result<SpaceData, Diagnostics> {
         let o = ctx.data()?;
         let name = config.name.known().cloned().unwrap_or_default();
         let s: Space = o
@@ -101,7 +108,11 @@ impl DataSource<Octopus> for EnvironmentLookup {
     fn name(&self) -> &str {
         "environment"
     }
-    async fn read(&self, ctx: &Context<Octopus>, config: EnvironmentData) -> Result<EnvironmentData, Diagnostics> {
+    async fn read(
+        &self,
+        ctx: &Context<Octopus>,
+        config: EnvironmentData,
+    ) -> Result<EnvironmentData, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&config.space_id).await?;
         let name = config.name.known().cloned().unwrap_or_default();
@@ -158,7 +169,11 @@ impl DataSource<Octopus> for ProjectLookup {
     fn name(&self) -> &str {
         "project"
     }
-    async fn read(&self, ctx: &Context<Octopus>, config: ProjectData) -> Result<ProjectData, Diagnostics> {
+    async fn read(
+        &self,
+        ctx: &Context<Octopus>,
+        config: ProjectData,
+    ) -> Result<ProjectData, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&config.space_id).await?;
         let name = config.name.known().cloned().unwrap_or_default();
@@ -206,7 +221,11 @@ impl DataSource<Octopus> for ProjectGroupLookup {
     fn name(&self) -> &str {
         "project_group"
     }
-    async fn read(&self, ctx: &Context<Octopus>, config: NamedData) -> Result<NamedData, Diagnostics> {
+    async fn read(
+        &self,
+        ctx: &Context<Octopus>,
+        config: NamedData,
+    ) -> Result<NamedData, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&config.space_id).await?;
         let name = config.name.known().cloned().unwrap_or_default();
@@ -233,7 +252,11 @@ impl DataSource<Octopus> for LifecycleLookup {
     fn name(&self) -> &str {
         "lifecycle"
     }
-    async fn read(&self, ctx: &Context<Octopus>, config: NamedData) -> Result<NamedData, Diagnostics> {
+    async fn read(
+        &self,
+        ctx: &Context<Octopus>,
+        config: NamedData,
+    ) -> Result<NamedData, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&config.space_id).await?;
         let name = config.name.known().cloned().unwrap_or_default();

@@ -1,8 +1,8 @@
 //! `octopus_environment`.
 
+use crate::Octopus;
 use crate::errors::{api, field_of, not_found_as_none};
 use crate::resources::{name_length, split_import_id, text};
-use crate::Octopus;
 use octopus_client::model::Environment;
 use tf_sdk::{Context, Diagnostics, Model, Resource, Val};
 
@@ -46,7 +46,11 @@ impl EnvironmentModel {
             e.sort_order = i32::try_from(*n).unwrap_or(i32::MAX);
         }
         e.use_guided_failure = self.use_guided_failure.known().copied().unwrap_or(false);
-        e.allow_dynamic_infrastructure = self.allow_dynamic_infrastructure.known().copied().unwrap_or(false);
+        e.allow_dynamic_infrastructure = self
+            .allow_dynamic_infrastructure
+            .known()
+            .copied()
+            .unwrap_or(false);
         e
     }
 
@@ -73,28 +77,42 @@ impl Resource<Octopus> for EnvironmentResource {
         "environment"
     }
 
-    async fn create(&self, ctx: &Context<Octopus>, plan: EnvironmentModel) -> Result<EnvironmentModel, Diagnostics> {
+    async fn create(
+        &self,
+        ctx: &Context<Octopus>,
+        plan: EnvironmentModel,
+    ) -> Result<EnvironmentModel, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&plan.space_id).await?;
         let envs = o.client.environments(&space);
-        let mut created = envs
-            .create(&plan.to_api(&space, None))
-            .await
-            .map_err(|e| api("create the environment", e, Some(&field_of::<EnvironmentModel>)))?;
+        let mut created = envs.create(&plan.to_api(&space, None)).await.map_err(|e| {
+            api(
+                "create the environment",
+                e,
+                Some(&field_of::<EnvironmentModel>),
+            )
+        })?;
         // Servers read a sort order of 0 as "append at the end"; set the one asked for.
-        if let Some(&wanted) = plan.sort_order.known() {
-            if i64::from(created.sort_order) != wanted {
-                created.sort_order = i32::try_from(wanted).unwrap_or(i32::MAX);
-                created = envs
-                    .update(&created)
-                    .await
-                    .map_err(|e| api("set the environment's sort order", e, Some(&field_of::<EnvironmentModel>)))?;
-            }
+        if let Some(&wanted) = plan.sort_order.known()
+            && i64::from(created.sort_order) != wanted
+        {
+            created.sort_order = i32::try_from(wanted).unwrap_or(i32::MAX);
+            created = envs.update(&created).await.map_err(|e| {
+                api(
+                    "set the environment's sort order",
+                    e,
+                    Some(&field_of::<EnvironmentModel>),
+                )
+            })?;
         }
         Ok(EnvironmentModel::from_api(created, &space))
     }
 
-    async fn read(&self, ctx: &Context<Octopus>, state: EnvironmentModel) -> Result<Option<EnvironmentModel>, Diagnostics> {
+    async fn read(
+        &self,
+        ctx: &Context<Octopus>,
+        state: EnvironmentModel,
+    ) -> Result<Option<EnvironmentModel>, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&state.space_id).await?;
         let id = state.id.known().cloned().unwrap_or_default();
@@ -113,15 +131,28 @@ impl Resource<Octopus> for EnvironmentResource {
         let space = o.space(&prior.space_id).await?;
         let id = prior.id.known().cloned().unwrap_or_default();
         let envs = o.client.environments(&space);
-        let current = envs.get(&id).await.map_err(|e| api("read the environment", e, None))?;
+        let current = envs
+            .get(&id)
+            .await
+            .map_err(|e| api("read the environment", e, None))?;
         let updated = envs
             .update(&plan.to_api(&space, Some(current)))
             .await
-            .map_err(|e| api("update the environment", e, Some(&field_of::<EnvironmentModel>)))?;
+            .map_err(|e| {
+                api(
+                    "update the environment",
+                    e,
+                    Some(&field_of::<EnvironmentModel>),
+                )
+            })?;
         Ok(EnvironmentModel::from_api(updated, &space))
     }
 
-    async fn delete(&self, ctx: &Context<Octopus>, state: EnvironmentModel) -> Result<(), Diagnostics> {
+    async fn delete(
+        &self,
+        ctx: &Context<Octopus>,
+        state: EnvironmentModel,
+    ) -> Result<(), Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&state.space_id).await?;
         let id = state.id.known().cloned().unwrap_or_default();
@@ -130,7 +161,11 @@ impl Resource<Octopus> for EnvironmentResource {
         Ok(())
     }
 
-    async fn import(&self, ctx: &Context<Octopus>, import_id: &str) -> Result<EnvironmentModel, Diagnostics> {
+    async fn import(
+        &self,
+        ctx: &Context<Octopus>,
+        import_id: &str,
+    ) -> Result<EnvironmentModel, Diagnostics> {
         let o = ctx.data()?;
         let (space, id) = split_import_id(import_id);
         let space = o.space(&space).await?;

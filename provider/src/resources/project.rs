@@ -1,8 +1,8 @@
 //! `octopus_project`.
 
+use crate::Octopus;
 use crate::errors::{api, field_of, not_found_as_none};
 use crate::resources::{name_length, split_import_id, text};
-use crate::Octopus;
 use octopus_client::model::Project;
 use octopus_client::{ListOptions, Named};
 use tf_sdk::{Context, Diagnostics, Model, Resource, Val};
@@ -56,7 +56,11 @@ impl ProjectModel {
             p.project_group_id = g.clone();
         }
         p.is_disabled = self.is_disabled.known().copied().unwrap_or(false);
-        p.discrete_channel_release = self.discrete_channel_release.known().copied().unwrap_or(false);
+        p.discrete_channel_release = self
+            .discrete_channel_release
+            .known()
+            .copied()
+            .unwrap_or(false);
         p
     }
 
@@ -77,19 +81,27 @@ impl ProjectModel {
 }
 
 /// The ID of the item called `name` (the space's default), or the first one.
-async fn default_id<T>(list: octopus_client::Collection<'_, T>, name: &str, what: &str) -> Result<String, Diagnostics>
+async fn default_id<T>(
+    list: octopus_client::Collection<'_, T>,
+    name: &str,
+    what: &str,
+) -> Result<String, Diagnostics>
 where
     T: octopus_client::model::Resource + Named,
 {
-    let items = list.list_all(&ListOptions::default()).await.map_err(|e| api(&format!("list {what}s"), e, None))?;
+    let items = list
+        .list_all(&ListOptions::default())
+        .await
+        .map_err(|e| api(&format!("list {what}s"), e, None))?;
     let pick = items.iter().find(|i| i.name() == name).or(items.first());
-    pick.and_then(|i| i.id().map(str::to_string)).ok_or_else(|| {
-        tf_sdk::Diagnostic::error(
-            format!("The space has no {what}"),
-            format!("Create a {what} first, or set it on the project."),
-        )
-        .into()
-    })
+    pick.and_then(|i| i.id().map(str::to_string))
+        .ok_or_else(|| {
+            tf_sdk::Diagnostic::error(
+                format!("The space has no {what}"),
+                format!("Create a {what} first, or set it on the project."),
+            )
+            .into()
+        })
 }
 
 pub struct ProjectResource;
@@ -101,16 +113,29 @@ impl Resource<Octopus> for ProjectResource {
         "project"
     }
 
-    async fn create(&self, ctx: &Context<Octopus>, plan: ProjectModel) -> Result<ProjectModel, Diagnostics> {
+    async fn create(
+        &self,
+        ctx: &Context<Octopus>,
+        plan: ProjectModel,
+    ) -> Result<ProjectModel, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&plan.space_id).await?;
         let mut project = plan.to_api(&space, None);
         if project.lifecycle_id.is_empty() {
-            project.lifecycle_id = default_id(o.client.lifecycles(&space), "Default Lifecycle", "lifecycle").await?;
+            project.lifecycle_id = default_id(
+                o.client.lifecycles(&space),
+                "Default Lifecycle",
+                "lifecycle",
+            )
+            .await?;
         }
         if project.project_group_id.is_empty() {
-            project.project_group_id =
-                default_id(o.client.project_groups(&space), "Default Project Group", "project group").await?;
+            project.project_group_id = default_id(
+                o.client.project_groups(&space),
+                "Default Project Group",
+                "project group",
+            )
+            .await?;
         }
         let created = o
             .client
@@ -121,7 +146,11 @@ impl Resource<Octopus> for ProjectResource {
         Ok(ProjectModel::from_api(created, &space))
     }
 
-    async fn read(&self, ctx: &Context<Octopus>, state: ProjectModel) -> Result<Option<ProjectModel>, Diagnostics> {
+    async fn read(
+        &self,
+        ctx: &Context<Octopus>,
+        state: ProjectModel,
+    ) -> Result<Option<ProjectModel>, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&state.space_id).await?;
         let id = state.id.known().cloned().unwrap_or_default();
@@ -130,12 +159,20 @@ impl Resource<Octopus> for ProjectResource {
         Ok(found.map(|p| ProjectModel::from_api(p, &space)))
     }
 
-    async fn update(&self, ctx: &Context<Octopus>, prior: ProjectModel, plan: ProjectModel) -> Result<ProjectModel, Diagnostics> {
+    async fn update(
+        &self,
+        ctx: &Context<Octopus>,
+        prior: ProjectModel,
+        plan: ProjectModel,
+    ) -> Result<ProjectModel, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&prior.space_id).await?;
         let id = prior.id.known().cloned().unwrap_or_default();
         let projects = o.client.projects(&space);
-        let current = projects.get(&id).await.map_err(|e| api("read the project", e, None))?;
+        let current = projects
+            .get(&id)
+            .await
+            .map_err(|e| api("read the project", e, None))?;
         let updated = projects
             .update(&plan.to_api(&space, Some(current)))
             .await
@@ -147,11 +184,16 @@ impl Resource<Octopus> for ProjectResource {
         let o = ctx.data()?;
         let space = o.space(&state.space_id).await?;
         let id = state.id.known().cloned().unwrap_or_default();
-        not_found_as_none(o.client.projects(&space).delete(&id).await).map_err(|e| api("delete the project", e, None))?;
+        not_found_as_none(o.client.projects(&space).delete(&id).await)
+            .map_err(|e| api("delete the project", e, None))?;
         Ok(())
     }
 
-    async fn import(&self, ctx: &Context<Octopus>, import_id: &str) -> Result<ProjectModel, Diagnostics> {
+    async fn import(
+        &self,
+        ctx: &Context<Octopus>,
+        import_id: &str,
+    ) -> Result<ProjectModel, Diagnostics> {
         let o = ctx.data()?;
         let (space, id) = split_import_id(import_id);
         let space = o.space(&space).await?;

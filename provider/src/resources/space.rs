@@ -1,8 +1,8 @@
 //! `octopus_space`.
 
+use crate::Octopus;
 use crate::errors::{api, field_of, not_found_as_none};
 use crate::resources::{name_length, text};
-use crate::Octopus;
 use octopus_client::model::Space;
 use tf_sdk::{Context, Diagnostics, Model, Resource, Val};
 
@@ -60,7 +60,11 @@ impl Resource<Octopus> for SpaceResource {
         "space"
     }
 
-    async fn create(&self, ctx: &Context<Octopus>, plan: SpaceModel) -> Result<SpaceModel, Diagnostics> {
+    async fn create(
+        &self,
+        ctx: &Context<Octopus>,
+        plan: SpaceModel,
+    ) -> Result<SpaceModel, Diagnostics> {
         let o = ctx.data()?;
         let created = o
             .client
@@ -71,7 +75,11 @@ impl Resource<Octopus> for SpaceResource {
         Ok(SpaceModel::from_api(created))
     }
 
-    async fn read(&self, ctx: &Context<Octopus>, state: SpaceModel) -> Result<Option<SpaceModel>, Diagnostics> {
+    async fn read(
+        &self,
+        ctx: &Context<Octopus>,
+        state: SpaceModel,
+    ) -> Result<Option<SpaceModel>, Diagnostics> {
         let o = ctx.data()?;
         let id = state.id.known().cloned().unwrap_or_default();
         let found = not_found_as_none(o.client.spaces().get(&id).await)
@@ -79,10 +87,20 @@ impl Resource<Octopus> for SpaceResource {
         Ok(found.map(SpaceModel::from_api))
     }
 
-    async fn update(&self, ctx: &Context<Octopus>, prior: SpaceModel, plan: SpaceModel) -> Result<SpaceModel, Diagnostics> {
+    async fn update(
+        &self,
+        ctx: &Context<Octopus>,
+        prior: SpaceModel,
+        plan: SpaceModel,
+    ) -> Result<SpaceModel, Diagnostics> {
         let o = ctx.data()?;
         let id = prior.id.known().cloned().unwrap_or_default();
-        let current = o.client.spaces().get(&id).await.map_err(|e| api("read the space", e, None))?;
+        let current = o
+            .client
+            .spaces()
+            .get(&id)
+            .await
+            .map_err(|e| api("read the space", e, None))?;
         let updated = o
             .client
             .spaces()
@@ -96,22 +114,32 @@ impl Resource<Octopus> for SpaceResource {
         let o = ctx.data()?;
         let id = state.id.known().cloned().unwrap_or_default();
         // Octopus deletes a space only once its task queue is stopped.
-        let Some(mut current) =
-            not_found_as_none(o.client.spaces().get(&id).await).map_err(|e| api("read the space", e, None))?
+        let Some(mut current) = not_found_as_none(o.client.spaces().get(&id).await)
+            .map_err(|e| api("read the space", e, None))?
         else {
             return Ok(());
         };
         if !current.task_queue_stopped {
             current.task_queue_stopped = true;
-            o.client.spaces().update(&current).await.map_err(|e| api("stop the space's task queue", e, None))?;
+            o.client
+                .spaces()
+                .update(&current)
+                .await
+                .map_err(|e| api("stop the space's task queue", e, None))?;
         }
-        not_found_as_none(o.client.spaces().delete(&id).await).map_err(|e| api("delete the space", e, None))?;
+        not_found_as_none(o.client.spaces().delete(&id).await)
+            .map_err(|e| api("delete the space", e, None))?;
         Ok(())
     }
 
     async fn import(&self, ctx: &Context<Octopus>, id: &str) -> Result<SpaceModel, Diagnostics> {
         let o = ctx.data()?;
-        let s = o.client.spaces().get(id).await.map_err(|e| api(&format!("import space {id}"), e, None))?;
+        let s = o
+            .client
+            .spaces()
+            .get(id)
+            .await
+            .map_err(|e| api(&format!("import space {id}"), e, None))?;
         Ok(SpaceModel::from_api(s))
     }
 }

@@ -4,7 +4,9 @@
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as Tokens;
 use quote::quote;
-use syn::{Data, DeriveInput, Expr, Fields, Lit, LitStr, Meta, parse_macro_input, spanned::Spanned};
+use syn::{
+    Data, DeriveInput, Expr, Fields, Lit, LitStr, Meta, parse_macro_input, spanned::Spanned,
+};
 
 /// Derives `tf_sdk::Model` and `tf_sdk::TfType` for a struct whose fields are all
 /// `Val<T>`.
@@ -48,7 +50,9 @@ fn docs(attrs: &[syn::Attribute]) -> String {
     for a in attrs {
         if let Meta::NameValue(nv) = &a.meta
             && nv.path.is_ident("doc")
-            && let Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) = &nv.value
+            && let Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(s), ..
+            }) = &nv.value
         {
             let v = s.value();
             lines.push(v.strip_prefix(' ').unwrap_or(&v).to_string());
@@ -61,7 +65,11 @@ fn parse_opts(field: &syn::Field) -> syn::Result<FieldOpts> {
     let mut o = FieldOpts::default();
     for attr in field.attrs.iter().filter(|a| a.path().is_ident("tf")) {
         attr.parse_nested_meta(|m| {
-            let key = m.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+            let key = m
+                .path
+                .get_ident()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
             match key.as_str() {
                 "required" => o.required = true,
                 "optional" => o.optional = true,
@@ -76,7 +84,10 @@ fn parse_opts(field: &syn::Field) -> syn::Result<FieldOpts> {
                         let s: LitStr = m.value()?.parse()?;
                         let v = s.value();
                         if !["list", "set", "single", "group", "map"].contains(&v.as_str()) {
-                            return Err(syn::Error::new(s.span(), "block nesting is list, set, single, group or map"));
+                            return Err(syn::Error::new(
+                                s.span(),
+                                "block nesting is list, set, single, group or map",
+                            ));
                         }
                         v
                     } else {
@@ -104,7 +115,9 @@ fn val_inner(ty: &syn::Type) -> Option<&syn::Type> {
     if seg.ident != "Val" {
         return None;
     }
-    let syn::PathArguments::AngleBracketed(args) = &seg.arguments else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return None;
+    };
     match args.args.first()? {
         syn::GenericArgument::Type(t) => Some(t),
         _ => None,
@@ -114,7 +127,10 @@ fn val_inner(ty: &syn::Type) -> Option<&syn::Type> {
 fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let ident = &input.ident;
     let Data::Struct(data) = &input.data else {
-        return Err(syn::Error::new(input.span(), "Model can only be derived for structs"));
+        return Err(syn::Error::new(
+            input.span(),
+            "Model can only be derived for structs",
+        ));
     };
     let Fields::Named(fields) = &data.fields else {
         return Err(syn::Error::new(input.span(), "Model needs named fields"));
@@ -170,8 +186,16 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 "group" => quote!(#sdk::schema::Nesting::Group),
                 _ => quote!(#sdk::schema::Nesting::Map),
             };
-            let min = o.min_items.as_ref().map(|e| quote!(#e)).unwrap_or(quote!(0));
-            let max = o.max_items.as_ref().map(|e| quote!(#e)).unwrap_or(quote!(0));
+            let min = o
+                .min_items
+                .as_ref()
+                .map(|e| quote!(#e))
+                .unwrap_or(quote!(0));
+            let max = o
+                .max_items
+                .as_ref()
+                .map(|e| quote!(#e))
+                .unwrap_or(quote!(0));
             let rr = o.requires_replace;
             block_defs.push(quote! {{
                 let (n, mut block) = <#inner as #sdk::model::TfType>::nested()
@@ -207,14 +231,25 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             ));
         }
         if o.required && (o.optional || o.computed) {
-            return Err(syn::Error::new(fident.span(), "required excludes optional and computed"));
+            return Err(syn::Error::new(
+                fident.span(),
+                "required excludes optional and computed",
+            ));
         }
         if o.default.is_some() && !o.computed {
-            return Err(syn::Error::new(fident.span(), "an attribute with a default must be computed"));
+            return Err(syn::Error::new(
+                fident.span(),
+                "an attribute with a default must be computed",
+            ));
         }
         let (req, opt, comp, sens, wo, rr, usfu) = (
-            o.required, o.optional, o.computed, o.sensitive, o.write_only,
-            o.requires_replace, o.use_state_for_unknown,
+            o.required,
+            o.optional,
+            o.computed,
+            o.sensitive,
+            o.write_only,
+            o.requires_replace,
+            o.use_state_for_unknown,
         );
         attr_defs.push(quote! {
             #sdk::schema::Attribute {

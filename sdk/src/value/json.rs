@@ -20,7 +20,11 @@ pub fn decode_lenient(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
 
 fn decode_with(bytes: &[u8], ty: &Type, lenient: bool) -> Result<Value, CodecError> {
     let text = std::str::from_utf8(bytes).map_err(|_| CodecError::new("JSON is not UTF-8"))?;
-    let mut p = Parser { s: text.as_bytes(), pos: 0, lenient };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        pos: 0,
+        lenient,
+    };
     let raw = p.parse(0)?;
     p.ws();
     if p.pos != p.s.len() {
@@ -125,14 +129,20 @@ fn convert(raw: Raw, ty: &Type, lenient: bool) -> Result<Value, CodecError> {
                 match k.as_str() {
                     "value" => value = Some(v),
                     "type" => t = Some(raw_to_type(v)?),
-                    _ => return Err(CodecError::new(format!("unexpected key {k:?} in dynamic value"))),
+                    _ => {
+                        return Err(CodecError::new(format!(
+                            "unexpected key {k:?} in dynamic value"
+                        )));
+                    }
                 }
             }
             let t = t.ok_or_else(|| CodecError::new("dynamic value needs \"type\""))?;
             let v = convert(value.unwrap_or(Raw::Null), &t, lenient)?;
             Ok(Value::Dynamic(Box::new(t), Box::new(v)))
         }
-        (_, Type::Dynamic) => Err(CodecError::new("dynamic value must be {\"value\":…,\"type\":…}")),
+        (_, Type::Dynamic) => Err(CodecError::new(
+            "dynamic value must be {\"value\":…,\"type\":…}",
+        )),
         (Raw::Str(s), Type::String) => Ok(Value::String(s)),
         (Raw::Num(n), Type::String) => Ok(Value::String(n)),
         (Raw::Bool(b), Type::String) => Ok(Value::String(b.to_string())),
@@ -151,7 +161,11 @@ fn convert(raw: Raw, ty: &Type, lenient: bool) -> Result<Value, CodecError> {
                 .enumerate()
                 .map(|(i, r)| convert(r, e, lenient).map_err(|err| err.at_index(i)))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(if matches!(ty, Type::Set(_)) { Value::Set(items) } else { Value::List(items) })
+            Ok(if matches!(ty, Type::Set(_)) {
+                Value::Set(items)
+            } else {
+                Value::List(items)
+            })
         }
         (Raw::Arr(items), Type::Tuple(types)) if items.len() == types.len() => Ok(Value::List(
             items
@@ -351,7 +365,10 @@ impl Parser<'_> {
                 Some(_) => self.pos += 1,
             }
         }
-        let slice = self.s.get(start..self.pos).ok_or_else(|| self.err("bad string"))?;
+        let slice = self
+            .s
+            .get(start..self.pos)
+            .ok_or_else(|| self.err("bad string"))?;
         serde_json::from_slice(slice).map_err(|_| self.err("bad string escape"))
     }
 }

@@ -150,7 +150,8 @@ impl Value {
             }
             (Value::Map(a), Value::Map(b)) | (Value::Object(a), Value::Object(b)) => {
                 a.len() == b.len()
-                    && a.iter().all(|(k, x)| b.get(k).is_some_and(|y| x.semantic_eq(y)))
+                    && a.iter()
+                        .all(|(k, x)| b.get(k).is_some_and(|y| x.semantic_eq(y)))
             }
             (Value::Dynamic(ta, a), Value::Dynamic(tb, b)) => ta == tb && a.semantic_eq(b),
             (Value::Dynamic(_, a), b) | (b, Value::Dynamic(_, a)) => a.semantic_eq(b),
@@ -209,7 +210,10 @@ pub struct CodecError {
 
 impl CodecError {
     pub(crate) fn new(message: impl Into<String>) -> CodecError {
-        CodecError { message: message.into(), path: String::new() }
+        CodecError {
+            message: message.into(),
+            path: String::new(),
+        }
     }
 
     pub(crate) fn at_attr(mut self, name: &str) -> CodecError {

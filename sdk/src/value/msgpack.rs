@@ -118,7 +118,10 @@ fn write_value(out: &mut Vec<u8>, value: &Value, ty: &Type) -> Result<(), CodecE
             }
             Ok(())
         }
-        (v, t) => Err(CodecError::new(format!("{} value does not fit type {t}", kind(v)))),
+        (v, t) => Err(CodecError::new(format!(
+            "{} value does not fit type {t}",
+            kind(v)
+        ))),
     }
 }
 
@@ -429,7 +432,11 @@ impl<'a> Reader<'a> {
                     for i in 0..n {
                         items.push(self.value(e, depth + 1).map_err(|err| err.at_index(i))?);
                     }
-                    Ok(if matches!(ty, Type::Set(_)) { Value::Set(items) } else { Value::List(items) })
+                    Ok(if matches!(ty, Type::Set(_)) {
+                        Value::Set(items)
+                    } else {
+                        Value::List(items)
+                    })
                 }
                 _ => Err(CodecError::new(format!("expected an array for {ty}"))),
             },
@@ -441,7 +448,10 @@ impl<'a> Reader<'a> {
                     }
                     Ok(Value::List(items))
                 }
-                _ => Err(CodecError::new(format!("expected an array of {} for a tuple", types.len()))),
+                _ => Err(CodecError::new(format!(
+                    "expected an array of {} for a tuple",
+                    types.len()
+                ))),
             },
             Type::Map(e) => match head {
                 Head::Map(n) => {
@@ -462,9 +472,9 @@ impl<'a> Reader<'a> {
                     let mut m = BTreeMap::new();
                     for _ in 0..n {
                         let k = self.map_key()?;
-                        let t = types
-                            .get(&k)
-                            .ok_or_else(|| CodecError::new(format!("unsupported attribute {k:?}")))?;
+                        let t = types.get(&k).ok_or_else(|| {
+                            CodecError::new(format!("unsupported attribute {k:?}"))
+                        })?;
                         let v = self.value(t, depth + 1).map_err(|err| err.at_attr(&k))?;
                         m.insert(k, v);
                     }
@@ -481,8 +491,7 @@ impl<'a> Reader<'a> {
                         Head::Bin(n) | Head::Str(n) => self.take(n)?,
                         _ => return Err(CodecError::new("dynamic value needs its type as bytes")),
                     };
-                    let inner_ty =
-                        Type::from_json(ty_bytes).map_err(|e| CodecError::new(e.0))?;
+                    let inner_ty = Type::from_json(ty_bytes).map_err(|e| CodecError::new(e.0))?;
                     let inner = self.value(&inner_ty, depth + 1)?;
                     Ok(Value::Dynamic(Box::new(inner_ty), Box::new(inner)))
                 }
@@ -539,7 +548,9 @@ impl<'a> Reader<'a> {
 /// The integer-keyed entries of a refinement payload, or `None` if it is malformed.
 pub(crate) fn refinement_entries(raw: &[u8]) -> Option<Vec<(i64, Value)>> {
     let mut r = Reader { buf: raw, pos: 0 };
-    let Ok(Head::Map(n)) = r.head() else { return None };
+    let Ok(Head::Map(n)) = r.head() else {
+        return None;
+    };
     let mut out = Vec::new();
     for _ in 0..n {
         let key = match r.head().ok()? {

@@ -116,8 +116,8 @@ impl Type {
 
     /// Parses the compact JSON form of a type.
     pub fn from_json(bytes: &[u8]) -> Result<Type, TypeError> {
-        let json: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| TypeError(format!("invalid type JSON: {e}")))?;
+        let json: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| TypeError(format!("invalid type JSON: {e}")))?;
         Type::from_json_value(&json, 0)
     }
 
@@ -154,7 +154,9 @@ impl Type {
                     "object" if items.len() <= 3 => {
                         let attrs = arg
                             .as_object()
-                            .ok_or_else(|| TypeError("object type needs a map of attributes".into()))?
+                            .ok_or_else(|| {
+                                TypeError("object type needs a map of attributes".into())
+                            })?
                             .iter()
                             .map(|(k, t)| Ok((k.clone(), Type::from_json_value(t, depth + 1)?)))
                             .collect::<Result<BTreeMap<_, _>, TypeError>>()?;

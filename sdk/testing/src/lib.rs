@@ -71,7 +71,10 @@ impl Run {
 
     /// Both streams, for error messages.
     pub fn output(&self) -> String {
-        format!("exit code {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit code {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -85,10 +88,16 @@ impl WorkDir {
     /// A fresh directory whose CLI configuration overrides each `(source, binary_dir)`
     /// provider with the binary in that folder (`dev_overrides`).
     pub fn new(overrides: &[(&str, &Path)]) -> WorkDir {
-        let dir = tempfile::Builder::new().prefix("tf-test-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("tf-test-")
+            .tempdir()
+            .expect("temp dir");
         let mut cli = String::from("provider_installation {\n  dev_overrides {\n");
         for (source, bin_dir) in overrides {
-            cli.push_str(&format!("    {source:?} = {:?}\n", bin_dir.display().to_string()));
+            cli.push_str(&format!(
+                "    {source:?} = {:?}\n",
+                bin_dir.display().to_string()
+            ));
         }
         cli.push_str("  }\n  direct {}\n}\n");
         let cli_path = dir.path().join(".terraformrc");
@@ -112,7 +121,10 @@ impl WorkDir {
 
     /// The extra environment of every command.
     pub fn env_vars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.env.iter().filter(|(k, _)| k != "TF_CLI_CONFIG_FILE").map(|(k, v)| (k.as_str(), v.as_str()))
+        self.env
+            .iter()
+            .filter(|(k, _)| k != "TF_CLI_CONFIG_FILE")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// The directory.
@@ -129,14 +141,22 @@ impl WorkDir {
     /// Runs `terraform <args>`.
     pub fn run(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new(terraform());
-        cmd.args(args).current_dir(self.path()).envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.args(args)
+            .current_dir(self.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         Run::from(cmd.output().expect("run terraform"))
     }
 
     /// Runs `terraform <args>` and panics with the output unless it succeeds.
     pub fn ok(&self, args: &[&str]) -> Run {
         let r = self.run(args);
-        assert_eq!(r.code, 0, "terraform {} failed:\n{}", args.join(" "), r.output());
+        assert_eq!(
+            r.code,
+            0,
+            "terraform {} failed:\n{}",
+            args.join(" "),
+            r.output()
+        );
         r
     }
 

@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use tf_sdk::{
-    AttributePath, Context, DataSource, Diagnostic, Diagnostics, ErasedDataSource, ErasedResource, Model,
-    Provider, Resource, ServeOptions, Val, data_source, resource, validators,
+    AttributePath, Context, DataSource, Diagnostic, Diagnostics, ErasedDataSource, ErasedResource,
+    Model, Provider, Resource, ServeOptions, Val, data_source, resource, validators,
 };
 
 /// Files and directories on local disk.
@@ -32,7 +32,9 @@ impl Root {
     /// `rel` under the root, refusing paths that would leave it.
     fn join(&self, rel: &str) -> Result<PathBuf, Diagnostics> {
         check_relative(rel).map_err(|msg| {
-            Diagnostics::from(Diagnostic::error("Invalid path", msg).at(AttributePath::root("path")))
+            Diagnostics::from(
+                Diagnostic::error("Invalid path", msg).at(AttributePath::root("path")),
+            )
         })?;
         Ok(self.0.join(rel))
     }
@@ -44,7 +46,9 @@ fn check_relative(rel: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if p.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return Err(format!("{rel:?} must be a relative path without `..` or `.` parts"));
+        return Err(format!(
+            "{rel:?} must be a relative path without `..` or `.` parts"
+        ));
     }
     Ok(())
 }
@@ -70,13 +74,19 @@ impl Provider for LocalFs {
         "localfs"
     }
 
-    async fn configure(&self, config: Config, _terraform_version: String) -> Result<Root, Diagnostics> {
+    async fn configure(
+        &self,
+        config: Config,
+        _terraform_version: String,
+    ) -> Result<Root, Diagnostics> {
         let root = match config.root {
             Val::Known(r) => PathBuf::from(r),
             _ => {
-                return Err(Diagnostic::error("Root not known", "Set `root` to a known folder.")
-                    .at(AttributePath::root("root"))
-                    .into());
+                return Err(
+                    Diagnostic::error("Root not known", "Set `root` to a known folder.")
+                        .at(AttributePath::root("root"))
+                        .into(),
+                );
             }
         };
         if !root.is_dir() {
@@ -123,7 +133,10 @@ struct File {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 struct FileResource;
@@ -182,16 +195,28 @@ impl Resource<Root> for FileResource {
     }
 
     async fn read(&self, ctx: &Context<Root>, state: File) -> Result<Option<File>, Diagnostics> {
-        let rel = state.id.known().or(state.path.known()).cloned().unwrap_or_default();
+        let rel = state
+            .id
+            .known()
+            .or(state.path.known())
+            .cloned()
+            .unwrap_or_default();
         Self::load(ctx.data()?, &rel)
     }
 
-    async fn update(&self, ctx: &Context<Root>, _prior: File, plan: File) -> Result<File, Diagnostics> {
+    async fn update(
+        &self,
+        ctx: &Context<Root>,
+        _prior: File,
+        plan: File,
+    ) -> Result<File, Diagnostics> {
         Self::write(ctx.data()?, &plan)
     }
 
     async fn delete(&self, ctx: &Context<Root>, state: File) -> Result<(), Diagnostics> {
-        let path = ctx.data()?.join(state.path.known().map(String::as_str).unwrap_or_default())?;
+        let path = ctx
+            .data()?
+            .join(state.path.known().map(String::as_str).unwrap_or_default())?;
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -201,7 +226,11 @@ impl Resource<Root> for FileResource {
 
     async fn import(&self, ctx: &Context<Root>, id: &str) -> Result<File, Diagnostics> {
         Self::load(ctx.data()?, id)?.ok_or_else(|| {
-            Diagnostic::error("Cannot import", format!("There is no file {id:?} under the root.")).into()
+            Diagnostic::error(
+                "Cannot import",
+                format!("There is no file {id:?} under the root."),
+            )
+            .into()
         })
     }
 }
@@ -230,20 +259,34 @@ impl Resource<Root> for DirectoryResource {
         let rel = plan.path.known().cloned().unwrap_or_default();
         let path = ctx.data()?.join(&rel)?;
         std::fs::create_dir_all(&path).map_err(|e| io_error("create", &path, e))?;
-        Ok(Directory { id: Val::Known(rel), path: plan.path })
+        Ok(Directory {
+            id: Val::Known(rel),
+            path: plan.path,
+        })
     }
 
-    async fn read(&self, ctx: &Context<Root>, state: Directory) -> Result<Option<Directory>, Diagnostics> {
+    async fn read(
+        &self,
+        ctx: &Context<Root>,
+        state: Directory,
+    ) -> Result<Option<Directory>, Diagnostics> {
         let rel = state.path.known().cloned().unwrap_or_default();
         Ok(ctx.data()?.join(&rel)?.is_dir().then_some(state))
     }
 
-    async fn update(&self, _: &Context<Root>, _: Directory, plan: Directory) -> Result<Directory, Diagnostics> {
+    async fn update(
+        &self,
+        _: &Context<Root>,
+        _: Directory,
+        plan: Directory,
+    ) -> Result<Directory, Diagnostics> {
         Ok(plan)
     }
 
     async fn delete(&self, ctx: &Context<Root>, state: Directory) -> Result<(), Diagnostics> {
-        let path = ctx.data()?.join(state.path.known().map(String::as_str).unwrap_or_default())?;
+        let path = ctx
+            .data()?
+            .join(state.path.known().map(String::as_str).unwrap_or_default())?;
         match std::fs::remove_dir(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -254,9 +297,16 @@ impl Resource<Root> for DirectoryResource {
     async fn import(&self, ctx: &Context<Root>, id: &str) -> Result<Directory, Diagnostics> {
         let path = ctx.data()?.join(id)?;
         if !path.is_dir() {
-            return Err(Diagnostic::error("Cannot import", format!("There is no directory {id:?}.")).into());
+            return Err(Diagnostic::error(
+                "Cannot import",
+                format!("There is no directory {id:?}."),
+            )
+            .into());
         }
-        Ok(Directory { id: Val::Known(id.into()), path: Val::Known(id.into()) })
+        Ok(Directory {
+            id: Val::Known(id.into()),
+            path: Val::Known(id.into()),
+        })
     }
 }
 
@@ -287,14 +337,24 @@ impl DataSource<Root> for FileData {
         let rel = config.path.known().cloned().unwrap_or_default();
         let file = FileResource::load(ctx.data()?, &rel)?.ok_or_else(|| {
             Diagnostics::from(
-                Diagnostic::error("File not found", format!("There is no file {rel:?} under the root."))
-                    .at(AttributePath::root("path")),
+                Diagnostic::error(
+                    "File not found",
+                    format!("There is no file {rel:?} under the root."),
+                )
+                .at(AttributePath::root("path")),
             )
         })?;
-        Ok(FileInfo { path: config.path, content: file.content, sha256: file.sha256 })
+        Ok(FileInfo {
+            path: config.path,
+            content: file.content,
+            sha256: file.sha256,
+        })
     }
 }
 
 fn main() -> std::process::ExitCode {
-    tf_sdk::serve(LocalFs, ServeOptions::from_args("registry.terraform.io/example/localfs"))
+    tf_sdk::serve(
+        LocalFs,
+        ServeOptions::from_args("registry.terraform.io/example/localfs"),
+    )
 }

@@ -23,8 +23,10 @@ fn go_plugin_style_cert() -> (String, Vec<u8>, Vec<u8>) {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
     let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.extended_key_usages =
-        vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth, rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    ];
     let cert = params.self_signed(&key).unwrap();
     (cert.pem(), cert.der().to_vec(), key.serialize_der())
 }
@@ -52,14 +54,22 @@ fn start(client_pem: &str) -> Plugin {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let parts: Vec<&str> = line.trim_end().split('|').collect();
     assert_eq!(parts.len(), 6, "handshake line: {line:?}");
     assert_eq!(&parts[..3], ["1", "6", "unix"]);
     assert_eq!(parts[4], "grpc");
     assert!(!parts[5].contains('='), "certificate is unpadded base64");
-    let server_cert = base64::engine::general_purpose::STANDARD_NO_PAD.decode(parts[5]).unwrap();
-    Plugin { child, socket: parts[3].to_string(), server_cert }
+    let server_cert = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(parts[5])
+        .unwrap();
+    Plugin {
+        child,
+        socket: parts[3].to_string(),
+        server_cert,
+    }
 }
 
 /// Accepts exactly the server certificate from the handshake line, as Terraform does.
@@ -78,7 +88,9 @@ impl ServerCertVerifier for PinnedServer {
         if end_entity.as_ref() == self.0.as_slice() {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General("unexpected server certificate".into()))
+            Err(rustls::Error::General(
+                "unexpected server certificate".into(),
+            ))
         }
     }
     fn verify_tls12_signature(
@@ -104,7 +116,10 @@ impl ServerCertVerifier for PinnedServer {
 
 async fn channel(plugin: &Plugin, client_cert: Option<(&[u8], &[u8])>) -> Result<Channel, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(PinnedServer(plugin.server_cert.clone(), provider.signature_verification_algorithms));
+    let verifier = Arc::new(PinnedServer(
+        plugin.server_cert.clone(),
+        provider.signature_verification_algorithms,
+    ));
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -128,7 +143,9 @@ async fn channel(plugin: &Plugin, client_cert: Option<(&[u8], &[u8])>) -> Result
             let socket = socket.clone();
             async move {
                 let stream = UnixStream::connect(socket).await?;
-                let tls = connector.connect(ServerName::try_from("localhost").unwrap(), stream).await?;
+                let tls = connector
+                    .connect(ServerName::try_from("localhost").unwrap(), stream)
+                    .await?;
                 Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
             }
         }))
@@ -150,7 +167,10 @@ where
     type Response = T;
     type Error = std::io::Error;
     type Future = Fut;
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
         std::task::Poll::Ready(Ok(()))
     }
     fn call(&mut self, uri: Uri) -> Fut {
@@ -159,7 +179,11 @@ where
 }
 
 async fn health(ch: Channel) -> Result<i32, tonic::Status> {
-    let r = HealthClient::new(ch).check(HealthCheckRequest { service: "plugin".into() }).await?;
+    let r = HealthClient::new(ch)
+        .check(HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await?;
     Ok(r.into_inner().status)
 }
 
@@ -169,7 +193,9 @@ async fn mutual_tls_requires_terraforms_client_certificate() {
     let plugin = start(&pem);
 
     // Terraform's certificate (P-521, as go-plugin makes it) is accepted.
-    let ch = channel(&plugin, Some((&der, &key))).await.expect("connect with the right certificate");
+    let ch = channel(&plugin, Some((&der, &key)))
+        .await
+        .expect("connect with the right certificate");
     assert_eq!(health(ch.clone()).await.unwrap(), 1, "plugin is SERVING");
     let schema = ProviderClient::new(ch.clone())
         .get_provider_schema(get_provider_schema::Request {})
@@ -196,22 +222,34 @@ async fn mutual_tls_requires_terraforms_client_certificate() {
 
     // Controller Shutdown makes the process exit promptly.
     let mut plugin = plugin;
-    GrpcControllerClient::new(ch).shutdown(Empty {}).await.unwrap();
+    GrpcControllerClient::new(ch)
+        .shutdown(Empty {})
+        .await
+        .unwrap();
     let start = Instant::now();
     loop {
         if let Some(status) = plugin.child.try_wait().unwrap() {
             assert!(status.success(), "{status:?}");
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(2), "did not exit within go-plugin's 2 s grace");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "did not exit within go-plugin's 2 s grace"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(!std::path::Path::new(&plugin.socket).exists(), "socket file removed");
+    assert!(
+        !std::path::Path::new(&plugin.socket).exists(),
+        "socket file removed"
+    );
 }
 
 #[test]
 fn run_by_hand_explains_itself() {
-    let out = Command::new(BIN).env_remove("TF_PLUGIN_MAGIC_COOKIE").output().unwrap();
+    let out = Command::new(BIN)
+        .env_remove("TF_PLUGIN_MAGIC_COOKIE")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("This binary is a plugin"), "{stderr}");

@@ -36,7 +36,9 @@ output "readback_sha" {{
 }
 
 fn file_block(path: &str, content: &str, extra: &str) -> String {
-    format!("resource \"localfs_file\" \"motd\" {{\n  path    = \"{path}\"\n  content = \"{content}\"\n{extra}}}\n")
+    format!(
+        "resource \"localfs_file\" \"motd\" {{\n  path    = \"{path}\"\n  content = \"{content}\"\n{extra}}}\n"
+    )
 }
 
 #[test]
@@ -47,7 +49,10 @@ fn full_lifecycle_through_terraform() {
     // Create.
     wd.config(&config(root.path(), &file_block("etc/motd", "hello", "")));
     wd.apply();
-    assert_eq!(std::fs::read_to_string(root.path().join("etc/motd")).unwrap(), "hello");
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/motd")).unwrap(),
+        "hello"
+    );
     assert!(root.path().join("logs").is_dir());
     let created = wd.resource("localfs_file.motd").expect("in state");
     assert_eq!(created["id"], "etc/motd");
@@ -62,39 +67,66 @@ fn full_lifecycle_through_terraform() {
     wd.assert_empty_plan();
 
     // In-place update: content and mode change, the ID is kept.
-    wd.config(&config(root.path(), &file_block("etc/motd", "bye", "  mode = \"0600\"\n")));
+    wd.config(&config(
+        root.path(),
+        &file_block("etc/motd", "bye", "  mode = \"0600\"\n"),
+    ));
     let plan = wd.plan_text();
     assert!(plan.contains("1 to change, 0 to destroy"), "{plan}");
-    assert!(plan.contains("(known after apply)"), "sha256 becomes unknown: {plan}");
+    assert!(
+        plan.contains("(known after apply)"),
+        "sha256 becomes unknown: {plan}"
+    );
     wd.apply();
     let updated = wd.resource("localfs_file.motd").unwrap();
     assert_eq!(updated["id"], "etc/motd");
     assert_eq!(updated["mode"], "0600");
     assert_ne!(updated["sha256"], created["sha256"]);
     let mode = std::fs::metadata(root.path().join("etc/motd")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
     wd.assert_empty_plan();
 
     // Replacement: a new path forces a new file.
-    wd.config(&config(root.path(), &file_block("etc/issue", "bye", "  mode = \"0600\"\n")));
+    wd.config(&config(
+        root.path(),
+        &file_block("etc/issue", "bye", "  mode = \"0600\"\n"),
+    ));
     let plan = wd.plan_text();
     assert!(plan.contains("must be replaced"), "{plan}");
-    assert!(plan.contains("1 to add, 0 to change, 1 to destroy"), "{plan}");
+    assert!(
+        plan.contains("1 to add, 0 to change, 1 to destroy"),
+        "{plan}"
+    );
     wd.apply();
     assert!(!root.path().join("etc/motd").exists());
-    assert_eq!(std::fs::read_to_string(root.path().join("etc/issue")).unwrap(), "bye");
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/issue")).unwrap(),
+        "bye"
+    );
     wd.assert_empty_plan();
 
     // Drift made outside Terraform is detected and repaired.
     std::fs::write(root.path().join("etc/issue"), "tampered").unwrap();
-    assert!(wd.plan_has_changes().unwrap(), "drift must show in the plan");
+    assert!(
+        wd.plan_has_changes().unwrap(),
+        "drift must show in the plan"
+    );
     wd.apply();
-    assert_eq!(std::fs::read_to_string(root.path().join("etc/issue")).unwrap(), "bye");
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/issue")).unwrap(),
+        "bye"
+    );
 
     // Deleted outside Terraform: removed from state on refresh, re-created by apply.
     std::fs::remove_file(root.path().join("etc/issue")).unwrap();
     let plan = wd.plan_text();
-    assert!(plan.contains("1 to add, 0 to change, 0 to destroy"), "{plan}");
+    assert!(
+        plan.contains("1 to add, 0 to change, 0 to destroy"),
+        "{plan}"
+    );
     wd.apply();
     assert!(root.path().join("etc/issue").exists());
     wd.assert_empty_plan();
@@ -118,21 +150,35 @@ fn full_lifecycle_through_terraform() {
 fn bad_values_get_diagnostics_pointing_at_the_attribute() {
     let root = tempfile::tempdir().unwrap();
     let wd = workdir();
-    wd.config(&config(root.path(), &file_block("../escape", "x", "  mode = \"999\"\n")));
+    wd.config(&config(
+        root.path(),
+        &file_block("../escape", "x", "  mode = \"999\"\n"),
+    ));
     let r = wd.run(&["plan", "-no-color"]);
     assert_eq!(r.code, 1, "{}", r.output());
     assert!(r.stderr.contains("Invalid value for path"), "{}", r.stderr);
     assert!(r.stderr.contains("must be a relative path"), "{}", r.stderr);
     assert!(r.stderr.contains("Invalid value for mode"), "{}", r.stderr);
     // Terraform shows the offending line when the diagnostic has an attribute path.
-    assert!(r.stderr.contains("mode    = \"999\"") || r.stderr.contains("mode = \"999\""), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("mode    = \"999\"") || r.stderr.contains("mode = \"999\""),
+        "{}",
+        r.stderr
+    );
 
     // A provider block pointing at a missing folder.
     let wd = workdir();
-    wd.config(&config(&root.path().join("missing"), &file_block("a", "x", "")));
+    wd.config(&config(
+        &root.path().join("missing"),
+        &file_block("a", "x", ""),
+    ));
     let r = wd.run(&["plan", "-no-color"]);
     assert_eq!(r.code, 1, "{}", r.output());
-    assert!(r.stderr.contains("Root folder does not exist"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Root folder does not exist"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Debug mode: the provider runs on its own (as under a debugger), prints
@@ -167,11 +213,17 @@ fn debug_mode_reattaches() {
     wd.env("TF_REATTACH_PROVIDERS", &reattach);
     wd.config(&config(root.path(), &file_block("a.txt", "attached", "")));
     wd.apply();
-    assert_eq!(std::fs::read_to_string(root.path().join("a.txt")).unwrap(), "attached");
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("a.txt")).unwrap(),
+        "attached"
+    );
     wd.assert_empty_plan();
     wd.destroy();
     // Terraform leaves a reattached provider running; it is ours to stop.
-    assert!(child.try_wait().unwrap().is_none(), "still serving after Terraform finished");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still serving after Terraform finished"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }
