@@ -123,6 +123,28 @@ fn validate_model<M: Model>(
     diags
 }
 
+/// Write-only attributes are sent in configuration but never planned or stored:
+/// Terraform requires them null in the plan and in state.
+fn null_write_only(block: &crate::schema::Block, value: &mut Value) {
+    if let Value::Object(m) = value {
+        for a in block.attributes.iter().filter(|a| a.write_only) {
+            m.insert(a.name.clone(), Value::Null);
+        }
+        for nb in &block.blocks {
+            match m.get_mut(&nb.name) {
+                Some(v @ Value::Object(_)) => null_write_only(&nb.block, v),
+                Some(Value::List(items) | Value::Set(items)) => {
+                    items.iter_mut().for_each(|v| null_write_only(&nb.block, v))
+                }
+                Some(Value::Map(items)) => items
+                    .values_mut()
+                    .for_each(|v| null_write_only(&nb.block, v)),
+                _ => {}
+            }
+        }
+    }
+}
+
 fn log_restored(kind: &str, name: &str, paths: &[AttributePath]) {
     for p in paths {
         eprintln!("[WARN] tf-sdk: {name}: {kind} changed {p}; kept the value Terraform expects");
@@ -197,6 +219,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                 self.0.name(),
                 &plan::restore_config(block, &mut planned, &config),
             );
+            null_write_only(block, &mut planned);
             let mut replace = plan::requires_replace(block, &prior, &planned, &config);
             if !prior.is_null() {
                 for p in req.requires_replace {
@@ -245,8 +268,9 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
             };
             match result {
                 Ok(new) => {
-                    let (state, diffs) = plan::reconcile_applied(&planned, &new.to_value());
+                    let (mut state, diffs) = plan::reconcile_applied(&planned, &new.to_value());
                     log_restored("apply", self.0.name(), &diffs);
+                    null_write_only(&R::Model::block(), &mut state);
                     (state, Diagnostics::new())
                 }
                 Err(d) => (prior, d),
@@ -268,7 +292,11 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                 Err(d) => return (state, d),
             };
             match self.0.read(ctx, model).await {
-                Ok(Some(m)) => (plan::strip_unknown(&m.to_value()), Diagnostics::new()),
+                Ok(Some(m)) => {
+                    let mut v = plan::strip_unknown(&m.to_value());
+                    null_write_only(&R::Model::block(), &mut v);
+                    (v, Diagnostics::new())
+                }
                 Ok(None) => (Value::Null, Diagnostics::new()),
                 Err(d) => (state, d),
             }
