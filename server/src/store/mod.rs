@@ -31,6 +31,8 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Bounds concurrent reads to the pool size, so connections are reused.
+    read_permits: tokio::sync::Semaphore,
 }
 
 impl Store {
@@ -47,6 +49,7 @@ impl Store {
                 path,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                read_permits: tokio::sync::Semaphore::new(MAX_IDLE_READERS),
             }),
         })
     }
@@ -99,6 +102,12 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
     ) -> ApiResult<R> {
+        let _permit = self
+            .inner
+            .read_permits
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.read_blocking(f))
             .await
@@ -114,5 +123,82 @@ impl Store {
         tokio::task::spawn_blocking(move || store.write_blocking(f))
             .await
             .map_err(ApiError::internal)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::documents;
+
+    #[test]
+    fn migrations_are_idempotent_and_newer_stores_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let store = Store::open(dir.path()).unwrap();
+        let versions: i64 = store
+            .read_blocking(|c| {
+                Ok(c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?)
+            })
+            .unwrap();
+        assert_eq!(versions, migrations::MIGRATIONS.len() as i64);
+        drop(store);
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (9999, 'future', 'x')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let err = Store::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r: ApiResult<()> = store.write_blocking(|tx| {
+            let id = documents::next_id(tx, "Things")?;
+            documents::insert(
+                tx,
+                "things",
+                "",
+                &id,
+                Some("a"),
+                &serde_json::json!({"Id": id}),
+            )?;
+            Err(ApiError::bad_request("changed my mind"))
+        });
+        assert!(r.is_err());
+        let (items, total) = store
+            .read_blocking(|c| {
+                documents::list::<serde_json::Value>(c, "things", "", &Default::default(), 0, 10)
+            })
+            .unwrap();
+        assert_eq!((items.len(), total), (0, 0));
+        // The sequence was rolled back too.
+        let id = store
+            .write_blocking(|tx| documents::next_id(tx, "Things"))
+            .unwrap();
+        assert_eq!(id, "Things-1");
+    }
+
+    #[test]
+    fn names_are_unique_per_kind_and_space() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let doc = serde_json::json!({});
+        store
+            .write_blocking(|tx| {
+                documents::insert(tx, "things", "S-1", "T-1", Some("Name"), &doc)?;
+                documents::insert(tx, "things", "S-2", "T-2", Some("name"), &doc)?;
+                documents::insert(tx, "others", "S-1", "O-1", Some("NAME"), &doc)
+            })
+            .unwrap();
+        let dup = store.write_blocking(|tx| {
+            documents::insert(tx, "things", "S-1", "T-3", Some(" NAME "), &doc)
+        });
+        assert!(dup.is_err());
     }
 }
