@@ -3,7 +3,7 @@
 
 use crate::Octopus;
 use crate::errors::api;
-use octopus_client::model::{Environment, Lifecycle, Project, ProjectGroup, Space};
+use octopus_client::{Collection, Named};
 use tf_sdk::{
     AttributePath, Context, DataSource, Diagnostic, Diagnostics, ErasedDataSource, Model, Val,
     data_source,
@@ -18,6 +18,24 @@ pub fn all() -> Vec<Box<dyn ErasedDataSource<Octopus>>> {
         data_source(ProjectGroupLookup),
         data_source(LifecycleLookup),
     ]
+}
+
+/// The object called exactly `name` in `items`, or a diagnostic on `name`.
+async fn find<T>(
+    items: Collection<'_, T>,
+    name: &Val<String>,
+    what: &str,
+    space: Option<&str>,
+) -> Result<T, Diagnostics>
+where
+    T: octopus_client::model::Resource + Named,
+{
+    let name = name.known().cloned().unwrap_or_default();
+    items
+        .find_by_name(&name)
+        .await
+        .map_err(|e| api(&format!("look up the {what}"), e, None))?
+        .ok_or_else(|| not_found(what, &name, space))
 }
 
 fn not_found(what: &str, name: &str, space: Option<&str>) -> Diagnostics {
@@ -63,14 +81,7 @@ impl DataSource<Octopus> for SpaceLookup {
         config: SpaceData,
     ) -> Result<SpaceData, Diagnostics> {
         let o = ctx.data()?;
-        let name = config.name.known().cloned().unwrap_or_default();
-        let s: Space = o
-            .client
-            .spaces()
-            .find_by_name(&name)
-            .await
-            .map_err(|e| api("look up the space", e, None))?
-            .ok_or_else(|| not_found("space", &name, None))?;
+        let s = find(o.client.spaces(), &config.name, "space", None).await?;
         Ok(SpaceData {
             name: config.name,
             id: s.id.into(),
@@ -115,14 +126,13 @@ impl DataSource<Octopus> for EnvironmentLookup {
     ) -> Result<EnvironmentData, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&config.space_id).await?;
-        let name = config.name.known().cloned().unwrap_or_default();
-        let e: Environment = o
-            .client
-            .environments(&space)
-            .find_by_name(&name)
-            .await
-            .map_err(|e| api("look up the environment", e, None))?
-            .ok_or_else(|| not_found("environment", &name, Some(&space)))?;
+        let e = find(
+            o.client.environments(&space),
+            &config.name,
+            "environment",
+            Some(&space),
+        )
+        .await?;
         Ok(EnvironmentData {
             name: config.name,
             space_id: Val::Known(space),
@@ -176,14 +186,13 @@ impl DataSource<Octopus> for ProjectLookup {
     ) -> Result<ProjectData, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&config.space_id).await?;
-        let name = config.name.known().cloned().unwrap_or_default();
-        let p: Project = o
-            .client
-            .projects(&space)
-            .find_by_name(&name)
-            .await
-            .map_err(|e| api("look up the project", e, None))?
-            .ok_or_else(|| not_found("project", &name, Some(&space)))?;
+        let p = find(
+            o.client.projects(&space),
+            &config.name,
+            "project",
+            Some(&space),
+        )
+        .await?;
         Ok(ProjectData {
             name: config.name,
             space_id: Val::Known(space),
@@ -228,14 +237,13 @@ impl DataSource<Octopus> for ProjectGroupLookup {
     ) -> Result<NamedData, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&config.space_id).await?;
-        let name = config.name.known().cloned().unwrap_or_default();
-        let g: ProjectGroup = o
-            .client
-            .project_groups(&space)
-            .find_by_name(&name)
-            .await
-            .map_err(|e| api("look up the project group", e, None))?
-            .ok_or_else(|| not_found("project group", &name, Some(&space)))?;
+        let g = find(
+            o.client.project_groups(&space),
+            &config.name,
+            "project group",
+            Some(&space),
+        )
+        .await?;
         Ok(NamedData {
             name: config.name,
             space_id: Val::Known(space),
@@ -259,14 +267,13 @@ impl DataSource<Octopus> for LifecycleLookup {
     ) -> Result<NamedData, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&config.space_id).await?;
-        let name = config.name.known().cloned().unwrap_or_default();
-        let l: Lifecycle = o
-            .client
-            .lifecycles(&space)
-            .find_by_name(&name)
-            .await
-            .map_err(|e| api("look up the lifecycle", e, None))?
-            .ok_or_else(|| not_found("lifecycle", &name, Some(&space)))?;
+        let l = find(
+            o.client.lifecycles(&space),
+            &config.name,
+            "lifecycle",
+            Some(&space),
+        )
+        .await?;
         Ok(NamedData {
             name: config.name,
             space_id: Val::Known(space),

@@ -1,9 +1,11 @@
 //! `octopus_environment`.
 
 use crate::Octopus;
-use crate::errors::{api, field_of, not_found_as_none};
-use crate::resources::{name_length, split_import_id, text};
+use crate::errors::{api, field_of};
+use crate::resources::scoped::{self, SpaceScoped};
+use crate::resources::{name_length, text};
 use octopus_client::model::Environment;
+use octopus_client::{Client, Collection};
 use tf_sdk::{Context, Diagnostics, Model, Resource, Val};
 
 /// An environment deployments go to, such as `Development` or `Production`.
@@ -35,7 +37,22 @@ pub struct EnvironmentModel {
     pub allow_dynamic_infrastructure: Val<bool>,
 }
 
-impl EnvironmentModel {
+impl SpaceScoped for EnvironmentModel {
+    type Api = Environment;
+    const WHAT: &'static str = "environment";
+
+    fn collection<'a>(client: &'a Client, space: &str) -> Collection<'a, Environment> {
+        client.environments(space)
+    }
+
+    fn id(&self) -> &Val<String> {
+        &self.id
+    }
+
+    fn space_id(&self) -> &Val<String> {
+        &self.space_id
+    }
+
     fn to_api(&self, space_id: &str, existing: Option<Environment>) -> Environment {
         let mut e = existing.unwrap_or_default();
         e.space_id = Some(space_id.to_string());
@@ -84,26 +101,25 @@ impl Resource<Octopus> for EnvironmentResource {
     ) -> Result<EnvironmentModel, Diagnostics> {
         let o = ctx.data()?;
         let space = o.space(&plan.space_id).await?;
-        let envs = o.client.environments(&space);
-        let mut created = envs.create(&plan.to_api(&space, None)).await.map_err(|e| {
-            api(
-                "create the environment",
-                e,
-                Some(&field_of::<EnvironmentModel>),
-            )
-        })?;
+        let mut created =
+            scoped::create::<EnvironmentModel>(o, &space, &plan.to_api(&space, None)).await?;
         // Servers read a sort order of 0 as "append at the end"; set the one asked for.
         if let Some(&wanted) = plan.sort_order.known()
             && i64::from(created.sort_order) != wanted
         {
             created.sort_order = i32::try_from(wanted).unwrap_or(i32::MAX);
-            created = envs.update(&created).await.map_err(|e| {
-                api(
-                    "set the environment's sort order",
-                    e,
-                    Some(&field_of::<EnvironmentModel>),
-                )
-            })?;
+            created = o
+                .client
+                .environments(&space)
+                .update(&created)
+                .await
+                .map_err(|e| {
+                    api(
+                        "set the environment's sort order",
+                        e,
+                        Some(&field_of::<EnvironmentModel>),
+                    )
+                })?;
         }
         Ok(EnvironmentModel::from_api(created, &space))
     }
@@ -113,12 +129,7 @@ impl Resource<Octopus> for EnvironmentResource {
         ctx: &Context<Octopus>,
         state: EnvironmentModel,
     ) -> Result<Option<EnvironmentModel>, Diagnostics> {
-        let o = ctx.data()?;
-        let space = o.space(&state.space_id).await?;
-        let id = state.id.known().cloned().unwrap_or_default();
-        let found = not_found_as_none(o.client.environments(&space).get(&id).await)
-            .map_err(|e| api("read the environment", e, None))?;
-        Ok(found.map(|e| EnvironmentModel::from_api(e, &space)))
+        scoped::read(ctx.data()?, &state).await
     }
 
     async fn update(
@@ -127,25 +138,7 @@ impl Resource<Octopus> for EnvironmentResource {
         prior: EnvironmentModel,
         plan: EnvironmentModel,
     ) -> Result<EnvironmentModel, Diagnostics> {
-        let o = ctx.data()?;
-        let space = o.space(&prior.space_id).await?;
-        let id = prior.id.known().cloned().unwrap_or_default();
-        let envs = o.client.environments(&space);
-        let current = envs
-            .get(&id)
-            .await
-            .map_err(|e| api("read the environment", e, None))?;
-        let updated = envs
-            .update(&plan.to_api(&space, Some(current)))
-            .await
-            .map_err(|e| {
-                api(
-                    "update the environment",
-                    e,
-                    Some(&field_of::<EnvironmentModel>),
-                )
-            })?;
-        Ok(EnvironmentModel::from_api(updated, &space))
+        scoped::update(ctx.data()?, &prior, &plan).await
     }
 
     async fn delete(
@@ -153,12 +146,7 @@ impl Resource<Octopus> for EnvironmentResource {
         ctx: &Context<Octopus>,
         state: EnvironmentModel,
     ) -> Result<(), Diagnostics> {
-        let o = ctx.data()?;
-        let space = o.space(&state.space_id).await?;
-        let id = state.id.known().cloned().unwrap_or_default();
-        not_found_as_none(o.client.environments(&space).delete(&id).await)
-            .map_err(|e| api("delete the environment", e, None))?;
-        Ok(())
+        scoped::delete(ctx.data()?, &state).await
     }
 
     async fn import(
@@ -166,15 +154,6 @@ impl Resource<Octopus> for EnvironmentResource {
         ctx: &Context<Octopus>,
         import_id: &str,
     ) -> Result<EnvironmentModel, Diagnostics> {
-        let o = ctx.data()?;
-        let (space, id) = split_import_id(import_id);
-        let space = o.space(&space).await?;
-        let e = o
-            .client
-            .environments(&space)
-            .get(id)
-            .await
-            .map_err(|e| api(&format!("import environment {import_id}"), e, None))?;
-        Ok(EnvironmentModel::from_api(e, &space))
+        scoped::import(ctx.data()?, import_id).await
     }
 }

@@ -2,6 +2,7 @@
 
 mod environment;
 mod project;
+mod scoped;
 mod space;
 
 use crate::Octopus;
@@ -28,12 +29,4 @@ pub(crate) fn name_length(s: &String) -> Result<(), String> {
 /// An empty string for a missing optional text, so state never flips between the two.
 pub(crate) fn text(v: Option<String>) -> tf_sdk::Val<String> {
     tf_sdk::Val::Known(v.unwrap_or_default())
-}
-
-/// An import ID: `Projects-1` (in the provider's space) or `Spaces-2/Projects-1`.
-pub(crate) fn split_import_id(id: &str) -> (tf_sdk::Val<String>, &str) {
-    match id.split_once('/') {
-        Some((space, rest)) => (tf_sdk::Val::Known(space.to_string()), rest),
-        None => (tf_sdk::Val::Null, id),
-    }
 }

@@ -1,10 +1,11 @@
 //! `octopus_project`.
 
 use crate::Octopus;
-use crate::errors::{api, field_of, not_found_as_none};
-use crate::resources::{name_length, split_import_id, text};
+use crate::errors::api;
+use crate::resources::scoped::{self, SpaceScoped};
+use crate::resources::{name_length, text};
 use octopus_client::model::Project;
-use octopus_client::{ListOptions, Named};
+use octopus_client::{Client, Collection, ListOptions, Named};
 use tf_sdk::{Context, Diagnostics, Model, Resource, Val};
 
 /// A project: what gets deployed, with its deployment process.
@@ -42,7 +43,22 @@ pub struct ProjectModel {
     pub deployment_process_id: Val<String>,
 }
 
-impl ProjectModel {
+impl SpaceScoped for ProjectModel {
+    type Api = Project;
+    const WHAT: &'static str = "project";
+
+    fn collection<'a>(client: &'a Client, space: &str) -> Collection<'a, Project> {
+        client.projects(space)
+    }
+
+    fn id(&self) -> &Val<String> {
+        &self.id
+    }
+
+    fn space_id(&self) -> &Val<String> {
+        &self.space_id
+    }
+
     fn to_api(&self, space_id: &str, existing: Option<Project>) -> Project {
         let mut p = existing.unwrap_or_default();
         p.space_id = Some(space_id.to_string());
@@ -137,12 +153,7 @@ impl Resource<Octopus> for ProjectResource {
             )
             .await?;
         }
-        let created = o
-            .client
-            .projects(&space)
-            .create(&project)
-            .await
-            .map_err(|e| api("create the project", e, Some(&field_of::<ProjectModel>)))?;
+        let created = scoped::create::<ProjectModel>(o, &space, &project).await?;
         Ok(ProjectModel::from_api(created, &space))
     }
 
@@ -151,12 +162,7 @@ impl Resource<Octopus> for ProjectResource {
         ctx: &Context<Octopus>,
         state: ProjectModel,
     ) -> Result<Option<ProjectModel>, Diagnostics> {
-        let o = ctx.data()?;
-        let space = o.space(&state.space_id).await?;
-        let id = state.id.known().cloned().unwrap_or_default();
-        let found = not_found_as_none(o.client.projects(&space).get(&id).await)
-            .map_err(|e| api("read the project", e, None))?;
-        Ok(found.map(|p| ProjectModel::from_api(p, &space)))
+        scoped::read(ctx.data()?, &state).await
     }
 
     async fn update(
@@ -165,28 +171,11 @@ impl Resource<Octopus> for ProjectResource {
         prior: ProjectModel,
         plan: ProjectModel,
     ) -> Result<ProjectModel, Diagnostics> {
-        let o = ctx.data()?;
-        let space = o.space(&prior.space_id).await?;
-        let id = prior.id.known().cloned().unwrap_or_default();
-        let projects = o.client.projects(&space);
-        let current = projects
-            .get(&id)
-            .await
-            .map_err(|e| api("read the project", e, None))?;
-        let updated = projects
-            .update(&plan.to_api(&space, Some(current)))
-            .await
-            .map_err(|e| api("update the project", e, Some(&field_of::<ProjectModel>)))?;
-        Ok(ProjectModel::from_api(updated, &space))
+        scoped::update(ctx.data()?, &prior, &plan).await
     }
 
     async fn delete(&self, ctx: &Context<Octopus>, state: ProjectModel) -> Result<(), Diagnostics> {
-        let o = ctx.data()?;
-        let space = o.space(&state.space_id).await?;
-        let id = state.id.known().cloned().unwrap_or_default();
-        not_found_as_none(o.client.projects(&space).delete(&id).await)
-            .map_err(|e| api("delete the project", e, None))?;
-        Ok(())
+        scoped::delete(ctx.data()?, &state).await
     }
 
     async fn import(
@@ -194,15 +183,6 @@ impl Resource<Octopus> for ProjectResource {
         ctx: &Context<Octopus>,
         import_id: &str,
     ) -> Result<ProjectModel, Diagnostics> {
-        let o = ctx.data()?;
-        let (space, id) = split_import_id(import_id);
-        let space = o.space(&space).await?;
-        let p = o
-            .client
-            .projects(&space)
-            .get(id)
-            .await
-            .map_err(|e| api(&format!("import project {import_id}"), e, None))?;
-        Ok(ProjectModel::from_api(p, &space))
+        scoped::import(ctx.data()?, import_id).await
     }
 }
