@@ -90,6 +90,25 @@ fn segment(s: &str) -> String {
     out
 }
 
+/// Joins the base URL and an API path or server link. A server hosted under a
+/// virtual directory (`https://host/octopus`) sends links that already carry it.
+fn join_url(base: &str, path_or_link: &str) -> String {
+    if path_or_link.starts_with("http://") || path_or_link.starts_with("https://") {
+        return path_or_link.to_owned();
+    }
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let (origin, prefix) = match base[after_scheme..].find('/') {
+        Some(i) => base.split_at(after_scheme + i),
+        None => (base, ""),
+    };
+    match path_or_link.strip_prefix(prefix) {
+        Some(rest) if !prefix.is_empty() && rest.starts_with("/api") => {
+            format!("{origin}{path_or_link}")
+        }
+        _ => format!("{base}{path_or_link}"),
+    }
+}
+
 impl Client {
     /// Builds a client; no request is made yet.
     pub fn new(config: Config) -> Result<Self, Error> {
@@ -201,11 +220,7 @@ impl Client {
     }
 
     fn url(&self, path_or_link: &str) -> String {
-        if path_or_link.starts_with("http://") || path_or_link.starts_with("https://") {
-            path_or_link.to_owned()
-        } else {
-            format!("{}{}", self.base, path_or_link)
-        }
+        join_url(&self.base, path_or_link)
     }
 
     /// GET a path (or a server link) and decode the JSON answer.
@@ -429,5 +444,40 @@ impl DeploymentProcesses<'_> {
     /// otherwise the server answers 409 ([`Error::is_conflict`]).
     pub async fn update(&self, process: &DeploymentProcess) -> Result<DeploymentProcess, Error> {
         self.inner.update(process).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{join_url, segment};
+
+    #[test]
+    fn urls_join_with_and_without_a_virtual_directory() {
+        assert_eq!(
+            join_url("http://h:1", "/api/spaces"),
+            "http://h:1/api/spaces"
+        );
+        assert_eq!(
+            join_url("https://h/octopus", "/api/spaces"),
+            "https://h/octopus/api/spaces"
+        );
+        assert_eq!(
+            join_url(
+                "https://h/octopus",
+                "/octopus/api/Spaces-1/projects?skip=30"
+            ),
+            "https://h/octopus/api/Spaces-1/projects?skip=30"
+        );
+        assert_eq!(
+            join_url("https://h/octopus", "https://other/api"),
+            "https://other/api"
+        );
+    }
+
+    #[test]
+    fn ids_cannot_escape_their_path_segment() {
+        assert_eq!(segment("Projects-1"), "Projects-1");
+        assert_eq!(segment(".."), "%2E%2E");
+        assert_eq!(segment("a/b?c#d"), "a%2Fb%3Fc%23d");
     }
 }

@@ -65,6 +65,23 @@ async fn root_document_and_default_space() {
         .await
         .unwrap();
     assert_eq!(builtin.feed_type, FeedType::BuiltIn);
+
+    // Space home and the default-space forms of collection URLs.
+    let home: serde_json::Value = t.client.get_json("/api/Spaces-1", &[]).await.unwrap();
+    assert_eq!(
+        home["Links"]["Projects"],
+        "/api/Spaces-1/projects{/id}{?name,skip,ids,take,partialName,clonedFromProjectId}"
+    );
+    let page: octopus_client::model::ResourceCollection<Feed> =
+        t.client.get_json("/api/feeds", &[]).await.unwrap();
+    assert_eq!(page.items[0].id.as_deref(), Some(BUILT_IN_FEED_ID));
+    let page: octopus_client::model::ResourceCollection<serde_json::Value> = t
+        .client
+        .get_json("/api/deploymentprocesses", &[])
+        .await
+        .unwrap();
+    assert_eq!(page.item_type, "DeploymentProcess");
+    assert_eq!(page.total_results, 0);
 }
 
 #[tokio::test]
