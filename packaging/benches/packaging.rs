@@ -1,7 +1,7 @@
 //! Throughput of streaming hashing and archive inspection.
 //!
 //! `cargo bench -p octopus-packaging --bench packaging` (release profile) prints the results
-//! and writes `bench-reports/packaging.md` under the package directory.
+//! and writes `bench-reports/packaging.md` at the workspace root.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -203,7 +203,9 @@ fn main() {
 
     let mut out = String::new();
     let _ = write!(out, "{report}");
-    std::fs::create_dir_all("bench-reports").expect("create bench-reports");
-    std::fs::write("bench-reports/packaging.md", out).expect("write report");
+    // The workspace keeps one report per crate in `bench-reports/` at its root.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench-reports");
+    std::fs::create_dir_all(&dir).expect("create bench-reports");
+    std::fs::write(dir.join("packaging.md"), out).expect("write report");
     println!("wrote bench-reports/packaging.md");
 }
