@@ -107,14 +107,20 @@ fn write_value(out: &mut Vec<u8>, value: &Value, ty: &Type) -> Result<(), CodecE
             Ok(())
         }
         (Value::Object(attrs), Type::Object(types, _)) => {
-            if let Some(extra) = attrs.keys().find(|k| !types.contains_key(*k)) {
-                return Err(CodecError::new(format!("unsupported attribute {extra:?}")));
-            }
             write_map_len(out, types.len());
+            // Both maps are sorted by name: walk them together instead of looking each
+            // attribute up. An attribute the type lacks stops the walk and is reported.
+            let mut values = attrs.iter().peekable();
             for (name, t) in types {
+                let v = match values.next_if(|(k, _)| *k == name) {
+                    Some((_, v)) => v,
+                    None => &Value::Null,
+                };
                 write_str(out, name);
-                write_value(out, attrs.get(name).unwrap_or(&Value::Null), t)
-                    .map_err(|err| err.at_attr(name))?;
+                write_value(out, v, t).map_err(|err| err.at_attr(name))?;
+            }
+            if let Some((extra, _)) = values.next() {
+                return Err(CodecError::new(format!("unsupported attribute {extra:?}")));
             }
             Ok(())
         }
@@ -469,17 +475,37 @@ impl<'a> Reader<'a> {
             Type::Object(types, _) => match head {
                 Head::Map(n) => {
                     let n = self.checked_len(n, 2)?;
-                    let mut m = BTreeMap::new();
+                    let mut entries = Vec::with_capacity(n);
+                    // Attributes usually arrive in the type's (sorted) order: try the next
+                    // one first and look the name up only when that misses.
+                    let mut expected = types.range::<str, _>(..);
                     for _ in 0..n {
                         let k = self.map_key()?;
-                        let t = types.get(&k).ok_or_else(|| {
-                            CodecError::new(format!("unsupported attribute {k:?}"))
-                        })?;
+                        let t = match expected.next() {
+                            Some((name, t)) if *name == k => t,
+                            _ => {
+                                let t = types.get(&k).ok_or_else(|| {
+                                    CodecError::new(format!("unsupported attribute {k:?}"))
+                                })?;
+                                expected = types.range::<str, _>((
+                                    std::ops::Bound::Excluded(k.as_str()),
+                                    std::ops::Bound::Unbounded,
+                                ));
+                                t
+                            }
+                        };
                         let v = self.value(t, depth + 1).map_err(|err| err.at_attr(&k))?;
-                        m.insert(k, v);
+                        entries.push((k, v));
                     }
-                    for name in types.keys() {
-                        m.entry(name.clone()).or_insert(Value::Null);
+                    // go-cty writes attributes sorted, so this is a linear bulk build; a
+                    // repeated key keeps its last value, as inserting one by one would.
+                    let mut m: BTreeMap<String, Value> = entries.into_iter().collect();
+                    if m.len() != types.len() {
+                        for name in types.keys() {
+                            if !m.contains_key(name) {
+                                m.insert(name.clone(), Value::Null);
+                            }
+                        }
                     }
                     Ok(Value::Object(m))
                 }
