@@ -1059,3 +1059,44 @@ fn fuzz_json_decode_never_panics() {
         }
     }
 }
+
+#[test]
+fn objects_in_any_key_order_with_missing_repeated_and_extra_attributes() {
+    let ty = Type::object([("a", Type::Number), ("b", Type::String), ("c", Type::Bool)]);
+    // Keys out of order, "b" missing, "a" repeated (the last one wins).
+    let bytes = [0x83, 0xa1, b'c', 0xc3, 0xa1, b'a', 0x01, 0xa1, b'a', 0x02];
+    let v = msgpack::decode(&bytes, &ty).unwrap();
+    assert_eq!(
+        v,
+        Value::object([
+            ("a", Value::from(2)),
+            ("b", Value::Null),
+            ("c", Value::from(true))
+        ])
+    );
+    assert_eq!(
+        msgpack::encode(&v, &ty).unwrap(),
+        [0x83, 0xa1, b'a', 0x02, 0xa1, b'b', 0xc0, 0xa1, b'c', 0xc3]
+    );
+    // Absent attributes in a value encode as nil.
+    let sparse = Value::object([("b", Value::from("x"))]);
+    assert_eq!(
+        msgpack::encode(&sparse, &ty).unwrap(),
+        [
+            0x83, 0xa1, b'a', 0xc0, 0xa1, b'b', 0xa1, b'x', 0xa1, b'c', 0xc0
+        ]
+    );
+    // An attribute the type lacks is an error wherever it sorts.
+    for extra in ["0", "aa", "bb", "z"] {
+        let v = Value::object([
+            ("a", Value::from(1)),
+            (extra, Value::from(1)),
+            ("c", Value::from(true)),
+        ]);
+        let err = msgpack::encode(&v, &ty).unwrap_err();
+        assert!(
+            err.message.contains(&format!("{extra:?}")),
+            "{extra}: {err}"
+        );
+    }
+}
