@@ -36,8 +36,8 @@ use crate::version::Version;
 /// normalised so that the canonical name ([`PackageFileName::file_name`]) always fits.
 pub const MAX_FILE_NAME_LEN: usize = 255;
 
-/// A package file format, named by its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// A package file format, named by its extension; serialized as the extension (`"tar.gz"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PackageFormat {
     /// `.zip`
     Zip,
@@ -102,6 +102,27 @@ impl PackageFormat {
                     .strip_prefix('.')
                     .is_some_and(|e| e.eq_ignore_ascii_case(ext))
         })
+    }
+}
+
+impl serde::Serialize for PackageFormat {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.extension())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PackageFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let ext = text.strip_prefix('.').unwrap_or(&text);
+        PackageFormat::ALL
+            .into_iter()
+            .find(|f| f.extension().eq_ignore_ascii_case(ext))
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unsupported package format `{text}`; expected zip, nupkg, tar, tar.gz or tgz"
+                ))
+            })
     }
 }
 
@@ -431,6 +452,17 @@ mod tests {
         );
         assert_eq!(PackageFormat::from_file_name(".zip"), None);
         assert_eq!(PackageFormat::from_file_name("é"), None);
+        assert_eq!(
+            serde_json::to_string(&PackageFormat::TarGz).unwrap(),
+            "\"tar.gz\""
+        );
+        let f: PackageFormat = serde_json::from_str("\".NUPKG\"").unwrap();
+        assert_eq!(f, PackageFormat::Nupkg);
+        let e = serde_json::from_str::<PackageFormat>("\"rar\"").unwrap_err();
+        assert!(
+            e.to_string().contains("unsupported package format `rar`"),
+            "{e}"
+        );
     }
 
     fn id_strategy() -> impl Strategy<Value = String> {
