@@ -34,6 +34,9 @@ pub const API_KEY_FILE: &str = "api-key";
 /// Default request body limit: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// Default longest wait for a request body: 30 s.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How to run the server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -45,6 +48,8 @@ pub struct ServerConfig {
     pub api_key: Option<String>,
     /// Request body limit in bytes.
     pub max_body_bytes: usize,
+    /// Longest wait for a request body to arrive; slower clients get 408.
+    pub body_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -55,6 +60,7 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             api_key: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 }
@@ -109,12 +115,16 @@ impl Server {
         let dir = data_dir.clone();
         let key = api_key.clone();
         let limit = config.max_body_bytes;
+        let body_timeout = config.body_timeout;
         let state = tokio::task::spawn_blocking(move || -> Result<api::State, ServerError> {
             let store = Store::open(&dir)?;
             store
                 .write_blocking(|tx| api::spaces_seed(tx))
                 .map_err(|e| ServerError::Startup(e.message))?;
-            api::State::new(store, key, limit).map_err(|e| ServerError::Startup(e.message))
+            let mut state =
+                api::State::new(store, key, limit).map_err(|e| ServerError::Startup(e.message))?;
+            state.body_timeout = body_timeout;
+            Ok(state)
         })
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))??;

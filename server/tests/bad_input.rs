@@ -351,3 +351,26 @@ async fn a_flood_of_bad_requests_does_not_hurt() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_body_that_never_arrives_times_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = start_with(|c| c.body_timeout = Duration::from_millis(300)).await;
+    let mut s = tokio::net::TcpStream::connect(t.server.addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/Spaces-1/projects HTTP/1.1\r\nHost: x\r\nX-Octopus-ApiKey: {KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"Name\": "
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("did not arrive in time"), "{text}");
+    // Meanwhile the server kept serving others.
+    assert_eq!(t.client.root().await.unwrap().api_version, "3.0.0");
+}

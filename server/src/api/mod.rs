@@ -35,6 +35,8 @@ pub struct State {
     pub api_key: String,
     /// Request body limit in bytes.
     pub max_body_bytes: usize,
+    /// Longest wait for a request body to arrive (slow clients get 408).
+    pub body_timeout: std::time::Duration,
     spaces: RwLock<SpaceCache>,
 }
 
@@ -51,6 +53,7 @@ impl State {
             store,
             api_key,
             max_body_bytes,
+            body_timeout: crate::DEFAULT_BODY_TIMEOUT,
             spaces: RwLock::default(),
         };
         state.refresh_spaces_blocking()?;
