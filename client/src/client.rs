@@ -152,6 +152,11 @@ impl Client {
         })
     }
 
+    /// A client configured from the environment ([`Config::from_env`]).
+    pub fn from_env() -> Result<Self, Error> {
+        Self::new(Config::from_env()?)
+    }
+
     /// The configuration this client was built with.
     pub fn config(&self) -> &Config {
         &self.config
