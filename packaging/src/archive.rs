@@ -6,7 +6,8 @@
 //! extractor could be tricked with:
 //!
 //! * entry paths that are absolute (`/x`, `\x`), carry a Windows drive or stream (`C:x`,
-//!   `a:b`), contain a `..` component (with `/` or `\` as separator), a NUL byte, or are empty;
+//!   `a:b`), contain a `..` component (with `/` or `\` as separator) or a component of only dots
+//!   and spaces (`.. `, which Windows reads as `..`), a NUL byte, or are empty;
 //! * symbolic links whose target is absolute or climbs above the archive root, or uses `..`
 //!   after a name (`a/../..`, which could step through another link); hard links to anything
 //!   but an earlier regular file; entries *below* a symbolic link (writing through a link);
@@ -258,6 +259,11 @@ pub fn normalize_entry_path(raw: &str) -> Result<String, String> {
         match part {
             "" | "." => {}
             ".." => return Err("the path contains a `..` component".into()),
+            p if is_dots_and_spaces(p) => {
+                return Err(format!(
+                    "the path component `{p}` is only dots and spaces, which Windows reads as `..` or `.`"
+                ));
+            }
             p if p.contains(':') => {
                 return Err(format!(
                     "the path component `{p}` contains `:` (a Windows drive or stream)"
@@ -267,6 +273,11 @@ pub fn normalize_entry_path(raw: &str) -> Result<String, String> {
         }
     }
     Ok(parts.join("/"))
+}
+
+/// `.. `, `...`, `. .`: Windows drops trailing dots and spaces, so these act as `..` or `.`.
+fn is_dots_and_spaces(component: &str) -> bool {
+    component.chars().all(|c| c == '.' || c == ' ')
 }
 
 /// Checks a symlink target relative to the directory holding the link (`link_dir_depth`
@@ -294,6 +305,11 @@ fn check_symlink_target(target: &str, link_dir_depth: usize) -> Result<(), Strin
                 if ups > link_dir_depth {
                     return Err("the target climbs above the archive root".into());
                 }
+            }
+            p if is_dots_and_spaces(p) => {
+                return Err(format!(
+                    "`{p}` is only dots and spaces, which Windows reads as `..` or `.`"
+                ));
             }
             p if p.contains(':') => {
                 return Err(format!("`{p}` contains `:` (a Windows drive or stream)"));

@@ -166,6 +166,9 @@ fn zip_paths_that_escape_are_refused() {
         ("C:\\evil.txt", "Windows drive"),
         ("c:evil.txt", "Windows drive"),
         ("file.txt:stream", "Windows drive or stream"),
+        (".. /evil.txt", "only dots and spaces"),
+        ("a/.../b", "only dots and spaces"),
+        ("a\\..\u{20}\u{20}\\evil", "only dots and spaces"),
     ] {
         let e = expect_err(check_zip(&[Z::File(name, b"x")], &lim()), why);
         assert!(matches!(e, ArchiveError::UnsafePath { .. }), "{name}: {e}");
@@ -181,6 +184,7 @@ fn zip_links_that_escape_are_refused() {
         ("link", "\\\\server\\share", "absolute"),
         ("d/s", "x/../..", "`..` after a name"),
         ("link", "C:/Windows", "Windows drive"),
+        ("link", ". ./x", "only dots and spaces"),
     ] {
         let e = expect_err(check_zip(&[Z::Link(name, target)], &lim()), why);
         assert!(matches!(e, ArchiveError::UnsafeLink { .. }), "{e}");
