@@ -10,8 +10,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(parsed) = PackageFileName::parse(name) {
-        let again = PackageFileName::parse(&parsed.to_string())
-            .expect("a canonical file name must parse");
+        let again =
+            PackageFileName::parse(&parsed.to_string()).expect("a canonical file name must parse");
         assert_eq!(again, parsed);
     }
 });

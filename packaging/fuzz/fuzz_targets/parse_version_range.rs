@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(v) = Version::parse(text) {
-        assert_eq!(Version::parse(&v.to_string()).expect("normalised text parses"), v);
+        assert_eq!(
+            Version::parse(&v.to_string()).expect("normalised text parses"),
+            v
+        );
         let _ = VersionRange::parse(text).map(|r| r.contains(&v));
     }
     if let Ok(r) = VersionRange::parse(text) {
