@@ -126,7 +126,24 @@ async fn acknowledged_writes_survive_kill_9() {
             }));
         }
 
-        let delay = 150 + random_u64() % 350;
+        // Let the burst get going (however busy the machine), then kill at a random moment.
+        let waited = std::time::Instant::now();
+        while ledger
+            .lock()
+            .unwrap()
+            .attempted
+            .values()
+            .filter(|a| **a)
+            .count()
+            < 2 * WORKERS
+        {
+            assert!(
+                waited.elapsed() < Duration::from_secs(60),
+                "the burst never started"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let delay = random_u64() % 300;
         tokio::time::sleep(Duration::from_millis(delay)).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
