@@ -464,6 +464,8 @@ impl Walker<'_> {
                 (EntryKind::Symlink { target }, 0)
             }
             RawKind::HardLink(target) => {
+                // As for symbolic links: count any data a crafted entry carries.
+                self.consume(&path, data, None)?;
                 let norm = normalize_entry_path(&target)
                     .map_err(|reason| self.bad_link(&path, &target, &reason))?;
                 if !self.files.contains(&norm) {
@@ -914,8 +916,10 @@ fn walk_tar<R: Read>(
                         .map(|b| String::from_utf8_lossy(&b).into_owned())
                         .unwrap_or_default();
                     if ty == tar::EntryType::Symlink {
-                        // The target is re-read from the entry data below; tar keeps it in
-                        // the header, so hand it over as the data.
+                        // A link has no data, but a crafted one could carry some: count it
+                        // against the limits rather than let the tar crate skip it unseen.
+                        walker.consume(&path, &mut entry, None)?;
+                        // tar keeps the target in the header; hand it over as the data.
                         walker.entry(&path, RawKind::Symlink, &mut target.as_bytes())?;
                         continue;
                     }

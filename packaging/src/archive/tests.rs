@@ -520,3 +520,28 @@ fn long_names_and_pax_headers_work() {
         "{e}"
     );
 }
+
+#[test]
+fn data_hidden_in_link_entries_is_counted() {
+    let limits = ArchiveLimits {
+        max_total_size: 1 << 20,
+        ..lim()
+    };
+    let zeros = vec![0u8; 3 << 20];
+    for (ty, link) in [
+        (tar::EntryType::Symlink, "target"),
+        (tar::EntryType::Link, "f"),
+    ] {
+        let mut b = tar::Builder::new(Vec::new());
+        b.append(&raw_header("f", tar::EntryType::Regular, 1, ""), &b"x"[..])
+            .unwrap();
+        b.append(
+            &raw_header("l", ty, zeros.len() as u64, link),
+            zeros.as_slice(),
+        )
+        .unwrap();
+        let tgz = gzip(&b.into_inner().unwrap());
+        let e = inspect_reader(io::Cursor::new(tgz), PackageFormat::TarGz, &limits).unwrap_err();
+        assert!(matches!(e, ArchiveError::TooLarge { .. }), "{ty:?}: {e}");
+    }
+}
