@@ -13,6 +13,8 @@
 //!   but an earlier regular file; entries *below* a symbolic link (writing through a link);
 //! * device files, FIFOs and other special entries; encrypted zip entries;
 //! * duplicate paths, and a file that is also used as a directory;
+//! * zip archives whose central directory and local headers disagree, whose entries share
+//!   data (overlap bombs), or that hide local headers from the central directory;
 //! * more entries, bigger entries or more uncompressed bytes than [`ArchiveLimits`] allows,
 //!   counted from the bytes actually decompressed, not the sizes the archive declares.
 //!
@@ -616,6 +618,14 @@ fn walk_zip<R: Read + Seek>(reader: &mut R, walker: &mut Walker<'_>) -> Result<(
     }
     reader.seek(SeekFrom::Start(0)).map_err(ArchiveError::Io)?;
     let mut zip = zip::ZipArchive::new(reader).map_err(|e| wrong(e.to_string()))?;
+    // Central directory and local headers must agree: no duplicate names (the zip crate would
+    // silently keep one), no entries sharing data (overlap bombs), no local headers hidden
+    // from the directory (extractors that stream local headers would see other files).
+    zip.validate_header_consistency()
+        .map_err(|e| ArchiveError::Corrupt {
+            entry: None,
+            reason: e.to_string(),
+        })?;
     if zip.len() as u64 > walker.limits.max_entries {
         return Err(ArchiveError::TooManyEntries {
             limit: walker.limits.max_entries,

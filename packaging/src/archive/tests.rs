@@ -545,3 +545,30 @@ fn data_hidden_in_link_entries_is_counted() {
         assert!(matches!(e, ArchiveError::TooLarge { .. }), "{ty:?}: {e}");
     }
 }
+
+#[test]
+fn inconsistent_zip_directories_are_refused() {
+    // Two central-directory entries sharing one entry's data: the overlap bomb trick.
+    let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+    w.start_file("a", SimpleFileOptions::default()).unwrap();
+    w.write_all(&[0u8; 1000]).unwrap();
+    w.shallow_copy_file("a", "b").unwrap();
+    let shared = w.finish().unwrap().into_inner();
+    let e = inspect_reader(io::Cursor::new(shared), PackageFormat::Zip, &lim()).unwrap_err();
+    assert!(matches!(e, ArchiveError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("header inconsistency"), "{e}");
+
+    // Two central-directory entries with the same name (the zip crate would keep only one).
+    let mut bytes = zip_bytes(&[Z::File("a", b"1"), Z::File("b", b"2")]);
+    let cd: Vec<usize> = bytes
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PK\x01\x02")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(cd.len(), 2);
+    assert_eq!(bytes[cd[1] + 46], b'b');
+    bytes[cd[1] + 46] = b'a';
+    let e = inspect_reader(io::Cursor::new(bytes), PackageFormat::Zip, &lim()).unwrap_err();
+    assert!(e.to_string().contains("duplicate file names"), "{e}");
+}
