@@ -104,6 +104,10 @@ pub fn create_tx<T: ApiResource>(
     mut item: T,
     fixed_id: Option<&str>,
 ) -> ApiResult<T> {
+    // Checked in the transaction too: the space may have been deleted meanwhile.
+    if T::SPACE_SCOPED && !documents::exists(tx, "spaces", NO_SPACE, space)? {
+        return Err(ApiError::not_found("space", space));
+    }
     let id = match fixed_id {
         Some(id) => id.to_owned(),
         None => documents::next_id(tx, T::ID_PREFIX)?,
