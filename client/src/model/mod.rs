@@ -12,6 +12,7 @@ pub mod environment;
 pub mod error;
 pub mod feed;
 pub mod lifecycle;
+pub mod package;
 pub mod paging;
 pub mod project;
 pub mod project_group;
