@@ -118,7 +118,7 @@ struct StartResult {
 /// The first key generation in a process seeds AWS-LC's random generator; the second
 /// does not. Measured here, in the bench process, before anything else uses AWS-LC.
 fn keygen_cost() -> (f64, f64) {
-    let mut once = || {
+    let once = || {
         let t = Instant::now();
         std::hint::black_box(rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap());
         t.elapsed().as_secs_f64() * 1e3
