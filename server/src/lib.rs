@@ -16,6 +16,7 @@
 pub mod api;
 mod auth;
 pub mod error;
+pub mod packages;
 pub mod store;
 pub mod util;
 
@@ -50,6 +51,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Longest wait for a request body to arrive; slower clients get 408.
     pub body_timeout: std::time::Duration,
+    /// Largest package upload in bytes (default 2 GiB); larger ones get 413.
+    pub max_package_bytes: u64,
 }
 
 impl ServerConfig {
@@ -61,6 +64,7 @@ impl ServerConfig {
             api_key: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_package_bytes: packages::DEFAULT_MAX_PACKAGE_BYTES,
         }
     }
 }
@@ -116,6 +120,8 @@ impl Server {
         let key = api_key.clone();
         let limit = config.max_body_bytes;
         let body_timeout = config.body_timeout;
+        let max_package_bytes = config.max_package_bytes;
+        let packages_dir = data_dir.clone();
         let state = tokio::task::spawn_blocking(move || -> Result<api::State, ServerError> {
             let store = Store::open(&dir)?;
             store
@@ -124,6 +130,11 @@ impl Server {
             let mut state =
                 api::State::new(store, key, limit).map_err(|e| ServerError::Startup(e.message))?;
             state.body_timeout = body_timeout;
+            // Interrupted uploads leave temporary or unreferenced files: remove them.
+            packages::sweep(&state.store, &packages_dir)
+                .map_err(|e| ServerError::Startup(e.message))?;
+            state.data_dir = packages_dir;
+            state.max_package_bytes = max_package_bytes;
             Ok(state)
         })
         .await

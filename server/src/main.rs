@@ -12,7 +12,9 @@ const USAGE: &str = "usage: octopus-lite [--listen ADDR] [--data-dir DIR] [--api
   --listen ADDR    address to listen on (default 127.0.0.1:8065; port 0 = any free port)
   --data-dir DIR   directory of the database and generated API key (default ./octopus-lite-data)
   --api-key KEY    API key to accept (default: generated once and kept in the data directory)
-  --max-body BYTES request body limit (default 4194304)";
+  --max-body BYTES request body limit (default 4194304)
+  --max-package-bytes BYTES
+                   largest package upload (default 2147483648)";
 
 fn parse_args() -> Result<ServerConfig, String> {
     let mut config = ServerConfig::new(PathBuf::from("octopus-lite-data"));
@@ -50,6 +52,11 @@ fn parse_args() -> Result<ServerConfig, String> {
                 config.max_body_bytes = value
                     .parse()
                     .map_err(|e| format!("--max-body {value}: {e}"))?
+            }
+            "--max-package-bytes" => {
+                config.max_package_bytes = value
+                    .parse()
+                    .map_err(|e| format!("--max-package-bytes {value}: {e}"))?
             }
             other => return Err(format!("unknown flag {other}")),
         }

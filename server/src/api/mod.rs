@@ -3,6 +3,7 @@
 mod crud;
 mod extract;
 mod feeds;
+mod packages;
 mod processes;
 mod projects;
 mod resources;
@@ -37,6 +38,10 @@ pub struct State {
     pub max_body_bytes: usize,
     /// Longest wait for a request body to arrive (slow clients get 408).
     pub body_timeout: std::time::Duration,
+    /// Data directory; package files live in `packages/` below it.
+    pub data_dir: std::path::PathBuf,
+    /// Largest accepted package upload in bytes.
+    pub max_package_bytes: u64,
     spaces: RwLock<SpaceCache>,
 }
 
@@ -54,6 +59,8 @@ impl State {
             api_key,
             max_body_bytes,
             body_timeout: crate::DEFAULT_BODY_TIMEOUT,
+            data_dir: std::path::PathBuf::new(),
+            max_package_bytes: crate::packages::DEFAULT_MAX_PACKAGE_BYTES,
             spaces: RwLock::default(),
         };
         state.refresh_spaces_blocking()?;
@@ -142,6 +149,7 @@ pub fn router(state: AppState) -> Router {
     r = crud_routes::<Project>(r);
     r = crud_routes::<Feed>(r);
     r = processes::routes(r);
+    r = packages::routes(r);
     let limit = state.max_body_bytes;
     r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -17,6 +17,32 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
     CREATE UNIQUE INDEX documents_name ON documents (kind, space_id, name_key)
         WHERE name_key IS NOT NULL;
     CREATE TABLE sequences (prefix TEXT PRIMARY KEY, next INTEGER NOT NULL);",
+), (
+    2,
+    "packages",
+    "CREATE TABLE packages (
+        space_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        id_key TEXT NOT NULL,
+        package_id TEXT NOT NULL,
+        package_key TEXT NOT NULL,
+        version TEXT NOT NULL,
+        version_key TEXT NOT NULL,
+        extension TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha1 TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        published TEXT NOT NULL,
+        PRIMARY KEY (space_id, package_key, version_key)
+    );
+    CREATE UNIQUE INDEX packages_id ON packages (space_id, id_key);
+    CREATE UNIQUE INDEX packages_file ON packages (space_id, file_name);
+    CREATE TRIGGER packages_space_deleted AFTER DELETE ON documents
+        WHEN old.kind = 'spaces' AND old.space_id = ''
+    BEGIN
+        DELETE FROM packages WHERE space_id = old.id;
+    END;",
 )];
 
 /// Brings the schema up to date. Refuses a store written by a newer server.

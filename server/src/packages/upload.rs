@@ -1,0 +1,340 @@
+//! Streaming an upload to disk and publishing it.
+//!
+//! [`Incoming`] owns a temporary file written by a blocking thread: chunks
+//! travel through a small bounded channel (so memory stays flat whatever the
+//! package size) and pass a [`HashingWriter`] with the size limit. If the
+//! request is abandoned (client gone, error), the temporary file is removed.
+//! [`publish`] inspects the finished file and makes it visible atomically.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use octopus_packaging::archive::{self, ArchiveError, ArchiveLimits};
+use octopus_packaging::filename::PackageFileName;
+use octopus_packaging::hashing::{Digests, HashingWriter, SizeLimitExceeded};
+use tokio::sync::mpsc;
+
+use super::db::{self, ID_PREFIX, PackageRow};
+use super::{OverwriteMode, TEMP_PREFIX, io_error, space_dir, sync_dir};
+use crate::error::{ApiError, ApiResult};
+use crate::store::Store;
+use crate::store::documents::{self, NO_SPACE};
+use crate::util::{now_iso8601, random_bytes};
+
+/// Chunks buffered between the network and the disk writer.
+const CHANNEL_CHUNKS: usize = 8;
+
+/// Write buffer of the disk writer.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+enum Msg {
+    Data(Bytes),
+    Finish,
+}
+
+/// A temporary file that is removed when dropped, unless kept.
+#[derive(Debug)]
+pub struct TempFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl TempFile {
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn keep(mut self) -> PathBuf {
+        self.keep = true;
+        std::mem::take(&mut self.path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A complete, fsynced upload in a temporary file.
+#[derive(Debug)]
+pub struct Written {
+    /// The file (removed when dropped).
+    pub file: TempFile,
+    /// Its digests and size.
+    pub digests: Digests,
+}
+
+/// Why streaming an upload to disk failed.
+#[derive(Debug)]
+pub enum WriteError {
+    /// More than the limit arrived.
+    TooLarge(u64),
+    /// Disk trouble.
+    Io(io::Error),
+}
+
+impl WriteError {
+    /// The API error to answer.
+    pub fn into_api(self) -> ApiError {
+        match self {
+            Self::TooLarge(limit) => too_large(limit),
+            Self::Io(e) => io_error("writing an upload", e),
+        }
+    }
+}
+
+/// 413 for a package over the limit.
+pub fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("The package is larger than the limit of {limit} bytes."),
+    )
+}
+
+/// An upload being streamed to a temporary file in the space's package directory.
+pub struct Incoming {
+    tx: Option<mpsc::Sender<Msg>>,
+    join: tokio::task::JoinHandle<Result<Written, WriteError>>,
+}
+
+impl Incoming {
+    /// Creates the temporary file and starts the writer.
+    pub fn start(data_dir: &Path, space: &str, limit: u64) -> ApiResult<Self> {
+        let dir = space_dir(data_dir, space);
+        std::fs::create_dir_all(&dir).map_err(|e| io_error("creating the package directory", e))?;
+        let hex: String = random_bytes::<12>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let path = dir.join(format!("{TEMP_PREFIX}{hex}"));
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| io_error("creating an upload file", e))?;
+        let temp = TempFile { path, keep: false };
+        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+        let join = tokio::task::spawn_blocking(move || write_all(file, temp, rx, limit));
+        Ok(Self { tx: Some(tx), join })
+    }
+
+    /// Queues one chunk; fails once the writer has failed (e.g. over the limit).
+    pub async fn push(&mut self, chunk: Bytes) -> Result<(), WriteError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let Some(tx) = &self.tx else {
+            return Err(WriteError::Io(io::Error::other("upload already finished")));
+        };
+        if tx.send(Msg::Data(chunk)).await.is_err() {
+            // The writer stopped early: report its error.
+            self.tx = None;
+            return Err(self.join_writer().await.err().unwrap_or_else(|| {
+                WriteError::Io(io::Error::other("the upload writer stopped early"))
+            }));
+        }
+        Ok(())
+    }
+
+    /// Ends the stream: flushes, fsyncs and returns the file with its digests.
+    pub async fn finish(mut self) -> Result<Written, WriteError> {
+        if let Some(tx) = self.tx.take() {
+            // An error here means the writer already stopped; join reports why.
+            let _ = tx.send(Msg::Finish).await;
+        }
+        self.join_writer().await
+    }
+
+    async fn join_writer(&mut self) -> Result<Written, WriteError> {
+        (&mut self.join)
+            .await
+            .map_err(|e| WriteError::Io(io::Error::other(e.to_string())))?
+    }
+}
+
+fn write_all(
+    file: File,
+    temp: TempFile,
+    mut rx: mpsc::Receiver<Msg>,
+    limit: u64,
+) -> Result<Written, WriteError> {
+    let mut w = HashingWriter::with_limit(BufWriter::with_capacity(WRITE_BUFFER, file), limit);
+    loop {
+        match rx.blocking_recv() {
+            Some(Msg::Data(chunk)) => {
+                if let Err(e) = w.write_all(&chunk) {
+                    return Err(match SizeLimitExceeded::is(&e) {
+                        Some(s) => WriteError::TooLarge(s.limit),
+                        None => WriteError::Io(e),
+                    });
+                }
+            }
+            Some(Msg::Finish) => break,
+            // Abandoned (client gone or handler failed): `temp` is removed on return.
+            None => {
+                return Err(WriteError::Io(io::Error::other("the upload was abandoned")));
+            }
+        }
+    }
+    let (buf, digests) = w.finish();
+    let file = buf
+        .into_inner()
+        .map_err(|e| WriteError::Io(e.into_error()))?;
+    file.sync_all().map_err(WriteError::Io)?;
+    Ok(Written {
+        file: temp,
+        digests,
+    })
+}
+
+/// How an upload ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// Stored as a new package version (201).
+    Created(PackageRow),
+    /// Replaced an existing package version (201).
+    Replaced(PackageRow),
+    /// The version existed and was kept (`IgnoreIfExists`, 200).
+    Ignored(PackageRow),
+}
+
+/// The file name a stored upload gets: the canonical name with a random tag
+/// before the extension, so a replacement never overwrites a file that a row
+/// (or a running download) still uses.
+fn stored_file_name(name: &PackageFileName) -> String {
+    let ext = name.format.extension();
+    let tag: String = random_bytes::<6>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut stem = format!("{}.{}", name.id, name.version);
+    // Stay within 255 bytes: `<stem>@<12 hex>.<ext>`; all characters are ASCII.
+    let room = 255 - 1 - tag.len() - 1 - ext.len();
+    stem.truncate(room);
+    format!("{stem}@{tag}.{ext}")
+}
+
+/// The message Octopus answers a duplicate with.
+pub const DUPLICATE_MESSAGE: &str = "A package with the same ID and version already exists. \
+     To proceed anyway, specify an overwriteMode of OverwriteExisting or IgnoreIfExists.";
+
+/// Inspects a finished upload and publishes it (blocking: call on the blocking pool).
+///
+/// Order: inspect → rename to the final name → fsync the directory → commit the
+/// row → remove a replaced file. A crash at any point leaves either the old state
+/// or the new one, plus at most a stray file for [`super::sweep`].
+pub fn publish(
+    store: &Store,
+    data_dir: &Path,
+    space: &str,
+    name: &PackageFileName,
+    written: Written,
+    mode: OverwriteMode,
+) -> ApiResult<Published> {
+    let canonical = name.file_name();
+    archive::inspect(written.file.path(), name.format, &ArchiveLimits::default()).map_err(
+        |e| match e {
+            ArchiveError::Io(e) => io_error("reading an upload", e),
+            e => ApiError {
+                status: StatusCode::BAD_REQUEST,
+                message: format!(
+                    "The package {canonical} was refused: it is not a safe .{} archive.",
+                    name.format
+                ),
+                errors: vec![e.to_string()],
+            },
+        },
+    )?;
+    let dir = space_dir(data_dir, space);
+    let file_name = stored_file_name(name);
+    let final_path = dir.join(&file_name);
+    std::fs::rename(written.file.path(), &final_path)
+        .map_err(|e| io_error("publishing an upload", e))?;
+    written.file.keep();
+    // From here on the file is ours to remove if the commit does not happen.
+    let published = TempFile {
+        path: final_path,
+        keep: false,
+    };
+    sync_dir(&dir).map_err(|e| io_error("syncing the package directory", e))?;
+    let version = name.version.to_string();
+    let row = PackageRow {
+        id: format!("{ID_PREFIX}{}.{version}", name.id),
+        package_id: name.id.clone(),
+        version,
+        extension: name.format.extension().to_owned(),
+        file_name,
+        size: written.digests.size,
+        sha1: written.digests.sha1_hex.clone(),
+        sha256: written.digests.sha256_hex.clone(),
+        published: now_iso8601(),
+    };
+    let sp = space.to_owned();
+    let outcome = store.write_blocking(|tx| {
+        if !documents::exists(tx, "spaces", NO_SPACE, &sp)? {
+            return Err(ApiError::not_found("space", &sp));
+        }
+        let existing = db::get_version(tx, &sp, &row.package_id, &row.version)?;
+        if let Some(other) = db::get_by_id(tx, &sp, &row.id)?
+            && existing.as_ref().is_none_or(|e| e.id != other.id)
+        {
+            return Err(ApiError::conflict(format!(
+                "The package {canonical} would have the same Id ({}) as the stored package {}.",
+                row.id,
+                other.canonical_file_name()
+            )));
+        }
+        match (existing, mode) {
+            (None, _) => {
+                db::upsert(tx, &sp, &row)?;
+                Ok(Published::Created(row.clone()))
+            }
+            (Some(_), OverwriteMode::FailIfExists) => Err(ApiError {
+                status: StatusCode::CONFLICT,
+                message: DUPLICATE_MESSAGE.into(),
+                errors: vec![format!(
+                    "The package {canonical} already exists in the built-in feed of {sp}."
+                )],
+            }),
+            (Some(old), OverwriteMode::IgnoreIfExists) => Ok(Published::Ignored(old)),
+            (Some(old), OverwriteMode::OverwriteExisting) => {
+                db::upsert(tx, &sp, &row)?;
+                Ok(Published::Replaced(old))
+            }
+        }
+    });
+    match outcome {
+        Ok(Published::Created(row)) => {
+            published.keep();
+            Ok(Published::Created(row))
+        }
+        Ok(Published::Replaced(old)) => {
+            published.keep();
+            if old.file_name != row.file_name {
+                remove_file(&dir, &old.file_name);
+            }
+            Ok(Published::Replaced(row))
+        }
+        // `published` is dropped: the new file goes.
+        other => other,
+    }
+}
+
+/// Removes a package file that no row refers to any more (best effort: the
+/// start-up sweep removes what is left behind).
+pub fn remove_file(dir: &Path, file_name: &str) {
+    match std::fs::remove_file(dir.join(file_name)) {
+        Ok(()) => {
+            let _ = sync_dir(dir);
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("octopus-lite: could not remove package file {file_name}: {e}"),
+    }
+}
