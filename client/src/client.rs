@@ -76,7 +76,7 @@ impl ListOptions {
 }
 
 /// Percent-encodes one path segment, so an ID can never change the path.
-fn segment(s: &str) -> String {
+pub(crate) fn segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric()
@@ -210,6 +210,16 @@ impl Client {
         self.scoped(space_id)
     }
 
+    /// Packages of a space's built-in feed.
+    pub fn packages(&self, space_id: &str) -> crate::packages::Packages<'_> {
+        crate::packages::Packages::new(self, space_id)
+    }
+
+    /// The underlying HTTP client (its default headers carry the credentials).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Deployment processes of a space.
     pub fn deployment_processes(&self, space_id: &str) -> DeploymentProcesses<'_> {
         DeploymentProcesses {
@@ -224,7 +234,7 @@ impl Client {
         )
     }
 
-    fn url(&self, path_or_link: &str) -> String {
+    pub(crate) fn url(&self, path_or_link: &str) -> String {
         join_url(&self.base, path_or_link)
     }
 

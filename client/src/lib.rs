@@ -13,6 +13,8 @@ mod config;
 #[cfg(feature = "http")]
 mod error;
 #[cfg(feature = "http")]
+mod packages;
+#[cfg(feature = "http")]
 mod retry;
 
 #[cfg(feature = "http")]
@@ -21,3 +23,5 @@ pub use client::{Client, Collection, DeploymentProcesses, ListOptions, Named};
 pub use config::{Config, Credentials, RetryPolicy};
 #[cfg(feature = "http")]
 pub use error::Error;
+#[cfg(feature = "http")]
+pub use packages::{OverwriteMode, PackageListOptions, Packages, Uploaded};

@@ -73,7 +73,10 @@ pub struct Package {
 impl Package {
     /// The canonical file name, `<PackageId>.<Version><FileExtension>`.
     pub fn file_name(&self) -> String {
-        format!("{}.{}{}", self.package_id, self.version, self.file_extension)
+        format!(
+            "{}.{}{}",
+            self.package_id, self.version, self.file_extension
+        )
     }
 }
 
