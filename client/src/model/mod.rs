@@ -18,6 +18,7 @@ pub mod project;
 pub mod project_group;
 pub mod root;
 pub mod space;
+pub mod step_package;
 
 pub use deployment_process::{
     Action, Container, DeploymentProcess, GitDependency, PackageReference, PropertyValue, Step,
