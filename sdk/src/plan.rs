@@ -3,7 +3,7 @@
 //! guarantees Terraform checks (the plan keeps every configured value; the applied
 //! state keeps every known planned value).
 
-use crate::diag::AttributePath;
+use crate::diag::{AttributePath, PathStep};
 use crate::schema::{Attribute, AttributeType, Block, Nesting};
 use crate::value::Value;
 use std::collections::BTreeMap;
@@ -26,19 +26,76 @@ fn attr<'a>(v: &'a Value, name: &str) -> &'a Value {
     obj(v).and_then(|m| m.get(name)).unwrap_or(&Value::Null)
 }
 
-/// Nested objects of a value at `nesting`, paired by position with `other`'s.
+/// Nested objects of a value at `nesting`, each paired with the configuration's and
+/// the prior state's object at the same position (list index or map key).
 fn pair_children<'a>(
     nesting: Nesting,
     plan: &'a mut Value,
-    other: &'a Value,
-) -> Vec<(&'a mut Value, &'a Value)> {
-    match (nesting, plan, other) {
-        (Nesting::Single | Nesting::Group, p @ Value::Object(_), o) => vec![(p, o)],
-        (Nesting::List, Value::List(ps), Value::List(os)) => ps.iter_mut().zip(os.iter()).collect(),
-        (Nesting::List, Value::List(ps), _) => ps.iter_mut().map(|p| (p, &Value::Null)).collect(),
-        (Nesting::Map, Value::Map(ps), Value::Map(os)) => ps
+    config: &'a Value,
+    prior: &'a Value,
+) -> Vec<(&'a mut Value, &'a Value, &'a Value)> {
+    let at_index = |v: &'a Value, i: usize| match v {
+        Value::List(items) => items.get(i).unwrap_or(&Value::Null),
+        _ => &Value::Null,
+    };
+    let at_key = |v: &'a Value, k: &str| match v {
+        Value::Map(items) => items.get(k).unwrap_or(&Value::Null),
+        _ => &Value::Null,
+    };
+    match (nesting, plan) {
+        (Nesting::Single | Nesting::Group, p @ Value::Object(_)) => vec![(p, config, prior)],
+        (Nesting::List, Value::List(ps)) => ps
             .iter_mut()
-            .map(|(k, p)| (p, os.get(k).unwrap_or(&Value::Null)))
+            .enumerate()
+            .map(|(i, p)| (p, at_index(config, i), at_index(prior, i)))
+            .collect(),
+        (Nesting::Map, Value::Map(ps)) => ps
+            .iter_mut()
+            .map(|(k, p)| (p, at_key(config, k), at_key(prior, k)))
+            .collect(),
+        // Set elements have no position to pair them by; they are left as proposed.
+        _ => Vec::new(),
+    }
+}
+
+/// Read-only pairing of nested objects, with the path step to each.
+fn children<'a>(
+    nesting: Nesting,
+    plan: &'a Value,
+    config: &'a Value,
+    prior: &'a Value,
+) -> Vec<(Option<PathStep>, &'a Value, &'a Value, &'a Value)> {
+    let get = |v: &'a Value, i: usize, k: &str| match v {
+        Value::List(items) => items.get(i).unwrap_or(&Value::Null),
+        Value::Map(items) => items.get(k).unwrap_or(&Value::Null),
+        _ => &Value::Null,
+    };
+    match (nesting, plan) {
+        (Nesting::Single | Nesting::Group, p @ Value::Object(_)) => {
+            vec![(None, p, config, prior)]
+        }
+        (Nesting::List, Value::List(ps)) => ps
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    Some(PathStep::Index(i as i64)),
+                    p,
+                    get(config, i, ""),
+                    get(prior, i, ""),
+                )
+            })
+            .collect(),
+        (Nesting::Map, Value::Map(ps)) => ps
+            .iter()
+            .map(|(k, p)| {
+                (
+                    Some(PathStep::Key(k.clone())),
+                    p,
+                    get(config, 0, k),
+                    get(prior, 0, k),
+                )
+            })
             .collect(),
         _ => Vec::new(),
     }
@@ -65,14 +122,15 @@ pub fn apply_defaults(block: &Block, plan: &mut Value, config: &Value) {
         if let (Some(default), Value::Null) = (&a.default, cfg) {
             m.insert(a.name.clone(), default.clone());
         } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
-            for (child, c) in pair_children(n, p, cfg) {
+            for (child, c, _) in pair_children(n, p, cfg, &Value::Null) {
                 apply_defaults(&b, child, c);
             }
         }
     }
     for nb in &block.blocks {
         if let Some(p) = m.get_mut(&nb.name) {
-            for (child, c) in pair_children(nb.nesting, p, attr(config, &nb.name)) {
+            for (child, c, _) in pair_children(nb.nesting, p, attr(config, &nb.name), &Value::Null)
+            {
                 apply_defaults(&nb.block, child, c);
             }
         }
@@ -94,26 +152,16 @@ pub fn mark_computed_unknown(block: &Block, plan: &mut Value, config: &Value, pr
                 m.insert(a.name.clone(), Value::unknown());
             }
         } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
-            let prior_child = attr(prior, &a.name);
-            for (child, c) in pair_children(n, p, cfg) {
-                let pc = if n == Nesting::Single {
-                    prior_child
-                } else {
-                    &Value::Null
-                };
+            for (child, c, pc) in pair_children(n, p, cfg, attr(prior, &a.name)) {
                 mark_computed_unknown(&b, child, c, pc);
             }
         }
     }
     for nb in &block.blocks {
         if let Some(p) = m.get_mut(&nb.name) {
-            let prior_child = attr(prior, &nb.name);
-            for (child, c) in pair_children(nb.nesting, p, attr(config, &nb.name)) {
-                let pc = if matches!(nb.nesting, Nesting::Single | Nesting::Group) {
-                    prior_child
-                } else {
-                    &Value::Null
-                };
+            for (child, c, pc) in
+                pair_children(nb.nesting, p, attr(config, &nb.name), attr(prior, &nb.name))
+            {
                 mark_computed_unknown(&nb.block, child, c, pc);
             }
         }
@@ -153,7 +201,7 @@ fn restore_into(
             (Some((n @ (Nesting::Single | Nesting::List), b)), Some(p))
                 if !cfg.is_unknown() && same_shape(p, cfg) =>
             {
-                for (child, c) in pair_children(n, p, cfg) {
+                for (child, c, _) in pair_children(n, p, cfg, &Value::Null) {
                     restore_into(&b, child, c, &path, restored);
                 }
             }
@@ -169,7 +217,7 @@ fn restore_into(
         let cfg = attr(config, &nb.name);
         if let Some(p) = m.get_mut(&nb.name) {
             let path = at.clone().attr(nb.name.clone());
-            for (child, c) in pair_children(nb.nesting, p, cfg) {
+            for (child, c, _) in pair_children(nb.nesting, p, cfg, &Value::Null) {
                 restore_into(&nb.block, child, c, &path, restored);
             }
         }
@@ -196,33 +244,73 @@ pub fn requires_replace(
     config: &Value,
 ) -> Vec<AttributePath> {
     let mut out = Vec::new();
-    if prior.is_null() || plan.is_null() {
-        return out;
+    if !prior.is_null() && !plan.is_null() {
+        replace_into(
+            block,
+            prior,
+            plan,
+            config,
+            &AttributePath::default(),
+            &mut out,
+        );
     }
+    out
+}
+
+fn replace_into(
+    block: &Block,
+    prior: &Value,
+    plan: &Value,
+    config: &Value,
+    at: &AttributePath,
+    out: &mut Vec<AttributePath>,
+) {
+    let child_path = |at: &AttributePath, name: &str, step: Option<PathStep>| {
+        let mut p = at.clone().attr(name.to_string());
+        p.0.extend(step);
+        p
+    };
     for a in &block.attributes {
-        if !a.requires_replace {
-            continue;
-        }
         let (p, s, c) = (
             attr(plan, &a.name),
             attr(prior, &a.name),
             attr(config, &a.name),
         );
-        let changed = if p.is_unknown() {
-            c.is_unknown()
-        } else {
-            !p.semantic_eq(s)
-        };
-        if changed {
-            out.push(AttributePath::root(a.name.clone()));
+        if a.requires_replace {
+            let changed = if p.is_unknown() {
+                c.is_unknown()
+            } else {
+                !p.semantic_eq(s)
+            };
+            if changed {
+                out.push(at.clone().attr(a.name.clone()));
+            }
+        } else if let Some((n, b)) = nested_attrs(a) {
+            for (step, pc, cc, sc) in children(n, p, c, s) {
+                if !sc.is_null() {
+                    replace_into(&b, sc, pc, cc, &child_path(at, &a.name, step), out);
+                }
+            }
         }
     }
     for nb in &block.blocks {
-        if nb.requires_replace && !attr(plan, &nb.name).semantic_eq(attr(prior, &nb.name)) {
-            out.push(AttributePath::root(nb.name.clone()));
+        let (p, s, c) = (
+            attr(plan, &nb.name),
+            attr(prior, &nb.name),
+            attr(config, &nb.name),
+        );
+        if nb.requires_replace {
+            if !p.semantic_eq(s) {
+                out.push(at.clone().attr(nb.name.clone()));
+            }
+        } else {
+            for (step, pc, cc, sc) in children(nb.nesting, p, c, s) {
+                if !sc.is_null() {
+                    replace_into(&nb.block, sc, pc, cc, &child_path(at, &nb.name, step), out);
+                }
+            }
         }
     }
-    out
 }
 
 /// The state to return after apply: the provider's new state, with every value that
