@@ -17,6 +17,7 @@ pub mod api;
 mod auth;
 pub mod error;
 pub mod packages;
+pub mod step_packages;
 pub mod store;
 pub mod util;
 
@@ -53,6 +54,10 @@ pub struct ServerConfig {
     pub body_timeout: std::time::Duration,
     /// Largest package upload in bytes (default 2 GiB); larger ones get 413.
     pub max_package_bytes: u64,
+    /// Step-package feed directory to watch; new archives dropped in are installed.
+    pub step_feed_dir: Option<PathBuf>,
+    /// Step-package IDs (and optional version ranges) that may be installed.
+    pub trusted_step_packages: octopus_packaging::step_package::TrustedAllowList,
 }
 
 impl ServerConfig {
@@ -65,6 +70,8 @@ impl ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_package_bytes: packages::DEFAULT_MAX_PACKAGE_BYTES,
+            step_feed_dir: None,
+            trusted_step_packages: Default::default(),
         }
     }
 }
@@ -104,6 +111,7 @@ pub struct RunningServer {
     data_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    step_feed: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 impl Server {
@@ -122,6 +130,10 @@ impl Server {
         let body_timeout = config.body_timeout;
         let max_package_bytes = config.max_package_bytes;
         let packages_dir = data_dir.clone();
+        let step_packages = step_packages::StepPackages::new(
+            data_dir.join(step_packages::STORE_DIR),
+            config.trusted_step_packages.clone(),
+        );
         let state = tokio::task::spawn_blocking(move || -> Result<api::State, ServerError> {
             let store = Store::open(&dir)?;
             store
@@ -135,6 +147,7 @@ impl Server {
                 .map_err(|e| ServerError::Startup(e.message))?;
             state.data_dir = packages_dir;
             state.max_package_bytes = max_package_bytes;
+            state.step_packages = step_packages;
             Ok(state)
         })
         .await
@@ -145,7 +158,15 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(io("reading the bound address"))?;
-        let app = api::router(Arc::new(state));
+        let state = Arc::new(state);
+        let step_feed = config.step_feed_dir.clone().map(|dir| {
+            let (stop, stopped) = oneshot::channel::<()>();
+            (
+                stop,
+                step_packages::watcher::spawn(state.clone(), dir, stopped),
+            )
+        });
+        let app = api::router(state);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -161,6 +182,7 @@ impl Server {
             data_dir,
             stop: Some(stop),
             task,
+            step_feed,
         })
     }
 }
@@ -188,6 +210,10 @@ impl RunningServer {
 
     /// Stops accepting connections and waits for in-flight requests.
     pub async fn shutdown(mut self) {
+        if let Some((stop, task)) = self.step_feed.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -7,14 +7,18 @@ use std::process::ExitCode;
 
 use octopus_server::{Server, ServerConfig};
 
-const USAGE: &str = "usage: octopus-lite [--listen ADDR] [--data-dir DIR] [--api-key KEY]
+const USAGE: &str = "usage: octopus-lite [--listen ADDR] [--data-dir DIR] [--api-key KEY] [--step-feed DIR] [--trust-step-package ID]...
 
   --listen ADDR    address to listen on (default 127.0.0.1:8065; port 0 = any free port)
   --data-dir DIR   directory of the database and generated API key (default ./octopus-lite-data)
   --api-key KEY    API key to accept (default: generated once and kept in the data directory)
   --max-body BYTES request body limit (default 4194304)
   --max-package-bytes BYTES
-                   largest package upload (default 2147483648)";
+                   largest package upload (default 2147483648)
+  --step-feed DIR  step-package feed directory to watch (new archives are installed)
+  --trust-step-package ID[@RANGE]
+                   allow installing step package ID (optionally only versions in RANGE,
+                   e.g. acme-steps@^2.0); repeatable";
 
 fn parse_args() -> Result<ServerConfig, String> {
     let mut config = ServerConfig::new(PathBuf::from("octopus-lite-data"));
@@ -57,6 +61,25 @@ fn parse_args() -> Result<ServerConfig, String> {
                 config.max_package_bytes = value
                     .parse()
                     .map_err(|e| format!("--max-package-bytes {value}: {e}"))?
+            }
+            "--step-feed" => config.step_feed_dir = Some(PathBuf::from(value)),
+            "--trust-step-package" => {
+                let (id, range) = match value.split_once('@') {
+                    Some((id, r)) => (id, Some(r)),
+                    None => (value.as_str(), None),
+                };
+                octopus_packaging::filename::validate_id(id)
+                    .map_err(|e| format!("--trust-step-package {value}: {e}"))?;
+                let versions = range
+                    .map(octopus_packaging::range::VersionRange::parse)
+                    .transpose()
+                    .map_err(|e| format!("--trust-step-package {value}: {e}"))?;
+                config.trusted_step_packages.packages.push(
+                    octopus_packaging::step_package::TrustedPackage {
+                        id: id.to_owned(),
+                        versions,
+                    },
+                );
             }
             other => return Err(format!("unknown flag {other}")),
         }

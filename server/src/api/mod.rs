@@ -9,6 +9,7 @@ mod projects;
 mod resources;
 mod root;
 mod spaces;
+mod step_packages;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -42,6 +43,8 @@ pub struct State {
     pub data_dir: std::path::PathBuf,
     /// Largest accepted package upload in bytes.
     pub max_package_bytes: u64,
+    /// Step-package configuration (allow-list, archive directory).
+    pub step_packages: crate::step_packages::StepPackages,
     spaces: RwLock<SpaceCache>,
 }
 
@@ -61,6 +64,7 @@ impl State {
             body_timeout: crate::DEFAULT_BODY_TIMEOUT,
             data_dir: std::path::PathBuf::new(),
             max_package_bytes: crate::packages::DEFAULT_MAX_PACKAGE_BYTES,
+            step_packages: Default::default(),
             spaces: RwLock::default(),
         };
         state.refresh_spaces_blocking()?;
@@ -150,6 +154,7 @@ pub fn router(state: AppState) -> Router {
     r = crud_routes::<Feed>(r);
     r = processes::routes(r);
     r = packages::routes(r);
+    r = step_packages::routes(r);
     let limit = state.max_body_bytes;
     r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

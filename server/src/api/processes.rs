@@ -317,7 +317,9 @@ fn validate_steps(tx: &Connection, space: &str, steps: &mut [Step]) -> ApiResult
             ensure_id(&format!("{f}.Id"), &mut action.id, &mut ids, &mut errors);
             if action.action_type.trim().is_empty() {
                 errors.push(format!("{f}.ActionType: The ActionType field is required."));
-            } else if !action_types::BUILT_IN.contains(&action.action_type.as_str()) {
+            } else if !action_types::BUILT_IN.contains(&action.action_type.as_str())
+                && !crate::step_packages::usages::check_action(tx, &f, action, &mut errors)?
+            {
                 errors.push(format!(
                     "{f}.ActionType: '{}' is not a known action type.",
                     action

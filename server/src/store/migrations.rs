@@ -3,10 +3,11 @@
 use rusqlite::Connection;
 
 /// `(version, name, SQL)`; append only, never edit an applied migration.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "documents",
-    "CREATE TABLE documents (
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "documents",
+        "CREATE TABLE documents (
         kind TEXT NOT NULL,
         space_id TEXT NOT NULL,
         id TEXT NOT NULL,
@@ -17,10 +18,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
     CREATE UNIQUE INDEX documents_name ON documents (kind, space_id, name_key)
         WHERE name_key IS NOT NULL;
     CREATE TABLE sequences (prefix TEXT PRIMARY KEY, next INTEGER NOT NULL);",
-), (
-    2,
-    "packages",
-    "CREATE TABLE packages (
+    ),
+    (
+        2,
+        "packages",
+        "CREATE TABLE packages (
         space_id TEXT NOT NULL,
         id TEXT NOT NULL,
         id_key TEXT NOT NULL,
@@ -43,7 +45,33 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
     BEGIN
         DELETE FROM packages WHERE space_id = old.id;
     END;",
-)];
+    ),
+    (
+        3,
+        "step_packages",
+        "CREATE TABLE step_package_versions (
+        package_key TEXT NOT NULL,
+        package_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        archive_file TEXT NOT NULL,
+        installed_on TEXT NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (package_key, version)
+    );
+    CREATE TABLE step_package_steps (
+        step_id TEXT NOT NULL,
+        package_key TEXT NOT NULL,
+        version TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (step_id, version),
+        FOREIGN KEY (package_key, version) REFERENCES step_package_versions (package_key, version)
+    );
+    CREATE INDEX step_package_steps_version ON step_package_steps (package_key, version);",
+    ),
+];
 
 /// Brings the schema up to date. Refuses a store written by a newer server.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -65,7 +93,12 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
             "the store has schema version {current}, newer than this server's {latest}"
         )));
     }
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    let applied: Vec<i64> = conn
+        .prepare("SELECT version FROM schema_migrations")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    // Every migration not yet recorded, so one numbered below an applied one still runs.
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.execute(

@@ -1,0 +1,64 @@
+//! The step-package feed: installing step packages (from the watched feed directory and
+//! uploads), the catalogue of installed versions, usages by deployment processes,
+//! validation of step-package actions, automatic minor upgrades and explicit major upgrades.
+//!
+//! The package format and the rules are documented in `docs/step-packages.md`; the HTTP
+//! API is in `crate::api` (`/api/steppackages`).
+
+pub mod catalog;
+pub mod installer;
+pub mod upgrades;
+pub mod usages;
+pub mod watcher;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use octopus_packaging::archive::ArchiveLimits;
+use octopus_packaging::step_package::TrustedAllowList;
+
+/// Directory under the data directory holding installed archives.
+pub const STORE_DIR: &str = "step-packages";
+
+/// Largest step-package archive accepted (upload or feed): 256 MiB.
+pub const MAX_ARCHIVE_BYTES: u64 = 256 << 20;
+
+/// Step-package configuration and the install lock, shared by the API and the watcher.
+#[derive(Debug)]
+pub struct StepPackages {
+    /// Which package IDs (and versions) may be installed.
+    pub trusted: TrustedAllowList,
+    /// Where installed archives are kept (`<data_dir>/step-packages`).
+    pub dir: PathBuf,
+    /// Limits applied when inspecting archives.
+    pub limits: ArchiveLimits,
+    /// Serializes installs, so two copies of one version never race.
+    install_lock: Mutex<()>,
+}
+
+impl StepPackages {
+    /// Configuration keeping archives in `dir`, trusting `trusted`.
+    pub fn new(dir: PathBuf, trusted: TrustedAllowList) -> Self {
+        Self {
+            trusted,
+            dir,
+            limits: ArchiveLimits {
+                max_total_size: 1 << 30,
+                max_entry_size: MAX_ARCHIVE_BYTES.max(1 << 28),
+                ..ArchiveLimits::default()
+            },
+            install_lock: Mutex::new(()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.install_lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Default for StepPackages {
+    /// Nothing trusted; archives under `./step-packages` (the server sets the real directory).
+    fn default() -> Self {
+        Self::new(PathBuf::from(STORE_DIR), TrustedAllowList::default())
+    }
+}

@@ -1,0 +1,240 @@
+//! Usages of step-package steps by deployment processes, derived from the process
+//! documents themselves (so they are always consistent with them), and validation of
+//! step-package actions on process writes.
+
+use std::collections::BTreeMap;
+
+use octopus_client::model::step_package::StepPackageUsage;
+use octopus_client::model::{Action, DeploymentProcess, Resource};
+use octopus_packaging::version::Version;
+use rusqlite::Connection;
+
+use super::catalog::{self, StepRow};
+use crate::error::{ApiError, ApiResult};
+
+/// A stored process with its storage key.
+pub struct StoredProcess {
+    /// Space of the process.
+    pub space: String,
+    /// The process.
+    pub process: DeploymentProcess,
+}
+
+/// Every process (all spaces) that may contain step-package actions.
+pub fn processes_with_step_packages(conn: &Connection) -> ApiResult<Vec<StoredProcess>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT space_id, id, body FROM documents WHERE kind = ?1
+         AND instr(body, '\"StepPackageVersion\"') > 0 ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query([DeploymentProcess::COLLECTION])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let space: String = r.get(0)?;
+        let id: String = r.get(1)?;
+        let body: String = r.get(2)?;
+        let process: DeploymentProcess = serde_json::from_str(&body)
+            .map_err(|e| ApiError::internal(format!("corrupt process {id}: {e}")))?;
+        out.push(StoredProcess { space, process });
+    }
+    Ok(out)
+}
+
+/// The usage described by one action of a process.
+pub fn usage_of(
+    space: &str,
+    p: &DeploymentProcess,
+    step_name: &str,
+    a: &Action,
+    package_id: &str,
+) -> StepPackageUsage {
+    StepPackageUsage {
+        space_id: space.to_owned(),
+        project_id: p.project_id.clone(),
+        deployment_process_id: p.id.clone().unwrap_or_default(),
+        step_name: step_name.to_owned(),
+        action_id: a.id.clone().unwrap_or_default(),
+        action_name: a.name.clone(),
+        step_package_id: package_id.to_owned(),
+        step_id: a.action_type.clone(),
+        version: a.step_package_version.clone().unwrap_or_default(),
+        pending_version: None,
+        newer_major_version: None,
+    }
+}
+
+/// Which usages to list.
+#[derive(Debug, Default, Clone)]
+pub struct UsageFilter {
+    /// Only this step ID.
+    pub step_id: Option<String>,
+    /// Only this package (case-insensitive).
+    pub package_id: Option<String>,
+    /// Only usages on this exact version (normalised).
+    pub version: Option<Version>,
+    /// Only this space.
+    pub space_id: Option<String>,
+}
+
+/// Lists usages, with the pending same-major and newer-major versions of each.
+pub fn list(conn: &Connection, filter: &UsageFilter) -> ApiResult<Vec<StepPackageUsage>> {
+    let owners = catalog::all_step_ids(conn)?;
+    let mut versions: BTreeMap<String, Vec<StepRow>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for sp in processes_with_step_packages(conn)? {
+        if filter.space_id.as_ref().is_some_and(|s| *s != sp.space) {
+            continue;
+        }
+        for step in &sp.process.steps {
+            for a in &step.actions {
+                let Some(pkg) = owners.get(&a.action_type) else {
+                    continue;
+                };
+                if filter.step_id.as_ref().is_some_and(|s| *s != a.action_type)
+                    || filter
+                        .package_id
+                        .as_ref()
+                        .is_some_and(|p| !p.eq_ignore_ascii_case(pkg))
+                {
+                    continue;
+                }
+                let current = a
+                    .step_package_version
+                    .as_deref()
+                    .and_then(|v| Version::parse(v).ok());
+                if let Some(want) = &filter.version
+                    && current.as_ref() != Some(want)
+                {
+                    continue;
+                }
+                let mut u = usage_of(&sp.space, &sp.process, &step.name, a, pkg);
+                if let Some(cur) = &current {
+                    if !versions.contains_key(&a.action_type) {
+                        let rows = catalog::step_versions(conn, &a.action_type)?;
+                        versions.insert(a.action_type.clone(), rows);
+                    }
+                    let rows = &versions[&a.action_type];
+                    let releases = rows
+                        .iter()
+                        .map(|r| &r.version)
+                        .filter(|v| !v.is_prerelease());
+                    u.pending_version = releases
+                        .clone()
+                        .filter(|v| v.major == cur.major && *v > cur)
+                        .max()
+                        .map(ToString::to_string);
+                    u.newer_major_version = releases
+                        .filter(|v| v.major > cur.major)
+                        .max()
+                        .map(ToString::to_string);
+                }
+                out.push(u);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves a requested version of a step: an installed version (`1.2.0`, `1.2`), or a
+/// major (`1`, `1.x`, `1.*`) meaning the newest installed release on that major.
+pub fn resolve<'a>(rows: &'a [StepRow], text: &str) -> Result<&'a StepRow, String> {
+    let text = text.trim();
+    let installed = || {
+        rows.iter()
+            .map(|r| r.version.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let major = text
+        .strip_suffix(".x")
+        .or_else(|| text.strip_suffix(".X"))
+        .or_else(|| text.strip_suffix(".*"))
+        .unwrap_or(text);
+    if !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()) {
+        let m: u64 = major
+            .parse()
+            .map_err(|_| format!("'{major}' is not a valid major version"))?;
+        return rows
+            .iter()
+            .filter(|r| r.version.major == m && !r.version.is_prerelease())
+            .max_by(|a, b| a.version.cmp(&b.version))
+            .ok_or_else(|| {
+                format!(
+                    "no release on major {m} is installed (installed: {})",
+                    installed()
+                )
+            });
+    }
+    let v = Version::parse(text).map_err(|e| {
+        format!(
+            "'{}' is not a version: {e}",
+            text.chars().take(60).collect::<String>().escape_debug()
+        )
+    })?;
+    rows.iter()
+        .find(|r| r.version == v)
+        .ok_or_else(|| format!("version {v} is not installed (installed: {})", installed()))
+}
+
+/// Prefixes validation errors with the action's field path:
+/// `Steps[0].Actions[0].Inputs/database/port: expected integer, got string`.
+pub fn input_errors(
+    field: &str,
+    errors: &[octopus_packaging::schema::ValidationError],
+) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| format!("{field}.Inputs{e}"))
+        .collect()
+}
+
+/// Validates a step-package action of a process write (`field` is `Steps[i].Actions[j]`).
+/// Returns `false` when the `ActionType` is not an installed step ID (the caller handles
+/// built-in types). Resolves `StepPackageVersion` (a major such as `1` or `1.x` becomes the
+/// newest installed release on it) and validates `Inputs` (absent means `{}`).
+pub fn check_action(
+    tx: &Connection,
+    field: &str,
+    action: &mut Action,
+    errors: &mut Vec<String>,
+) -> ApiResult<bool> {
+    let rows = catalog::step_versions(tx, &action.action_type)?;
+    if rows.is_empty() {
+        return Ok(false);
+    }
+    let installed = rows
+        .iter()
+        .map(|r| r.version.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some(requested) = action
+        .step_package_version
+        .as_deref()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        errors.push(format!(
+            "{field}.StepPackageVersion: The StepPackageVersion field is required for step '{}' (installed: {installed}).",
+            action.action_type
+        ));
+        return Ok(true);
+    };
+    let row = match resolve(&rows, requested) {
+        Ok(r) => r,
+        Err(why) => {
+            errors.push(format!(
+                "{field}.StepPackageVersion: step '{}': {why}.",
+                action.action_type
+            ));
+            return Ok(true);
+        }
+    };
+    action.step_package_version = Some(row.version.to_string());
+    let inputs = match action.inputs.take() {
+        None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
+        Some(v) => v,
+    };
+    if let Err(errs) = row.schema()?.validate(&inputs) {
+        errors.extend(input_errors(field, &errs));
+    }
+    action.inputs = Some(inputs);
+    Ok(true)
+}

@@ -1,0 +1,682 @@
+//! The step-package feed through the client: hot-loading from the watched directory,
+//! the allow-list, uploads, input validation with paths, automatic minor upgrades of
+//! usages, majors left alone, and explicit upgrades running the migrations.
+
+mod common;
+#[path = "common/step_archive.rs"]
+mod step_archive;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{TestServer, start_with};
+use octopus_client::Error;
+use octopus_client::model::step_package::{StepPackageUpgrade, StepPackageUsage};
+use octopus_client::model::{Action, DeploymentProcess, Project, Step};
+use octopus_client::step_packages::UsageQuery;
+use octopus_packaging::step_package::{TrustedAllowList, TrustedPackage};
+use serde_json::{Value, json};
+use step_archive::{StepDef, drop_into, zip};
+
+const SPACE: &str = "Spaces-1";
+
+fn trust(ids: &[&str]) -> TrustedAllowList {
+    TrustedAllowList {
+        packages: ids
+            .iter()
+            .map(|id| TrustedPackage {
+                id: (*id).into(),
+                versions: None,
+            })
+            .collect(),
+    }
+}
+
+/// `db-migrate` 1.0: flat host/port/verbose.
+fn schema_v1_0() -> Value {
+    json!({
+        "type": "object",
+        "required": ["host"],
+        "additionalProperties": false,
+        "properties": {
+            "host": {"type": "string", "minLength": 1},
+            "port": {"type": "integer"},
+            "verbose": {"type": "boolean"}
+        }
+    })
+}
+
+/// 1.1 adds an optional `timeout` and (carelessly) caps the port.
+fn schema_v1_1() -> Value {
+    let mut s = schema_v1_0();
+    s["properties"]["timeout"] = json!({"type": "integer"});
+    s["properties"]["port"] = json!({"type": "integer", "maximum": 65535});
+    s
+}
+
+/// 2.0 nests the connection under `database` and drops `verbose`.
+fn schema_v2() -> Value {
+    json!({
+        "type": "object",
+        "required": ["database"],
+        "additionalProperties": false,
+        "properties": {
+            "database": {
+                "type": "object",
+                "required": ["host", "port"],
+                "additionalProperties": false,
+                "properties": {
+                    "host": {"type": "string", "minLength": 1},
+                    "port": {"type": "integer", "minimum": 1, "maximum": 65535}
+                }
+            },
+            "timeout": {"type": "integer"}
+        }
+    })
+}
+
+fn migrations_v2() -> Value {
+    json!({"migrations": [{"from": 1, "ops": [
+        {"rename": {"from": "/host", "to": "/database/host"}},
+        {"rename": {"from": "/port", "to": "/database/port"}},
+        {"default": {"path": "/database/port", "value": 5432}},
+        {"remove": {"path": "/verbose"}}
+    ]}]})
+}
+
+fn notify(major: u64) -> StepDef {
+    let s = StepDef::new(
+        "acme-notify",
+        json!({"type": "object", "properties": {"channel": {"type": "string"}}}),
+    );
+    if major >= 2 {
+        s.with_migrations(json!({"migrations": [{"from": 1, "ops": []}]}))
+    } else {
+        s
+    }
+}
+
+/// The acme-steps archive of `version` (schemas by version).
+fn acme(version: &str) -> Vec<u8> {
+    let db = match version {
+        "1.0.0" => StepDef::new("db-migrate", schema_v1_0()),
+        v if v.starts_with("1.") => StepDef::new("db-migrate", schema_v1_1()),
+        _ => StepDef::new("db-migrate", schema_v2()).with_migrations(migrations_v2()),
+    };
+    let major: u64 = version.split('.').next().unwrap().parse().unwrap();
+    zip("acme-steps", version, &[db, notify(major)])
+}
+
+fn acme_name(version: &str) -> String {
+    format!("acme-steps.{version}.zip")
+}
+
+async fn start_feed(trusted: TrustedAllowList) -> (TestServer, std::path::PathBuf) {
+    let feed = tempfile::tempdir().unwrap().keep();
+    let f = feed.clone();
+    let t = start_with(move |c| {
+        c.step_feed_dir = Some(f);
+        c.trusted_step_packages = trusted;
+    })
+    .await;
+    (t, feed)
+}
+
+/// Polls `check` every 20 ms; panics after 15 s (a hang guard, not a speed assertion).
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_installed(t: &TestServer, id: &str, version: &str) {
+    wait_for(&format!("{id} {version} to be installed"), || async {
+        t.client.step_packages().version(id, version).await.is_ok()
+    })
+    .await;
+}
+
+fn api_errors(e: Error) -> (u16, String, Vec<String>) {
+    match e {
+        Error::Api {
+            status,
+            message,
+            errors,
+        } => (status, message, errors),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn step_action(step: &str, action_type: &str, version: Option<&str>, inputs: Value) -> Step {
+    Step {
+        name: step.into(),
+        actions: vec![Action {
+            name: format!("{step} action"),
+            action_type: action_type.into(),
+            step_package_version: version.map(str::to_owned),
+            inputs: Some(inputs),
+            ..Action::default()
+        }],
+        ..Step::default()
+    }
+}
+
+async fn new_process(t: &TestServer, name: &str) -> DeploymentProcess {
+    let p = t
+        .client
+        .projects(SPACE)
+        .create(&Project::new(name))
+        .await
+        .unwrap();
+    t.client
+        .deployment_processes(SPACE)
+        .get_for_project(p.id.as_deref().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn process_with(t: &TestServer, name: &str, steps: Vec<Step>) -> DeploymentProcess {
+    let mut p = new_process(t, name).await;
+    p.steps = steps;
+    t.client
+        .deployment_processes(SPACE)
+        .update(&p)
+        .await
+        .unwrap()
+}
+
+async fn usages_of(t: &TestServer, step_id: &str) -> Vec<StepPackageUsage> {
+    t.client
+        .step_packages()
+        .usages(&UsageQuery {
+            step_id: Some(step_id.into()),
+            ..UsageQuery::default()
+        })
+        .await
+        .unwrap()
+}
+
+fn usage_for<'a>(
+    usages: &'a [StepPackageUsage],
+    process: &DeploymentProcess,
+) -> &'a StepPackageUsage {
+    usages
+        .iter()
+        .find(|u| Some(u.deployment_process_id.as_str()) == process.id.as_deref())
+        .unwrap_or_else(|| panic!("no usage for {:?} in {usages:?}", process.id))
+}
+
+#[tokio::test]
+async fn feed_directory_is_hot_loaded() {
+    // One archive is there before start-up, the rest arrive while the server runs.
+    let feed = tempfile::tempdir().unwrap().keep();
+    std::fs::write(feed.join(acme_name("1.0.0")), acme("1.0.0")).unwrap();
+    let f = feed.clone();
+    let t = start_with(move |c| {
+        c.step_feed_dir = Some(f);
+        c.trusted_step_packages = trust(&["acme-steps", "broken"]);
+    })
+    .await;
+    let sp = t.client.step_packages();
+    wait_installed(&t, "acme-steps", "1.0.0").await;
+
+    // Partial files (still being written under a temporary name) are ignored, and a
+    // broken archive is skipped without stopping the watcher.
+    std::fs::write(feed.join("acme-steps.1.2.0.zip.tmp"), acme("1.2.0")).unwrap();
+    std::fs::write(
+        feed.join("broken.1.0.0.zip"),
+        b"PK\x03\x04 not really a zip",
+    )
+    .unwrap();
+    drop_into(&feed, &acme_name("1.1.0"), &acme("1.1.0"));
+    wait_installed(&t, "acme-steps", "1.1.0").await;
+
+    let list = sp.list().await.unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].id, "acme-steps");
+    assert_eq!(list[0].latest_version, "1.1.0");
+    assert_eq!(list[0].versions, ["1.0.0", "1.1.0"]);
+    let ids: Vec<&str> = list[0].steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["db-migrate", "acme-notify"]);
+    assert!(sp.get("broken").await.unwrap_err().is_not_found());
+    assert!(
+        sp.version("acme-steps", "1.2.0")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    let versions = sp.versions("acme-steps").await.unwrap();
+    assert_eq!(versions.len(), 2);
+    assert!(
+        versions
+            .iter()
+            .all(|v| v.source == "Feed" && v.sha256.len() == 64)
+    );
+
+    let v = sp.version("acme-steps", "1.0.0").await.unwrap();
+    assert_eq!(v.steps[0].id, "db-migrate");
+    assert_eq!(v.steps[0].inputs_schema, schema_v1_0());
+    assert_eq!(v.steps[0].launcher, "shell");
+    assert_eq!(v.steps[0].entrypoint, "run.sh");
+    // `1.1` is the same version as `1.1.0`.
+    assert_eq!(
+        sp.version("acme-steps", "1.1").await.unwrap().version,
+        "1.1.0"
+    );
+
+    // The installed archive is kept in the data directory: removing it from the feed
+    // does not uninstall it.
+    std::fs::remove_file(feed.join(acme_name("1.0.0"))).unwrap();
+    assert!(
+        t.dir
+            .path()
+            .join("step-packages/acme-steps.1.0.0.zip")
+            .is_file()
+    );
+
+    // The watcher is still alive after the broken file.
+    drop_into(&feed, &acme_name("2.0.0"), &acme("2.0.0"));
+    wait_installed(&t, "acme-steps", "2.0.0").await;
+    t.server.shutdown().await;
+    std::fs::remove_dir_all(&feed).unwrap();
+}
+
+#[tokio::test]
+async fn untrusted_packages_are_refused() {
+    let mut trusted = trust(&["acme-steps"]);
+    trusted.packages.push(TrustedPackage {
+        id: "ranged".into(),
+        versions: Some("^1.0".parse().unwrap()),
+    });
+    let (t, feed) = start_feed(trusted).await;
+    let sp = t.client.step_packages();
+
+    // Upload: 403 naming the allow-list, whatever the contents.
+    let evil = zip(
+        "evil-steps",
+        "1.0.0",
+        &[StepDef::new("evil", json!({"type": "object"}))],
+    );
+    let (status, message, errors) = api_errors(
+        sp.upload("evil-steps.1.0.0.zip", evil.clone())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 403);
+    assert!(message.contains("not trusted"), "{message}");
+    assert!(errors[0].contains("allow-list"), "{errors:?}");
+    // A version outside the trusted range is refused too.
+    let ranged = zip(
+        "ranged",
+        "2.0.0",
+        &[StepDef::new("ranged-step", json!({"type": "object"}))
+            .with_migrations(json!({"migrations": [{"from": 1, "ops": []}]}))],
+    );
+    let (status, ..) = api_errors(sp.upload("ranged.2.0.0.zip", ranged).await.unwrap_err());
+    assert_eq!(status, 403);
+
+    // Feed: the untrusted archive is ignored, the trusted one next to it installed.
+    drop_into(&feed, "evil-steps.1.0.0.zip", &evil);
+    drop_into(&feed, &acme_name("1.0.0"), &acme("1.0.0"));
+    wait_installed(&t, "acme-steps", "1.0.0").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(sp.get("evil-steps").await.unwrap_err().is_not_found());
+    let list = sp.list().await.unwrap();
+    assert_eq!(list.len(), 1);
+    // Nor can an action use its step.
+    let mut p = new_process(&t, "Evil").await;
+    p.steps = vec![step_action("Evil", "evil", Some("1.0.0"), json!({}))];
+    let (status, _, errors) = api_errors(
+        t.client
+            .deployment_processes(SPACE)
+            .update(&p)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        errors[0].starts_with("Steps[0].Actions[0].ActionType:"),
+        "{errors:?}"
+    );
+    t.server.shutdown().await;
+    std::fs::remove_dir_all(&feed).unwrap();
+}
+
+#[tokio::test]
+async fn uploads_are_checked_and_idempotent() {
+    let (t, feed) = start_feed(trust(&["acme-steps", "other-steps"])).await;
+    let sp = t.client.step_packages();
+    let first = sp.upload(&acme_name("1.0.0"), acme("1.0.0")).await.unwrap();
+    assert_eq!(first.version, "1.0.0");
+    assert_eq!(first.source, "Upload");
+    assert_eq!(first.steps.len(), 2);
+    // The same archive again: accepted, nothing changes.
+    let again = sp.upload(&acme_name("1.0.0"), acme("1.0.0")).await.unwrap();
+    assert_eq!(again.installed_on, first.installed_on);
+    // Same version, different content: 409.
+    let (status, message, _) = api_errors(
+        sp.upload(&acme_name("1.0.0"), acme("1.1.0"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 409, "{message}");
+    // The name must match the manifest.
+    let (status, _, errors) = api_errors(
+        sp.upload(&acme_name("1.3.0"), acme("1.2.0"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 400);
+    assert!(errors[0].contains("file name"), "{errors:?}");
+    // A bad file name, a broken archive, a missing fileName: 400 with the reason.
+    let (status, _, errors) = api_errors(sp.upload("acme steps.zip", vec![1]).await.unwrap_err());
+    assert_eq!(status, 400);
+    assert!(errors[0].starts_with("fileName:"), "{errors:?}");
+    let (status, _, errors) = api_errors(
+        sp.upload(&acme_name("1.4.0"), b"not a zip".to_vec())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 400, "{errors:?}");
+    let resp = common::raw()
+        .post(format!("{}/api/steppackages", t.url()))
+        .header("X-Octopus-ApiKey", common::KEY)
+        .body(acme("1.0.0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["Errors"][0].as_str().unwrap().starts_with("fileName:"),
+        "{body}"
+    );
+    // A step ID belongs to one package only.
+    let thief = zip(
+        "other-steps",
+        "1.0.0",
+        &[StepDef::new("db-migrate", schema_v1_0())],
+    );
+    let (status, _, errors) =
+        api_errors(sp.upload("other-steps.1.0.0.zip", thief).await.unwrap_err());
+    assert_eq!(status, 400);
+    assert!(errors[0].contains("already belongs"), "{errors:?}");
+    assert!(sp.get("other-steps").await.unwrap_err().is_not_found());
+    t.server.shutdown().await;
+    std::fs::remove_dir_all(&feed).unwrap();
+}
+
+#[tokio::test]
+async fn inputs_are_validated_with_paths() {
+    let (t, feed) = start_feed(trust(&["acme-steps"])).await;
+    t.client
+        .step_packages()
+        .upload(&acme_name("1.0.0"), acme("1.0.0"))
+        .await
+        .unwrap();
+    let procs = t.client.deployment_processes(SPACE);
+    let mut p = new_process(&t, "Validated").await;
+
+    p.steps = vec![step_action(
+        "Migrate",
+        "db-migrate",
+        Some("1.0.0"),
+        json!({"port": "5432", "verbose": 1, "extra": true}),
+    )];
+    let (status, _, errors) = api_errors(procs.update(&p).await.unwrap_err());
+    assert_eq!(status, 400);
+    let has = |prefix: &str| errors.iter().any(|e| e.starts_with(prefix));
+    assert!(
+        has("Steps[0].Actions[0].Inputs/port: expected integer, got string"),
+        "{errors:?}"
+    );
+    assert!(
+        has("Steps[0].Actions[0].Inputs/verbose: expected boolean"),
+        "{errors:?}"
+    );
+    assert!(has("Steps[0].Actions[0].Inputs/extra:"), "{errors:?}");
+    assert!(has("Steps[0].Actions[0].Inputs/host:"), "{errors:?}");
+
+    // StepPackageVersion is required and must be installed.
+    p.steps = vec![step_action(
+        "Migrate",
+        "db-migrate",
+        None,
+        json!({"host": "db"}),
+    )];
+    let (_, _, errors) = api_errors(procs.update(&p).await.unwrap_err());
+    assert!(
+        errors[0].starts_with("Steps[0].Actions[0].StepPackageVersion:"),
+        "{errors:?}"
+    );
+    p.steps = vec![step_action(
+        "Migrate",
+        "db-migrate",
+        Some("3.0.0"),
+        json!({"host": "db"}),
+    )];
+    let (_, _, errors) = api_errors(procs.update(&p).await.unwrap_err());
+    assert!(errors[0].contains("not installed"), "{errors:?}");
+
+    // Valid inputs are saved; a major (`1`) means the newest release on it; built-in
+    // action types keep working beside step-package actions.
+    let mut script = step_action("Script", "Octopus.Script", None, json!({}));
+    script.actions[0].inputs = None;
+    script.actions[0]
+        .properties
+        .insert("Octopus.Action.Script.ScriptBody".into(), "echo hi".into());
+    p.steps = vec![
+        step_action(
+            "Migrate",
+            "db-migrate",
+            Some("1"),
+            json!({"host": "db", "port": 5432}),
+        ),
+        script,
+    ];
+    let saved = procs.update(&p).await.unwrap();
+    let a = &saved.steps[0].actions[0];
+    assert_eq!(a.step_package_version.as_deref(), Some("1.0.0"));
+    assert_eq!(a.inputs, Some(json!({"host": "db", "port": 5432})));
+    let read = procs.get(saved.id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(read, saved);
+
+    let usages = usages_of(&t, "db-migrate").await;
+    assert_eq!(usages.len(), 1);
+    assert_eq!(usages[0].version, "1.0.0");
+    assert_eq!(usages[0].step_package_id, "acme-steps");
+    assert_eq!(usages[0].step_name, "Migrate");
+    assert_eq!(usages[0].space_id, SPACE);
+    t.server.shutdown().await;
+    std::fs::remove_dir_all(&feed).unwrap();
+}
+
+#[tokio::test]
+async fn minor_versions_move_usages_majors_wait_for_an_explicit_upgrade() {
+    let (t, feed) = start_feed(trust(&["acme-steps"])).await;
+    let sp = t.client.step_packages();
+    let procs = t.client.deployment_processes(SPACE);
+    drop_into(&feed, &acme_name("1.0.0"), &acme("1.0.0"));
+    wait_installed(&t, "acme-steps", "1.0.0").await;
+
+    // P1 is valid for every 1.x; P2's port is above what 1.1 allows.
+    let p1 = process_with(
+        &t,
+        "One",
+        vec![step_action(
+            "Migrate",
+            "db-migrate",
+            Some("1.0.0"),
+            json!({"host": "db", "verbose": true}),
+        )],
+    )
+    .await;
+    let p2 = process_with(
+        &t,
+        "Two",
+        vec![step_action(
+            "Migrate",
+            "db-migrate",
+            Some("1.0.0"),
+            json!({"host": "db", "port": 70000}),
+        )],
+    )
+    .await;
+    assert_eq!((p1.version, p2.version), (1, 1));
+
+    // A new minor: P1 moves (new process Version), P2 stays and says what is pending.
+    drop_into(&feed, &acme_name("1.1.0"), &acme("1.1.0"));
+    wait_for("P1 to move to 1.1.0", || async {
+        usage_for(&usages_of(&t, "db-migrate").await, &p1).version == "1.1.0"
+    })
+    .await;
+    let usages = usages_of(&t, "db-migrate").await;
+    let u2 = usage_for(&usages, &p2);
+    assert_eq!(u2.version, "1.0.0");
+    assert_eq!(u2.pending_version.as_deref(), Some("1.1.0"));
+    let p1 = procs.get(p1.id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(p1.version, 2);
+    assert_eq!(
+        p1.steps[0].actions[0].step_package_version.as_deref(),
+        Some("1.1.0")
+    );
+    assert_eq!(
+        procs.get(p2.id.as_deref().unwrap()).await.unwrap().version,
+        1
+    );
+
+    // A new major is installed but applied to nobody.
+    drop_into(&feed, &acme_name("2.0.0"), &acme("2.0.0"));
+    wait_installed(&t, "acme-steps", "2.0.0").await;
+    let usages = usages_of(&t, "db-migrate").await;
+    let u1 = usage_for(&usages, &p1);
+    assert_eq!(u1.version, "1.1.0");
+    assert_eq!(u1.newer_major_version.as_deref(), Some("2.0.0"));
+    assert_eq!(usage_for(&usages, &p2).version, "1.0.0");
+    assert_eq!(
+        procs.get(p1.id.as_deref().unwrap()).await.unwrap().version,
+        2
+    );
+
+    // Explicit upgrade: a dry run first, then for real; the migration renames, defaults
+    // and removes inputs, and the result is valid for 2.0.0.
+    let mut req = StepPackageUpgrade {
+        action_name: Some("Migrate action".into()),
+        version: "2".into(),
+        process_version: Some(2),
+        dry_run: true,
+        ..StepPackageUpgrade::default()
+    };
+    let pid1 = p1.id.clone().unwrap();
+    let preview = sp.upgrade(SPACE, &pid1, &req).await.unwrap();
+    let expected = json!({"database": {"host": "db", "port": 5432}});
+    assert_eq!(preview.steps[0].actions[0].inputs, Some(expected.clone()));
+    assert_eq!(preview.version, 2);
+    assert_eq!(
+        procs.get(&pid1).await.unwrap().steps[0].actions[0].inputs,
+        Some(json!({"host": "db", "verbose": true}))
+    );
+    req.dry_run = false;
+    let upgraded = sp.upgrade(SPACE, &pid1, &req).await.unwrap();
+    assert_eq!(upgraded.version, 3);
+    let a = &upgraded.steps[0].actions[0];
+    assert_eq!(a.step_package_version.as_deref(), Some("2.0.0"));
+    assert_eq!(a.inputs, Some(expected.clone()));
+    assert_eq!(procs.get(&pid1).await.unwrap(), upgraded);
+    // The stale ProcessVersion is now refused.
+    let (status, ..) = api_errors(sp.upgrade(SPACE, &pid1, &req).await.unwrap_err());
+    assert_eq!(status, 409);
+    // Downgrades are refused.
+    let down = StepPackageUpgrade {
+        action_id: a.id.clone(),
+        version: "1.1.0".into(),
+        ..StepPackageUpgrade::default()
+    };
+    let (status, _, errors) = api_errors(sp.upgrade(SPACE, &pid1, &down).await.unwrap_err());
+    assert_eq!(status, 400);
+    assert!(errors[0].contains("downgrade"), "{errors:?}");
+
+    // P2's migrated inputs break 2.0.0's schema: 400 naming the input path, nothing saved.
+    let pid2 = p2.id.clone().unwrap();
+    let up2 = StepPackageUpgrade {
+        action_name: Some("Migrate action".into()),
+        version: "2.0.0".into(),
+        ..StepPackageUpgrade::default()
+    };
+    let (status, _, errors) = api_errors(sp.upgrade(SPACE, &pid2, &up2).await.unwrap_err());
+    assert_eq!(status, 400);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("Steps[0].Actions[0].Inputs/database/port:")),
+        "{errors:?}"
+    );
+    let p2_now = procs.get(&pid2).await.unwrap();
+    assert_eq!(p2_now.version, 1);
+    assert_eq!(
+        p2_now.steps[0].actions[0].step_package_version.as_deref(),
+        Some("1.0.0")
+    );
+
+    // A minor of major 2 moves P1 again, and never P2 (still on major 1).
+    drop_into(&feed, &acme_name("2.1.0"), &acme("2.1.0"));
+    wait_for("P1 to move to 2.1.0", || async {
+        usage_for(&usages_of(&t, "db-migrate").await, &upgraded).version == "2.1.0"
+    })
+    .await;
+    assert_eq!(
+        usage_for(&usages_of(&t, "db-migrate").await, &p2).version,
+        "1.0.0"
+    );
+    let filtered = sp
+        .usages(&UsageQuery {
+            package_id: Some("ACME-steps".into()),
+            version: Some("2.1.0".into()),
+            ..UsageQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(filtered.len(), 1);
+    assert_eq!(filtered[0].deployment_process_id, pid1);
+    t.server.shutdown().await;
+    std::fs::remove_dir_all(&feed).unwrap();
+}
+
+#[tokio::test]
+async fn installed_packages_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: &Path = dir.path();
+    let cfg = |d: &Path| {
+        let mut c = octopus_server::ServerConfig::new(d);
+        c.api_key = Some(common::KEY.into());
+        c.trusted_step_packages = trust(&["acme-steps"]);
+        c
+    };
+    let server = octopus_server::Server::start(cfg(data)).await.unwrap();
+    let client = common::client_for(&server.url(), common::KEY);
+    client
+        .step_packages()
+        .upload(&acme_name("1.0.0"), acme("1.0.0"))
+        .await
+        .unwrap();
+    server.shutdown().await;
+    let server = octopus_server::Server::start(cfg(data)).await.unwrap();
+    let client = common::client_for(&server.url(), common::KEY);
+    let v = client
+        .step_packages()
+        .version("acme-steps", "1.0.0")
+        .await
+        .unwrap();
+    assert_eq!(v.steps.len(), 2);
+    server.shutdown().await;
+}
