@@ -401,6 +401,31 @@ async fn uploads_are_checked_and_idempotent() {
         body["Errors"][0].as_str().unwrap().starts_with("fileName:"),
         "{body}"
     );
+    // multipart/form-data with a `file` part: the part's file name names the package.
+    let boundary = "sp-boundary-7d1f";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: application/zip\r\n\r\n",
+        acme_name("1.1.0")
+    )
+    .into_bytes();
+    body.extend_from_slice(&acme("1.1.0"));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let resp = common::raw()
+        .post(format!("{}/api/steppackages", t.url()))
+        .header("X-Octopus-ApiKey", common::KEY)
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let installed: Value = resp.json().await.unwrap();
+    assert_eq!(installed["Version"], "1.1.0");
+    assert_eq!(installed["Source"], "Upload");
+
     // A step ID belongs to one package only.
     let thief = zip(
         "other-steps",

@@ -9,7 +9,8 @@ use std::pin::Pin;
 use axum::Json;
 use axum::Router;
 use axum::body::HttpBody;
-use axum::extract::{Path, Request, State};
+use axum::extract::multipart::Multipart;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,7 +34,9 @@ use crate::util::new_guid;
 
 /// Registers the step-package routes.
 pub fn routes(r: Router<AppState>) -> Router<AppState> {
-    r.route("/api/steppackages", get(list).post(upload))
+    // The archive size is limited by the handler (MAX_ARCHIVE_BYTES), not the JSON limit.
+    let upload = post(upload).layer(DefaultBodyLimit::disable());
+    r.route("/api/steppackages", get(list).merge(upload))
         .route("/api/steppackages/usages", get(list_usages))
         .route("/api/steppackages/{package_id}", get(get_package))
         .route(
@@ -227,31 +230,81 @@ impl Drop for TempFile {
     }
 }
 
-async fn receive(st: &AppState, req: Request, to: &std::path::Path) -> ApiResult<()> {
-    let mut body = req.into_body();
-    let mut file = std::fs::File::create(to)
+/// Appends upload bytes to the temporary file, enforcing the size limit.
+struct Sink {
+    file: std::fs::File,
+    size: u64,
+}
+
+impl Sink {
+    fn write(&mut self, data: &[u8]) -> ApiResult<()> {
+        self.size += data.len() as u64;
+        if self.size > MAX_ARCHIVE_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The step package is larger than the limit of {MAX_ARCHIVE_BYTES} bytes."),
+            ));
+        }
+        self.file
+            .write_all(data)
+            .map_err(|e| ApiError::internal(format!("writing the upload: {e}")))
+    }
+}
+
+fn is_multipart(req: &Request) -> bool {
+    req.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
+/// Streams the archive (raw body, or the first file part of a multipart body) to `to`.
+/// Returns the multipart part's file name, if any.
+async fn receive(st: &AppState, req: Request, to: &std::path::Path) -> ApiResult<Option<String>> {
+    let file = std::fs::File::create(to)
         .map_err(|e| ApiError::internal(format!("creating {}: {e}", to.display())))?;
-    let mut size: u64 = 0;
+    let mut sink = Sink { file, size: 0 };
+    let mut part_name = None;
     let read = async {
-        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
-        {
-            let frame = frame.map_err(|e| {
-                ApiError::bad_request(format!("The request body could not be read: {e}"))
+        if is_multipart(&req) {
+            let mut mp = Multipart::from_request(req, st).await.map_err(|e| {
+                ApiError::bad_request(format!("The multipart request body is not valid: {e}"))
             })?;
-            let Ok(data) = frame.into_data() else {
-                continue;
+            let bad = |e: axum::extract::multipart::MultipartError| {
+                ApiError::bad_request(format!("The multipart request body could not be read: {e}"))
             };
-            size += data.len() as u64;
-            if size > MAX_ARCHIVE_BYTES {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "The step package is larger than the limit of {MAX_ARCHIVE_BYTES} bytes."
-                    ),
-                ));
+            while let Some(mut field) = mp.next_field().await.map_err(bad)? {
+                let is_file = field.file_name().is_some() || field.name() == Some("file");
+                if !is_file || part_name.is_some() {
+                    while field.chunk().await.map_err(bad)?.is_some() {}
+                    continue;
+                }
+                part_name = Some(field.file_name().unwrap_or_default().to_owned());
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    sink.write(&chunk)?;
+                }
             }
-            file.write_all(&data)
-                .map_err(|e| ApiError::internal(format!("writing the upload: {e}")))?;
+            if part_name.is_none() {
+                return Err(ApiError::validation(vec![
+                    "file: The multipart body has no file part (send it as `file`).".into(),
+                ]));
+            }
+        } else {
+            let mut body = req.into_body();
+            while let Some(frame) =
+                std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+            {
+                let frame = frame.map_err(|e| {
+                    ApiError::bad_request(format!("The request body could not be read: {e}"))
+                })?;
+                if let Ok(data) = frame.into_data() {
+                    sink.write(&data)?;
+                }
+            }
         }
         Ok(())
     };
@@ -264,28 +317,37 @@ async fn receive(st: &AppState, req: Request, to: &std::path::Path) -> ApiResult
             ));
         }
     }
-    if size == 0 {
+    if sink.size == 0 {
         return Err(ApiError::bad_request(
             "The request body is empty; send the step-package archive as the body.",
         ));
     }
-    file.flush()
-        .map_err(|e| ApiError::internal(format!("writing the upload: {e}")))
+    sink.file
+        .flush()
+        .map_err(|e| ApiError::internal(format!("writing the upload: {e}")))?;
+    Ok(part_name.filter(|n| !n.is_empty()))
 }
 
 /// `POST /api/steppackages?fileName=<id>.<version>.zip`: installs the archive sent as the raw
-/// body. 201 when installed, 200 when the same archive was already installed.
+/// body, or as the `file` part of a `multipart/form-data` body (whose file name is used when
+/// `fileName` is absent). 201 when installed, 200 when the same archive was already installed.
 async fn upload(State(st): State<AppState>, q: ListQuery, req: Request) -> ApiResult<Response> {
-    let Some(file_name) = query_value(&q, "filename").map(str::to_owned) else {
+    let query_name = query_value(&q, "filename").map(str::to_owned);
+    if query_name.is_none() && !is_multipart(&req) {
         return Err(ApiError::validation(vec![
             "fileName: The fileName query parameter is required (e.g. ?fileName=acme-steps.1.0.0.zip).".into(),
         ]));
-    };
+    }
     let uploads = st.step_packages.dir.join(".uploads");
     std::fs::create_dir_all(&uploads)
         .map_err(|e| ApiError::internal(format!("creating {}: {e}", uploads.display())))?;
     let tmp = TempFile(uploads.join(new_guid()));
-    receive(&st, req, &tmp.0).await?;
+    let part_name = receive(&st, req, &tmp.0).await?;
+    let Some(file_name) = query_name.or(part_name) else {
+        return Err(ApiError::validation(vec![
+            "fileName: The fileName query parameter or a file name on the multipart file part is required.".into(),
+        ]));
+    };
     let state = st.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let r = installer::install(
