@@ -292,6 +292,35 @@ async fn feed_directory_is_hot_loaded() {
 }
 
 #[tokio::test]
+async fn a_file_still_being_written_is_installed_once_complete() {
+    let (t, feed) = start_feed(trust(&["acme-steps"])).await;
+    let bytes = acme("1.0.0");
+    let path = feed.join(acme_name("1.0.0"));
+    // Half the archive under its final name, then a pause long enough for the watcher to
+    // see it unchanged twice: it tries, fails (truncated zip) and does not install it.
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let sp = t.client.step_packages();
+    assert!(sp.get("acme-steps").await.unwrap_err().is_not_found());
+    // The rest arrives: the changed file is tried again and installed.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(&bytes[bytes.len() / 2..]).unwrap();
+    }
+    wait_installed(&t, "acme-steps", "1.0.0").await;
+    assert_eq!(
+        sp.version("acme-steps", "1.0.0").await.unwrap().size,
+        bytes.len() as u64
+    );
+    t.server.shutdown().await;
+    std::fs::remove_dir_all(&feed).unwrap();
+}
+
+#[tokio::test]
 async fn untrusted_packages_are_refused() {
     let mut trusted = trust(&["acme-steps"]);
     trusted.packages.push(TrustedPackage {
@@ -522,6 +551,29 @@ async fn inputs_are_validated_with_paths() {
     assert_eq!(usages[0].step_package_id, "acme-steps");
     assert_eq!(usages[0].step_name, "Migrate");
     assert_eq!(usages[0].space_id, SPACE);
+
+    // The upload answer of a new minor lists the usages it moved.
+    let v11 = t
+        .client
+        .step_packages()
+        .upload(&acme_name("1.1.0"), acme("1.1.0"))
+        .await
+        .unwrap();
+    assert_eq!(v11.upgraded_usages.len(), 1, "{v11:?}");
+    assert_eq!(v11.upgraded_usages[0].version, "1.1.0");
+    assert_eq!(
+        v11.upgraded_usages[0].deployment_process_id,
+        read.id.clone().unwrap()
+    );
+    assert!(v11.skipped_usages.is_empty());
+    let moved = procs.get(read.id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(moved.version, read.version + 1);
+    assert_eq!(
+        moved.steps[0].actions[0].step_package_version.as_deref(),
+        Some("1.1.0")
+    );
+    // The client holding the old Version is told to refresh.
+    assert!(procs.update(&read).await.unwrap_err().is_conflict());
     t.server.shutdown().await;
     std::fs::remove_dir_all(&feed).unwrap();
 }

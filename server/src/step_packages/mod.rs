@@ -62,3 +62,45 @@ impl Default for StepPackages {
         Self::new(PathBuf::from(STORE_DIR), TrustedAllowList::default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{DB_FILE, Store, migrations};
+
+    #[test]
+    fn a_store_migrated_past_a_lower_numbered_migration_still_gets_it() {
+        // A store that recorded migrations 1 and 3 (step packages) before migration 2
+        // existed must still receive 2 when it is added.
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let (_, _, sql2) = migrations::MIGRATIONS
+            .iter()
+            .find(|m| m.0 == 2)
+            .expect("migration 2");
+        // Undo migration 2: drop what it created (indexes go with their tables).
+        let words: Vec<&str> = sql2.split_whitespace().collect();
+        for w in words.windows(3) {
+            if w[0].eq_ignore_ascii_case("CREATE")
+                && (w[1].eq_ignore_ascii_case("TABLE") || w[1].eq_ignore_ascii_case("TRIGGER"))
+            {
+                conn.execute_batch(&format!("DROP {} {}", w[1], w[2].trim_end_matches('(')))
+                    .unwrap();
+            }
+        }
+        conn.execute("DELETE FROM schema_migrations WHERE version = 2", [])
+            .unwrap();
+        drop(conn);
+        let store = Store::open(dir.path()).unwrap();
+        let n: i64 = store
+            .read_blocking(|c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM schema_migrations WHERE version IN (2, 3)",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(n, 2);
+    }
+}

@@ -238,3 +238,36 @@ pub fn check_action(
     action.inputs = Some(inputs);
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(versions: &[&str]) -> Vec<StepRow> {
+        versions
+            .iter()
+            .map(|v| StepRow {
+                step_id: "s".into(),
+                package_id: "p".into(),
+                version: Version::parse(v).unwrap(),
+                step: Default::default(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn versions_resolve_exactly_or_by_major() {
+        let r = rows(&["1.0.0", "1.2.0", "1.3.0-beta", "2.0.0"]);
+        let got = |t: &str| resolve(&r, t).map(|x| x.version.to_string());
+        assert_eq!(got("1.2").unwrap(), "1.2.0");
+        assert_eq!(got("1.3.0-beta").unwrap(), "1.3.0-beta");
+        for major in ["1", "1.x", "1.X", "1.*", " 1 "] {
+            assert_eq!(got(major).unwrap(), "1.2.0", "{major}");
+        }
+        assert_eq!(got("2").unwrap(), "2.0.0");
+        assert!(got("3").unwrap_err().contains("no release on major 3"));
+        assert!(got("1.1.0").unwrap_err().contains("not installed"));
+        assert!(got("v1").unwrap_err().contains("is not a version"));
+        assert!(got("").is_err());
+    }
+}

@@ -149,3 +149,25 @@ async fn install_one(state: &AppState, dir: &Path, name: &str) {
         Err(e) => eprintln!("octopus-lite: step feed: install of {name} failed: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ignored;
+
+    #[test]
+    fn partial_and_foreign_files_are_ignored() {
+        for name in ["a.1.0.0.zip", "a.1.0.0.tar.gz", "a.1.0.0.TGZ"] {
+            assert!(!ignored(name), "{name}");
+        }
+        for name in [
+            ".a.1.0.0.zip",
+            "a.1.0.0.zip.tmp",
+            "a.1.0.0.zip.part",
+            "a.1.0.0.zip.partial",
+            "a.1.0.0.tar",
+            "readme.txt",
+        ] {
+            assert!(ignored(name), "{name}");
+        }
+    }
+}
