@@ -610,6 +610,19 @@ async fn minor_versions_move_usages_majors_wait_for_an_explicit_upgrade() {
     )
     .await;
     assert_eq!((p1.version, p2.version), (1, 1));
+    // P3 uses `acme-notify`, whose inputs are valid on every major: only the rule keeps
+    // it off major 2.
+    let p3 = process_with(
+        &t,
+        "Three",
+        vec![step_action(
+            "Notify",
+            "acme-notify",
+            Some("1.0.0"),
+            json!({"channel": "ops"}),
+        )],
+    )
+    .await;
 
     // A new minor: P1 moves (new process Version), P2 stays and says what is pending.
     drop_into(&feed, &acme_name("1.1.0"), &acme("1.1.0"));
@@ -631,6 +644,11 @@ async fn minor_versions_move_usages_majors_wait_for_an_explicit_upgrade() {
         procs.get(p2.id.as_deref().unwrap()).await.unwrap().version,
         1
     );
+
+    wait_for("P3 to move to 1.1.0", || async {
+        usage_for(&usages_of(&t, "acme-notify").await, &p3).version == "1.1.0"
+    })
+    .await;
 
     // A new major is installed but applied to nobody.
     drop_into(&feed, &acme_name("2.0.0"), &acme("2.0.0"));
@@ -714,6 +732,16 @@ async fn minor_versions_move_usages_majors_wait_for_an_explicit_upgrade() {
     assert_eq!(
         usage_for(&usages_of(&t, "db-migrate").await, &p2).version,
         "1.0.0"
+    );
+    let u3 = usages_of(&t, "acme-notify").await;
+    assert_eq!(usage_for(&u3, &p3).version, "1.1.0");
+    assert_eq!(
+        usage_for(&u3, &p3).newer_major_version.as_deref(),
+        Some("2.1.0")
+    );
+    assert_eq!(
+        procs.get(p3.id.as_deref().unwrap()).await.unwrap().version,
+        2
     );
     let filtered = sp
         .usages(&UsageQuery {
