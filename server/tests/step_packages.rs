@@ -785,3 +785,137 @@ async fn installed_packages_survive_a_restart() {
     assert_eq!(v.steps.len(), 2);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn bad_requests_get_clear_4xx_answers() {
+    let (t, feed) = start_feed(trust(&["acme-steps"])).await;
+    t.client
+        .step_packages()
+        .upload(&acme_name("1.0.0"), acme("1.0.0"))
+        .await
+        .unwrap();
+    let http = common::raw();
+    let call = |method: reqwest::Method, path: &str, body: Option<&str>| {
+        let mut req = http
+            .request(method, format!("{}{path}", t.url()))
+            .header("X-Octopus-ApiKey", common::KEY);
+        if let Some(b) = body {
+            req = req
+                .header("Content-Type", "application/json")
+                .body(b.to_owned());
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+    for (method, path, body, status, needle) in [
+        (
+            get.clone(),
+            "/api/steppackages/a..b",
+            None,
+            400,
+            "packageId:",
+        ),
+        (
+            get.clone(),
+            "/api/steppackages/..%2Fx/versions",
+            None,
+            400,
+            "packageId:",
+        ),
+        (
+            get.clone(),
+            "/api/steppackages/acme-steps/v1",
+            None,
+            400,
+            "version:",
+        ),
+        (
+            get.clone(),
+            "/api/steppackages/acme-steps/9.9.9",
+            None,
+            404,
+            "was not found",
+        ),
+        (
+            get.clone(),
+            "/api/steppackages/nope/versions",
+            None,
+            404,
+            "was not found",
+        ),
+        (
+            get.clone(),
+            "/api/steppackages/usages?version=x",
+            None,
+            400,
+            "version:",
+        ),
+        (get.clone(), "/api/steppackages?take=-1", None, 400, "take"),
+        (
+            post.clone(),
+            "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-999/steppackages/upgrade",
+            Some(r#"{"ActionName": "x", "Version": "2"}"#),
+            404,
+            "was not found",
+        ),
+        (
+            post.clone(),
+            "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-1/steppackages/upgrade",
+            Some(r#"{"ActionName": 5}"#),
+            400,
+            "ActionName",
+        ),
+        (
+            post.clone(),
+            "/api/Spaces-9/deploymentprocesses/x/steppackages/upgrade",
+            Some(r#"{"Version": "2"}"#),
+            404,
+            "Spaces-9",
+        ),
+    ] {
+        let (got, body) = call(method, path, body).await;
+        assert_eq!(got, status, "{path}: {body}");
+        let text = body.to_string();
+        assert!(text.contains(needle), "{path}: {body}");
+        assert!(
+            body["ErrorMessage"].as_str().is_some_and(|m| !m.is_empty()),
+            "{path}: {body}"
+        );
+    }
+    // A process action that is not a step-package step cannot be upgraded.
+    let p = process_with(
+        &t,
+        "Plain",
+        vec![{
+            let mut s = step_action("Script", "Octopus.Script", None, json!({}));
+            s.actions[0].inputs = None;
+            s
+        }],
+    )
+    .await;
+    let (status, body) = call(
+        post.clone(),
+        &format!(
+            "/api/Spaces-1/deploymentprocesses/{}/steppackages/upgrade",
+            p.id.as_deref().unwrap()
+        ),
+        Some(r#"{"ActionName": "Script action", "Version": "1"}"#),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["Errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Steps[0].Actions[0].ActionType:"),
+        "{body}"
+    );
+    t.server.shutdown().await;
+    std::fs::remove_dir_all(&feed).unwrap();
+}
