@@ -227,6 +227,37 @@ impl Client {
         }
     }
 
+    /// Step packages of octopus-lite (`/api/steppackages`, server-wide).
+    pub fn step_packages(&self) -> crate::step_packages::StepPackages<'_> {
+        crate::step_packages::StepPackages { client: self }
+    }
+
+    /// Sends raw bytes (`application/octet-stream`, never retried) and decodes the JSON answer.
+    pub(crate) async fn send_bytes<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        bytes: Vec<u8>,
+    ) -> Result<T, Error> {
+        let url = self.url(path);
+        let resp = self
+            .http
+            .request(method, &url)
+            .query(query)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await?;
+        let status = resp.status();
+        let body = resp.bytes().await?;
+        if !status.is_success() {
+            let reason = status.canonical_reason().unwrap_or("error");
+            return Err(Error::from_response(status.as_u16(), reason, &body));
+        }
+        serde_json::from_slice(&body).map_err(|source| Error::Decode { url, source })
+    }
+
     fn scoped<T: Resource>(&self, space_id: &str) -> Collection<'_, T> {
         Collection::new(
             self,

@@ -16,6 +16,8 @@ mod error;
 mod packages;
 #[cfg(feature = "http")]
 mod retry;
+#[cfg(feature = "http")]
+pub mod step_packages;
 
 #[cfg(feature = "http")]
 pub use client::{Client, Collection, DeploymentProcesses, ListOptions, Named};
