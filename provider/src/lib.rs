@@ -18,7 +18,9 @@ pub mod data_sources;
 mod errors;
 pub mod resources;
 
-use octopus_client::{Client, Config, Credentials};
+use octopus_client::{Client, Config, Credentials, ListOptions, Named};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tf_sdk::{
     AttributePath, Diagnostic, Diagnostics, ErasedDataSource, ErasedResource, Model, Provider, Val,
 };
@@ -55,6 +57,37 @@ pub struct Octopus {
     pub client: Client,
     configured_space: Option<String>,
     default_space: OnceCell<String>,
+    space_defaults: Mutex<HashMap<String, Arc<OnceCell<SpaceDefaults>>>>,
+}
+
+/// What a new project gets when it names no lifecycle or project group.
+#[derive(Debug, Clone)]
+pub struct SpaceDefaults {
+    /// The space's "Default Lifecycle" (else its first lifecycle).
+    pub lifecycle_id: String,
+    /// The space's "Default Project Group" (else its first group).
+    pub project_group_id: String,
+}
+
+/// The ID of the item called `name`, else of the first item.
+async fn default_id<T: octopus_client::model::Resource + Named>(
+    list: octopus_client::Collection<'_, T>,
+    name: &str,
+    what: &str,
+) -> Result<String, Diagnostics> {
+    let items = list
+        .list_all(&ListOptions::default())
+        .await
+        .map_err(|e| errors::api(&format!("list {what}s"), e, None))?;
+    let pick = items.iter().find(|i| i.name() == name).or(items.first());
+    pick.and_then(|i| i.id().map(str::to_string))
+        .ok_or_else(|| {
+            Diagnostic::error(
+                format!("The space has no {what}"),
+                format!("Create a {what} first, or set it on the project."),
+            )
+            .into()
+        })
 }
 
 impl Octopus {
@@ -64,6 +97,7 @@ impl Octopus {
             client,
             configured_space: space_id,
             default_space: OnceCell::new(),
+            space_defaults: Mutex::new(HashMap::new()),
         }
     }
 
@@ -85,6 +119,38 @@ impl Octopus {
             })
             .await
             .cloned()
+    }
+
+    /// The default lifecycle and project group of `space`, looked up once per
+    /// provider run (a plan or apply creating many projects asks once, not per project).
+    pub async fn space_defaults(&self, space: &str) -> Result<SpaceDefaults, Diagnostics> {
+        let cell = self
+            .space_defaults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(space.to_string())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| async {
+            let (lifecycle_id, project_group_id) = tokio::try_join!(
+                default_id(
+                    self.client.lifecycles(space),
+                    "Default Lifecycle",
+                    "lifecycle"
+                ),
+                default_id(
+                    self.client.project_groups(space),
+                    "Default Project Group",
+                    "project group"
+                ),
+            )?;
+            Ok(SpaceDefaults {
+                lifecycle_id,
+                project_group_id,
+            })
+        })
+        .await
+        .cloned()
     }
 }
 

@@ -1,11 +1,10 @@
 //! `octopus_project`.
 
 use crate::Octopus;
-use crate::errors::api;
 use crate::resources::scoped::{self, SpaceScoped};
 use crate::resources::{name_length, text};
 use octopus_client::model::Project;
-use octopus_client::{Client, Collection, ListOptions, Named};
+use octopus_client::{Client, Collection};
 use tf_sdk::{Context, Diagnostics, Model, Resource, Val};
 
 /// A project: what gets deployed, with its deployment process.
@@ -96,30 +95,6 @@ impl SpaceScoped for ProjectModel {
     }
 }
 
-/// The ID of the item called `name` (the space's default), or the first one.
-async fn default_id<T>(
-    list: octopus_client::Collection<'_, T>,
-    name: &str,
-    what: &str,
-) -> Result<String, Diagnostics>
-where
-    T: octopus_client::model::Resource + Named,
-{
-    let items = list
-        .list_all(&ListOptions::default())
-        .await
-        .map_err(|e| api(&format!("list {what}s"), e, None))?;
-    let pick = items.iter().find(|i| i.name() == name).or(items.first());
-    pick.and_then(|i| i.id().map(str::to_string))
-        .ok_or_else(|| {
-            tf_sdk::Diagnostic::error(
-                format!("The space has no {what}"),
-                format!("Create a {what} first, or set it on the project."),
-            )
-            .into()
-        })
-}
-
 pub struct ProjectResource;
 
 impl Resource<Octopus> for ProjectResource {
@@ -137,21 +112,14 @@ impl Resource<Octopus> for ProjectResource {
         let o = ctx.data()?;
         let space = o.space(&plan.space_id).await?;
         let mut project = plan.to_api(&space, None);
-        if project.lifecycle_id.is_empty() {
-            project.lifecycle_id = default_id(
-                o.client.lifecycles(&space),
-                "Default Lifecycle",
-                "lifecycle",
-            )
-            .await?;
-        }
-        if project.project_group_id.is_empty() {
-            project.project_group_id = default_id(
-                o.client.project_groups(&space),
-                "Default Project Group",
-                "project group",
-            )
-            .await?;
+        if project.lifecycle_id.is_empty() || project.project_group_id.is_empty() {
+            let defaults = o.space_defaults(&space).await?;
+            if project.lifecycle_id.is_empty() {
+                project.lifecycle_id = defaults.lifecycle_id.clone();
+            }
+            if project.project_group_id.is_empty() {
+                project.project_group_id = defaults.project_group_id.clone();
+            }
         }
         let created = scoped::create::<ProjectModel>(o, &space, &project).await?;
         Ok(ProjectModel::from_api(created, &space))
