@@ -116,7 +116,7 @@ impl<'a> Packages<'a> {
         &self,
         path: impl AsRef<Path>,
         mode: OverwriteMode,
-        mut progress: impl FnMut(u64, Option<u64>),
+        mut progress: impl FnMut(u64, Option<u64>) + Send,
     ) -> Result<Uploaded, Error> {
         let path = path.as_ref();
         let file_name = path
@@ -164,7 +164,7 @@ impl<'a> Packages<'a> {
         body: S,
         len: Option<u64>,
         mode: OverwriteMode,
-        mut progress: impl FnMut(u64, Option<u64>),
+        mut progress: impl FnMut(u64, Option<u64>) + Send,
     ) -> Result<Uploaded, Error>
     where
         S: Stream<Item = io::Result<B>> + Send + 'static,
@@ -184,7 +184,7 @@ impl<'a> Packages<'a> {
         body: S,
         len: Option<u64>,
         mode: OverwriteMode,
-        progress: &mut dyn FnMut(u64, Option<u64>),
+        progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
     ) -> Result<Uploaded, Attempt>
     where
         S: Stream<Item = io::Result<Bytes>> + Send + 'static,

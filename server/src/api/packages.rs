@@ -231,7 +231,11 @@ async fn upload_multipart(
                 if text.len() + chunk.len() > MAX_TEXT_FIELD {
                     return Err(ApiError::bad_request(format!(
                         "The multipart field '{}' is longer than {MAX_TEXT_FIELD} bytes.",
-                        field_name.chars().take(60).collect::<String>().escape_debug()
+                        field_name
+                            .chars()
+                            .take(60)
+                            .collect::<String>()
+                            .escape_debug()
                     )));
                 }
                 text.extend_from_slice(&chunk);

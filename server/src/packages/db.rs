@@ -3,9 +3,9 @@
 //! Package IDs and versions are matched case-insensitively (as NuGet does):
 //! `MyApp 1.0.0-Beta` and `myapp 1.0.0-beta` are the same package version.
 
+use octopus_client::model::Links;
 use octopus_client::model::feed::BUILT_IN_FEED_ID;
 use octopus_client::model::package::Package;
-use octopus_client::model::Links;
 use octopus_packaging::version::Version;
 use rusqlite::{Connection, OptionalExtension, params};
 

@@ -109,13 +109,10 @@ pub struct SweepReport {
 pub fn sweep(store: &Store, data_dir: &Path) -> ApiResult<SweepReport> {
     let mut report = SweepReport::default();
     report.orphan_rows += store.write_blocking(|tx| db::delete_rows_of_missing_spaces(tx))?;
-    let rows = store.read_blocking(|c| db::all_files(c))?;
+    let rows = store.read_blocking(db::all_files)?;
     let mut known: HashMap<String, HashSet<String>> = HashMap::new();
     for (space, file) in &rows {
-        known
-            .entry(space.clone())
-            .or_default()
-            .insert(file.clone());
+        known.entry(space.clone()).or_default().insert(file.clone());
     }
     let root = data_dir.join(PACKAGES_DIR);
     let entries = match std::fs::read_dir(&root) {

@@ -239,8 +239,8 @@ pub fn publish(
     mode: OverwriteMode,
 ) -> ApiResult<Published> {
     let canonical = name.file_name();
-    archive::inspect(written.file.path(), name.format, &ArchiveLimits::default()).map_err(
-        |e| match e {
+    archive::inspect(written.file.path(), name.format, &ArchiveLimits::default()).map_err(|e| {
+        match e {
             ArchiveError::Io(e) => io_error("reading an upload", e),
             e => ApiError {
                 status: StatusCode::BAD_REQUEST,
@@ -250,8 +250,8 @@ pub fn publish(
                 ),
                 errors: vec![e.to_string()],
             },
-        },
-    )?;
+        }
+    })?;
     let dir = space_dir(data_dir, space);
     let file_name = stored_file_name(name);
     let final_path = dir.join(&file_name);
