@@ -38,7 +38,12 @@ struct Firewall {
 }
 
 fn rule(name: &str, note: &str, id: Val<String>, hits: Val<i64>) -> Rule {
-    Rule { name: Val::Known(name.into()), note: Val::Known(note.into()), rule_id: id, hits }
+    Rule {
+        name: Val::Known(name.into()),
+        note: Val::Known(note.into()),
+        rule_id: id,
+        hits,
+    }
 }
 
 fn config(notes: [&str; 2], names: [&str; 2]) -> Firewall {
@@ -48,7 +53,10 @@ fn config(notes: [&str; 2], names: [&str; 2]) -> Firewall {
             rule(names[0], notes[0], Val::Null, Val::Null),
             rule(names[1], notes[1], Val::Null, Val::Null),
         ]),
-        named: Val::Known(BTreeMap::from([("a".into(), rule(names[0], notes[0], Val::Null, Val::Null))])),
+        named: Val::Known(BTreeMap::from([(
+            "a".into(),
+            rule(names[0], notes[0], Val::Null, Val::Null),
+        )])),
     }
 }
 
@@ -89,14 +97,35 @@ fn proposed(cfg: &Firewall) -> Value {
 fn use_state_for_unknown_pairs_prior_by_index_and_key() {
     let cfg = config(["changed", "y"], ["ssh", "web"]);
     let mut plan = proposed(&cfg);
-    mark_computed_unknown(&Firewall::block(), &mut plan, &cfg.to_value(), &prior().to_value());
+    mark_computed_unknown(
+        &Firewall::block(),
+        &mut plan,
+        &cfg.to_value(),
+        &prior().to_value(),
+    );
     let planned = Firewall::from_value(&plan).unwrap();
     let rules = planned.rule.known().unwrap();
-    assert_eq!(rules[0].rule_id, Val::Known("r-1".into()), "kept from prior element 0");
-    assert_eq!(rules[1].rule_id, Val::Known("r-2".into()), "kept from prior element 1");
-    assert_eq!(rules[0].hits, Val::Unknown, "plain computed becomes unknown");
+    assert_eq!(
+        rules[0].rule_id,
+        Val::Known("r-1".into()),
+        "kept from prior element 0"
+    );
+    assert_eq!(
+        rules[1].rule_id,
+        Val::Known("r-2".into()),
+        "kept from prior element 1"
+    );
+    assert_eq!(
+        rules[0].hits,
+        Val::Unknown,
+        "plain computed becomes unknown"
+    );
     let named = planned.named.known().unwrap();
-    assert_eq!(named["a"].rule_id, Val::Known("r-9".into()), "kept from prior map entry");
+    assert_eq!(
+        named["a"].rule_id,
+        Val::Known("r-9".into()),
+        "kept from prior map entry"
+    );
     assert_eq!(named["a"].hits, Val::Unknown);
 }
 
@@ -112,7 +141,10 @@ fn requires_replace_is_found_inside_nested_blocks_and_attributes() {
     let cfg = config(["x", "y"], ["ssh", "https"]);
     let plan = proposed(&cfg);
     let paths = requires_replace(&block, &prior().to_value(), &plan, &cfg.to_value());
-    assert_eq!(paths, vec![AttributePath::root("rule").index(1).attr("name")]);
+    assert_eq!(
+        paths,
+        vec![AttributePath::root("rule").index(1).attr("name")]
+    );
 
     let cfg = config(["x", "y"], ["telnet", "web"]);
     let plan = proposed(&cfg);
