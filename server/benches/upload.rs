@@ -103,6 +103,16 @@ fn write_package(path: &Path, size: u64) -> u64 {
     512 + size + pad as u64 + 1024
 }
 
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -186,8 +196,13 @@ fn main() {
         }
     });
     let mut uploads = Vec::new();
+    let mut server_cpu = Vec::new();
+    let mut client_cpu = Vec::new();
+    let mut wall = Vec::new();
     let mut hash = String::new();
+    let server_pid = pid.to_string();
     for _ in 0..runs {
+        let (s0, c0) = (cpu_seconds(&server_pid), cpu_seconds("self"));
         let t = Instant::now();
         let up = rt
             .block_on(client.packages("Spaces-1").upload_path(
@@ -197,6 +212,9 @@ fn main() {
             ))
             .expect("upload");
         let d = t.elapsed();
+        server_cpu.push(cpu_seconds(&server_pid) - s0);
+        client_cpu.push(cpu_seconds("self") - c0);
+        wall.push(d.as_secs_f64());
         assert_eq!(up.package.package_size_bytes, len);
         hash = up.package.hash;
         uploads.push(mbps(len, d));
@@ -274,6 +292,24 @@ fn main() {
         ratio * 100.0,
         up_m / cat_sync_m * 100.0
     );
+    let _ = writeln!(
+        r,
+        "Where the time goes, per upload (seconds; CPU is user + system from `/proc/<pid>/stat`, \
+         the client being this benchmark process):\n"
+    );
+    let _ = writeln!(r, "| run | wall | server CPU | client CPU |");
+    let _ = writeln!(r, "|---|---:|---:|---:|");
+    for i in 0..runs {
+        let _ = writeln!(
+            r,
+            "| {} | {:.2} | {:.2} | {:.2} |",
+            i + 1,
+            wall[i],
+            server_cpu[i],
+            client_cpu[i]
+        );
+    }
+    let _ = writeln!(r);
     let _ = writeln!(r, "| Server memory | MiB |");
     let _ = writeln!(r, "|---|---:|");
     let _ = writeln!(

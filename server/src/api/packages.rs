@@ -37,6 +37,10 @@ use crate::packages::{OverwriteMode, io_error, space_dir};
 /// Multipart framing allowed on top of the package size limit.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
+/// Most bytes of a refused upload read (and discarded) so the client can
+/// read the answer; larger ones are answered at once and the connection closes.
+const DRAIN_LIMIT: u64 = 64 << 20;
+
 /// Longest text field (e.g. `overwriteMode`) read from a multipart body.
 const MAX_TEXT_FIELD: usize = 1024;
 
@@ -113,13 +117,17 @@ fn parse_file_name(name: &str) -> ApiResult<PackageFileName> {
     })
 }
 
-/// Refuses a declared `Content-Length` over `limit` before reading anything.
-fn check_declared_length(headers: &HeaderMap, limit: u64, package_limit: u64) -> ApiResult<()> {
-    let declared = headers
+/// The declared `Content-Length`, if any.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match declared {
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// Refuses a declared `Content-Length` over `limit` before reading anything.
+fn check_declared_length(headers: &HeaderMap, limit: u64, package_limit: u64) -> ApiResult<()> {
+    match declared_length(headers) {
         Some(n) if n > limit => Err(too_large(package_limit)),
         _ => Ok(()),
     }
@@ -191,13 +199,34 @@ async fn upload_multipart(
 ) -> ApiResult<Response> {
     ensure_storage(&st)?;
     let query_mode = mode_from(&query_pairs(&uri)?)?;
-    let limit = st.max_package_bytes;
-    check_declared_length(&headers, limit.saturating_add(MULTIPART_OVERHEAD), limit)?;
     let mut mp = multipart.map_err(|e| ApiError {
         status: StatusCode::BAD_REQUEST,
         message: "The upload must be a multipart/form-data request with one file part (e.g. curl -F \"file=@MyApp.1.0.0.zip\"), or a PUT of the file to .../packages/raw/<file name>.".into(),
         errors: vec![e.body_text()],
     })?;
+    match receive_multipart(&st, &scope, &headers, &mut mp).await {
+        Ok((name, written, field_mode)) => {
+            let mode = query_mode.or(field_mode).unwrap_or_default();
+            finish_upload(&st, scope.0, name, written, mode).await
+        }
+        Err(e) => {
+            if declared_length(&headers).is_none_or(|n| n <= DRAIN_LIMIT) {
+                drain_multipart(&mut mp, st.body_timeout).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Reads the multipart body: the file part streams to a temporary file.
+async fn receive_multipart(
+    st: &AppState,
+    scope: &Scope,
+    headers: &HeaderMap,
+    mp: &mut Multipart,
+) -> ApiResult<(PackageFileName, upload::Written, Option<OverwriteMode>)> {
+    let limit = st.max_package_bytes;
+    check_declared_length(headers, limit.saturating_add(MULTIPART_OVERHEAD), limit)?;
     let timeout = st.body_timeout;
     let mut field_mode: Option<OverwriteMode> = None;
     let mut upload: Option<(PackageFileName, upload::Written)> = None;
@@ -253,8 +282,33 @@ async fn upload_multipart(
             "The multipart request has no file part; send the package as a part with a file name, e.g. curl -F \"file=@MyApp.1.0.0.zip\".",
         ));
     };
-    let mode = query_mode.or(field_mode).unwrap_or_default();
-    finish_upload(&st, scope.0, name, written, mode).await
+    Ok((name, written, field_mode))
+}
+
+/// Reads and discards what is left of a refused upload (at most
+/// [`DRAIN_LIMIT`] bytes), so the client, still sending, gets to read the
+/// answer instead of a reset connection.
+async fn drain_multipart(mp: &mut Multipart, timeout: Duration) {
+    let mut seen = 0u64;
+    while let Ok(Ok(Some(mut field))) = tokio::time::timeout(timeout, mp.next_field()).await {
+        while let Ok(Ok(Some(chunk))) = tokio::time::timeout(timeout, field.chunk()).await {
+            seen += chunk.len() as u64;
+            if seen > DRAIN_LIMIT {
+                return;
+            }
+        }
+    }
+}
+
+/// [`drain_multipart`] for a raw body.
+async fn drain_body(body: &mut axum::body::BodyDataStream, timeout: Duration) {
+    let mut seen = 0u64;
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout(timeout, body.next()).await {
+        seen += chunk.len() as u64;
+        if seen > DRAIN_LIMIT {
+            return;
+        }
+    }
 }
 
 /// `PUT`/`POST …/packages/raw/{fileName}`: the request body is the package file.
@@ -265,18 +319,33 @@ async fn upload_raw(
     req: Request,
 ) -> ApiResult<Response> {
     ensure_storage(&st)?;
-    let file_name = params
-        .iter()
-        .find(|(k, _)| *k == "file_name")
-        .map(|(_, v)| v.to_owned())
-        .unwrap_or_default();
+    let (parts, body) = req.into_parts();
+    let mut body = body.into_data_stream();
+    match receive_raw(&st, &scope, &params, &parts, &mut body).await {
+        Ok((name, written, mode)) => finish_upload(&st, scope.0, name, written, mode).await,
+        Err(e) => {
+            if declared_length(&parts.headers).is_none_or(|n| n <= DRAIN_LIMIT) {
+                drain_body(&mut body, st.body_timeout).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn receive_raw(
+    st: &AppState,
+    scope: &Scope,
+    params: &RawPathParams,
+    parts: &axum::http::request::Parts,
+    body: &mut axum::body::BodyDataStream,
+) -> ApiResult<(PackageFileName, upload::Written, OverwriteMode)> {
+    let file_name = path_value(params, "file_name");
     let name = parse_file_name(&file_name)?;
-    let mode = mode_from(&query_pairs(req.uri())?)?.unwrap_or_default();
+    let mode = mode_from(&query_pairs(&parts.uri)?)?.unwrap_or_default();
     let limit = st.max_package_bytes;
-    check_declared_length(req.headers(), limit, limit)?;
+    check_declared_length(&parts.headers, limit, limit)?;
     let timeout = st.body_timeout;
     let mut incoming = Incoming::start(&st.data_dir, &scope.0, limit)?;
-    let mut body = req.into_body().into_data_stream();
     while let Some(chunk) = next(timeout, body.next()).await? {
         let chunk: Bytes = chunk.map_err(|e| {
             ApiError::bad_request(format!("The request body could not be read: {e}"))
@@ -284,7 +353,7 @@ async fn upload_raw(
         incoming.push(chunk).await.map_err(|e| e.into_api())?;
     }
     let written = incoming.finish().await.map_err(|e| e.into_api())?;
-    finish_upload(&st, scope.0, name, written, mode).await
+    Ok((name, written, mode))
 }
 
 /// Sort key: package ID (case-insensitive) ascending, then version descending.

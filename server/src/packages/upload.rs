@@ -159,39 +159,76 @@ impl Incoming {
     }
 }
 
+/// Chunks queued between the hashing thread and the disk writer.
+const DISK_CHUNKS: usize = 8;
+
+/// Receives the upload's chunks, hashes them on this thread and hands them to a
+/// second thread that writes them, so hashing and writing overlap.
 fn write_all(
     file: File,
     temp: TempFile,
     mut rx: mpsc::Receiver<Msg>,
     limit: u64,
 ) -> Result<Written, WriteError> {
-    let mut w = HashingWriter::with_limit(BufWriter::with_capacity(WRITE_BUFFER, file), limit);
-    loop {
-        match rx.blocking_recv() {
-            Some(Msg::Data(chunk)) => {
-                if let Err(e) = w.write_all(&chunk) {
-                    return Err(match SizeLimitExceeded::is(&e) {
-                        Some(s) => WriteError::TooLarge(s.limit),
-                        None => WriteError::Io(e),
-                    });
-                }
+    let (to_disk, from_net) = std::sync::mpsc::sync_channel::<Bytes>(DISK_CHUNKS);
+    let mut hasher = HashingWriter::with_limit(io::sink(), limit);
+    let outcome = std::thread::scope(|scope| {
+        let disk = scope.spawn(move || -> io::Result<File> {
+            let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+            for chunk in from_net {
+                out.write_all(&chunk)?;
             }
-            Some(Msg::Finish) => break,
-            // Abandoned (client gone or handler failed): `temp` is removed on return.
-            None => {
-                return Err(WriteError::Io(io::Error::other("the upload was abandoned")));
-            }
+            out.into_inner().map_err(io::IntoInnerError::into_error)
+        });
+        let fed = feed(&mut rx, &mut hasher, &to_disk, limit);
+        drop(to_disk);
+        let written = disk
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the disk writer panicked")));
+        match (fed, written) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Err(e)) => Err(WriteError::Io(e)),
+            (Ok(()), Ok(file)) => Ok(file),
         }
-    }
-    let (buf, digests) = w.finish();
-    let file = buf
-        .into_inner()
-        .map_err(|e| WriteError::Io(e.into_error()))?;
+    });
+    let file = outcome?;
     file.sync_all().map_err(WriteError::Io)?;
+    let (_, digests) = hasher.finish();
     Ok(Written {
         file: temp,
         digests,
     })
+}
+
+/// Hashes and forwards chunks until the stream ends; `Ok` once it finished.
+fn feed(
+    rx: &mut mpsc::Receiver<Msg>,
+    hasher: &mut HashingWriter<io::Sink>,
+    to_disk: &std::sync::mpsc::SyncSender<Bytes>,
+    limit: u64,
+) -> Result<(), WriteError> {
+    loop {
+        match rx.blocking_recv() {
+            Some(Msg::Data(chunk)) => {
+                if hasher.size() + chunk.len() as u64 > limit {
+                    return Err(WriteError::TooLarge(limit));
+                }
+                if to_disk.send(chunk.clone()).is_err() {
+                    // The disk writer failed; joining it reports why.
+                    return Ok(());
+                }
+                hasher
+                    .write_all(&chunk)
+                    .map_err(|e| match SizeLimitExceeded::is(&e) {
+                        Some(s) => WriteError::TooLarge(s.limit),
+                        None => WriteError::Io(e),
+                    })?;
+            }
+            Some(Msg::Finish) => return Ok(()),
+            // Abandoned (client gone or handler failed): the temporary file is removed.
+            None => return Err(WriteError::Io(io::Error::other("the upload was abandoned"))),
+        }
+    }
 }
 
 /// How an upload ended.
