@@ -198,16 +198,22 @@ async fn upload_multipart(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
     ensure_storage(&st)?;
-    let query_mode = mode_from(&query_pairs(&uri)?)?;
+    let query_mode = query_pairs(&uri).and_then(|q| mode_from(&q));
     let mut mp = multipart.map_err(|e| ApiError {
         status: StatusCode::BAD_REQUEST,
         message: "The upload must be a multipart/form-data request with one file part (e.g. curl -F \"file=@MyApp.1.0.0.zip\"), or a PUT of the file to .../packages/raw/<file name>.".into(),
         errors: vec![e.body_text()],
     })?;
-    match receive_multipart(&st, &scope, &headers, &mut mp).await {
-        Ok((name, written, field_mode)) => {
-            let mode = query_mode.or(field_mode).unwrap_or_default();
-            finish_upload(&st, scope.0, name, written, mode).await
+    let received = match query_mode {
+        // The query string's mode wins over a form field.
+        Ok(q) => receive_multipart(&st, &scope, &headers, &mut mp)
+            .await
+            .map(|(name, written, field)| (name, written, q.or(field))),
+        Err(e) => Err(e),
+    };
+    match received {
+        Ok((name, written, mode)) => {
+            finish_upload(&st, scope.0, name, written, mode.unwrap_or_default()).await
         }
         Err(e) => {
             if declared_length(&headers).is_none_or(|n| n <= DRAIN_LIMIT) {
