@@ -912,12 +912,12 @@ fn main() {
             verdict(o)
         );
     }
+    // Reported, not a target: it includes the SDK's own gRPC serving, which the
+    // baseline pays too; the target is the overhead against the baseline above.
     let _ = writeln!(
         md,
-        "| our CPU share of the total wall (real) | {} | < {} | {} |",
+        "| our CPU share of the total wall (real; includes the SDK's serving, see the baseline's) | {} | | |",
         pct(rt.share()),
-        pct(TARGET),
-        verdict(rt.share())
     );
     let _ = writeln!(
         md,
