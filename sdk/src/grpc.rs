@@ -163,6 +163,18 @@ pub fn encode_dynamic(v: &Value, ty: &Type) -> Result<pb::DynamicValue, Diagnost
         .map_err(|e| codec_diag("value produced by the provider", e))
 }
 
+/// The diagnostics of validating a configuration (or of failing to decode it).
+fn validation(
+    config: Option<&pb::DynamicValue>,
+    ty: &Type,
+    validate: impl FnOnce(&Value) -> Diagnostics,
+) -> Vec<pb::Diagnostic> {
+    match decode_dynamic(config, ty) {
+        Ok(config) => diags_to_pb(&validate(&config)),
+        Err(d) => diags_to_pb(&d),
+    }
+}
+
 fn diags_to_pb(d: &Diagnostics) -> Vec<pb::Diagnostic> {
     d.0.iter().map(diag_to_pb).collect()
 }
@@ -339,11 +351,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
         let req = req.into_inner();
         let Entry { item: res, ty, .. } = self.resource(&req.type_name)?;
-        let empty = pb::validate_resource_config::Response::default();
-        let config = try_diags!(decode_dynamic(req.config.as_ref(), ty), empty);
-        let diags = res.validate(&config);
         Ok(Response::new(pb::validate_resource_config::Response {
-            diagnostics: diags_to_pb(&diags),
+            diagnostics: validation(req.config.as_ref(), ty, |c| res.validate(c)),
         }))
     }
 
@@ -353,11 +362,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
     ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
         let req = req.into_inner();
         let Entry { item: ds, ty, .. } = self.data_source(&req.type_name)?;
-        let empty = pb::validate_data_resource_config::Response::default();
-        let config = try_diags!(decode_dynamic(req.config.as_ref(), ty), empty);
-        let diags = ds.validate(&config);
         Ok(Response::new(pb::validate_data_resource_config::Response {
-            diagnostics: diags_to_pb(&diags),
+            diagnostics: validation(req.config.as_ref(), ty, |c| ds.validate(c)),
         }))
     }
 
