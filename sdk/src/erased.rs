@@ -41,13 +41,15 @@ pub trait ErasedResource<D>: Send + Sync {
         proposed: Value,
         config: Value,
     ) -> BoxFuture<'a, Planned>;
-    /// Applies a planned change; returns the new state.
+    /// Applies a planned change; returns the new state. `config` carries the values
+    /// of write-only attributes, which the plan does not.
     fn apply<'a>(
         &'a self,
         ctx: &'a Context<D>,
         schema: &'a Schema,
         prior: Value,
         planned: Value,
+        config: Value,
     ) -> BoxFuture<'a, (Value, Diagnostics)>;
     /// Refreshes a state; null when the object is gone.
     fn read<'a>(&'a self, ctx: &'a Context<D>, state: Value)
@@ -140,6 +142,17 @@ fn null_write_only(block: &crate::schema::Block, value: &mut Value) {
                     .values_mut()
                     .for_each(|v| null_write_only(&nb.block, v)),
                 _ => {}
+            }
+        }
+    }
+}
+
+/// Copies the top-level write-only attributes of `config` into `value`.
+fn copy_write_only(block: &crate::schema::Block, value: &mut Value, config: &Value) {
+    if let Value::Object(m) = value {
+        for a in block.attributes.iter().filter(|a| a.write_only) {
+            if let Some(v) = config.get(&a.name) {
+                m.insert(a.name.clone(), v.clone());
             }
         }
     }
@@ -239,9 +252,10 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
     fn apply<'a>(
         &'a self,
         ctx: &'a Context<D>,
-        _schema: &'a Schema,
+        schema: &'a Schema,
         prior: Value,
         planned: Value,
+        config: Value,
     ) -> BoxFuture<'a, (Value, Diagnostics)> {
         Box::pin(async move {
             if planned.is_null() {
@@ -254,7 +268,11 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                     Err(d) => (prior, d),
                 };
             }
-            let plan_model = match decode::<R::Model>("planned state", &planned) {
+            // The resource sees write-only values (from the configuration); the plan
+            // and the state never hold them.
+            let mut for_resource = planned.clone();
+            copy_write_only(&schema.block, &mut for_resource, &config);
+            let plan_model = match decode::<R::Model>("planned state", &for_resource) {
                 Ok(m) => m,
                 Err(d) => return (prior, d),
             };
@@ -270,7 +288,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                 Ok(new) => {
                     let (mut state, diffs) = plan::reconcile_applied(&planned, &new.to_value());
                     log_restored("apply", self.0.name(), &diffs);
-                    null_write_only(&R::Model::block(), &mut state);
+                    null_write_only(&schema.block, &mut state);
                     (state, Diagnostics::new())
                 }
                 Err(d) => (prior, d),

@@ -493,9 +493,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             decode_dynamic(req.planned_state.as_ref(), ty),
             fallback.clone()
         );
+        let config = try_diags!(decode_dynamic(req.config.as_ref(), ty), fallback.clone());
         let ctx = self.ctx();
         let (new_state, diags) = try_diags!(
-            self.cancellable(&ctx, res.apply(&ctx, schema, prior, planned))
+            self.cancellable(&ctx, res.apply(&ctx, schema, prior, planned, config))
                 .await,
             fallback.clone()
         );

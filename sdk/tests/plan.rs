@@ -53,6 +53,9 @@ struct Thing {
     big: Val<Number>,
     #[tf(optional, nested)]
     rules: Val<Vec<Rule>>,
+    /// Sent to the resource at apply, never planned or stored.
+    #[tf(optional, write_only)]
+    secret: Val<String>,
 }
 
 type Store = Arc<Mutex<HashMap<String, Thing>>>;
@@ -737,5 +740,37 @@ async fn json_dynamic_values_are_accepted() {
     assert_eq!(
         r.diagnostics[0].attribute.as_ref().unwrap().steps[0].selector,
         Some(attr("name"))
+    );
+}
+
+#[tokio::test]
+async fn write_only_values_reach_the_resource_but_never_the_plan_or_state() {
+    let (svc, store) = service().await;
+    let cfg = config(&[
+        ("name", Value::from("w")),
+        ("secret", Value::from("s3cr3t")),
+    ]);
+    let p = plan(&svc, &Value::Null, &cfg).await;
+    assert!(p.diags.is_empty(), "{:?}", p.diags);
+    assert_eq!(p.state.get("secret"), Some(&Value::Null), "not in the plan");
+    let r = svc
+        .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+            type_name: THING.into(),
+            prior_state: dv(&Value::Null),
+            planned_state: dv(&p.state),
+            config: dv(&cfg),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    let state = undv(r.new_state);
+    assert_eq!(state.get("secret"), Some(&Value::Null), "not in the state");
+    let stored = store.lock().unwrap().values().next().cloned().unwrap();
+    assert_eq!(
+        stored.secret,
+        Val::Known("s3cr3t".into()),
+        "the resource saw it"
     );
 }
