@@ -52,8 +52,12 @@ pub trait ErasedResource<D>: Send + Sync {
         config: Value,
     ) -> BoxFuture<'a, (Value, Diagnostics)>;
     /// Refreshes a state; null when the object is gone.
-    fn read<'a>(&'a self, ctx: &'a Context<D>, state: Value)
-    -> BoxFuture<'a, (Value, Diagnostics)>;
+    fn read<'a>(
+        &'a self,
+        ctx: &'a Context<D>,
+        schema: &'a Schema,
+        state: Value,
+    ) -> BoxFuture<'a, (Value, Diagnostics)>;
     /// Imports by ID.
     fn import<'a>(
         &'a self,
@@ -299,6 +303,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
     fn read<'a>(
         &'a self,
         ctx: &'a Context<D>,
+        schema: &'a Schema,
         state: Value,
     ) -> BoxFuture<'a, (Value, Diagnostics)> {
         Box::pin(async move {
@@ -312,7 +317,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
             match self.0.read(ctx, model).await {
                 Ok(Some(m)) => {
                     let mut v = plan::strip_unknown(&m.to_value());
-                    null_write_only(&R::Model::block(), &mut v);
+                    null_write_only(&schema.block, &mut v);
                     (v, Diagnostics::new())
                 }
                 Ok(None) => (Value::Null, Diagnostics::new()),

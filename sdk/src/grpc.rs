@@ -413,7 +413,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::read_resource::Request>,
     ) -> Result<Response<pb::read_resource::Response>, Status> {
         let req = req.into_inner();
-        let Entry { item: res, ty, .. } = self.resource(&req.type_name)?;
+        let Entry {
+            item: res,
+            schema,
+            ty,
+        } = self.resource(&req.type_name)?;
         let fallback = pb::read_resource::Response {
             new_state: req.current_state.clone(),
             private: req.private.clone(),
@@ -425,7 +429,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         );
         let ctx = self.ctx();
         let (new_state, diags) = try_diags!(
-            self.cancellable(&ctx, res.read(&ctx, state)).await,
+            self.cancellable(&ctx, res.read(&ctx, schema, state)).await,
             fallback.clone()
         );
         let encoded = try_diags!(encode_dynamic(&new_state, ty), fallback);

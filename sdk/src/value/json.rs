@@ -23,7 +23,6 @@ fn decode_with(bytes: &[u8], ty: &Type, lenient: bool) -> Result<Value, CodecErr
     let mut p = Parser {
         s: text.as_bytes(),
         pos: 0,
-        lenient,
     };
     let raw = p.parse(0)?;
     p.ws();
@@ -245,8 +244,6 @@ fn raw_to_text(raw: &Raw, out: &mut String) {
 struct Parser<'a> {
     s: &'a [u8],
     pos: usize,
-    #[allow(dead_code)]
-    lenient: bool,
 }
 
 impl Parser<'_> {

@@ -159,12 +159,6 @@ impl Value {
             (a, b) => a == b,
         }
     }
-
-    /// The null or all-null object shape for a type: blocks of nesting GROUP and
-    /// objects are not null but hold nulls; everything else is plainly null.
-    pub fn null() -> Value {
-        Value::Null
-    }
 }
 
 impl From<&str> for Value {

@@ -38,7 +38,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value, ty: &Type) -> Result<(), CodecE
         (Value::Unknown(refinements), _) => {
             match refinements.raw() {
                 Some(raw) if !raw.is_empty() => write_ext(out, EXT_REFINED, raw),
-                _ => out.extend_from_slice(&[0xd4, 0x00, 0x00]),
+                _ => out.extend_from_slice(&[0xd4, EXT_UNKNOWN as u8, 0x00]),
             }
             Ok(())
         }
@@ -310,13 +310,6 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
-    fn peek(&self) -> Result<u8, CodecError> {
-        self.buf
-            .get(self.pos)
-            .copied()
-            .ok_or_else(|| CodecError::new("unexpected end of msgpack data"))
-    }
-
     fn head(&mut self) -> Result<Head, CodecError> {
         let b = self.byte()?;
         Ok(match b {
@@ -402,7 +395,7 @@ impl<'a> Reader<'a> {
             return Ok(if ext == EXT_REFINED {
                 Value::Unknown(Refinements::from_raw(data.to_vec()))
             } else {
-                let _ = EXT_UNKNOWN; // any other extension is a plain unknown
+                // Any other extension code is a plain unknown.
                 Value::unknown()
             });
         }
@@ -586,6 +579,5 @@ pub(crate) fn refinement_entries(raw: &[u8]) -> Option<Vec<(i64, Value)>> {
         };
         out.push((key, r.any(0).ok()?));
     }
-    let _ = r.peek();
     Some(out)
 }
