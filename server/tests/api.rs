@@ -708,3 +708,48 @@ async fn data_survives_a_restart() {
     );
     s.shutdown().await;
 }
+
+/// Spaces created and deleted concurrently are all usable the moment their create
+/// is acknowledged: the server's space cache never loses a space to a racing
+/// refresh (a stale refresh finishing last once made a new space answer 404).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrently_created_spaces_are_usable_at_once() {
+    let t = start().await;
+    for round in 0..5 {
+        let mut creates = tokio::task::JoinSet::new();
+        for i in 0..24 {
+            let c = t.client.clone();
+            creates.spawn(async move {
+                let id = c
+                    .spaces()
+                    .create(&Space::new(format!("race-{round}-{i}")))
+                    .await
+                    .unwrap()
+                    .id
+                    .unwrap();
+                c.environments(&id)
+                    .list_all(&ListOptions::default())
+                    .await
+                    .unwrap_or_else(|e| panic!("new space {id} is unusable: {e}"));
+                if i % 3 == 0 {
+                    // Interleave deletions, which refresh the cache too.
+                    let mut s = c.spaces().get(&id).await.unwrap();
+                    s.task_queue_stopped = true;
+                    c.spaces().update(&s).await.unwrap();
+                    c.spaces().delete(&id).await.unwrap();
+                    None
+                } else {
+                    Some(id)
+                }
+            });
+        }
+        let ids: Vec<String> = creates.join_all().await.into_iter().flatten().collect();
+        for id in &ids {
+            t.client
+                .environments(id)
+                .list_all(&ListOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("space {id} (round {round}) is unusable: {e}"));
+        }
+    }
+}

@@ -12,7 +12,7 @@ mod spaces;
 mod step_packages;
 
 use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -46,6 +46,10 @@ pub struct State {
     /// Step-package configuration (allow-list, archive directory).
     pub step_packages: crate::step_packages::StepPackages,
     spaces: RwLock<SpaceCache>,
+    /// Serializes cache refreshes: each one reads the store and replaces the cache
+    /// while holding it, so a refresh that read before a commit can never overwrite
+    /// the cache after one that read later (which made new spaces 404).
+    refresh: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -66,6 +70,7 @@ impl State {
             max_package_bytes: crate::packages::DEFAULT_MAX_PACKAGE_BYTES,
             step_packages: Default::default(),
             spaces: RwLock::default(),
+            refresh: Mutex::new(()),
         };
         state.refresh_spaces_blocking()?;
         Ok(state)
@@ -91,6 +96,7 @@ impl State {
 
     /// Reloads the space cache from the store (blocking).
     pub fn refresh_spaces_blocking(&self) -> ApiResult<()> {
+        let _serialized = self.refresh.lock().unwrap_or_else(|e| e.into_inner());
         let spaces: Vec<Space> = self.store.read_blocking(|c| {
             let all = crate::store::documents::Filter::default();
             Ok(crate::store::documents::list(c, "spaces", "", &all, 0, i64::MAX)?.0)
