@@ -224,6 +224,103 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Hashes chunks on two threads at once, SHA-1 on one and SHA-256 on the other,
+/// so a stream is hashed at the speed of the slower digest instead of the sum of
+/// both. Chunks are shared with the threads, not copied (`Bytes`, `Arc<[u8]>`, ...);
+/// each thread queues at most a few of them, so memory stays bounded.
+///
+/// ```
+/// use octopus_packaging::hashing::ParallelHasher;
+///
+/// let mut h = ParallelHasher::new();
+/// h.update(std::sync::Arc::<[u8]>::from(&b"ab"[..]));
+/// h.update(std::sync::Arc::<[u8]>::from(&b"c"[..]));
+/// let d = h.finish();
+/// assert_eq!(d.sha1_hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+/// assert_eq!(d.size, 3);
+/// ```
+pub struct ParallelHasher<C> {
+    sha1: Lane<C, sha1::Sha1>,
+    sha256: Lane<C, sha2::Sha256>,
+    size: u64,
+}
+
+/// Chunks queued per hashing thread.
+const LANE_DEPTH: usize = 16;
+
+struct Lane<C, D> {
+    tx: std::sync::mpsc::SyncSender<C>,
+    thread: std::thread::JoinHandle<D>,
+}
+
+impl<C: AsRef<[u8]> + Send + 'static, D: Digest + Send + 'static> Lane<C, D> {
+    fn spawn(name: &str) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<C>(LANE_DEPTH);
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let mut digest = D::new();
+                for chunk in rx {
+                    digest.update(chunk.as_ref());
+                }
+                digest
+            })
+            .expect("spawn a hashing thread");
+        Lane { tx, thread }
+    }
+
+    fn finish(self) -> D {
+        drop(self.tx);
+        match self.thread.join() {
+            Ok(d) => d,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+impl<C: AsRef<[u8]> + Clone + Send + 'static> ParallelHasher<C> {
+    /// Starts the two hashing threads.
+    pub fn new() -> Self {
+        ParallelHasher {
+            sha1: Lane::spawn("sha1"),
+            sha256: Lane::spawn("sha256"),
+            size: 0,
+        }
+    }
+
+    /// Hashes `chunk` (blocks while both threads are a few chunks behind).
+    pub fn update(&mut self, chunk: C) {
+        let len = chunk.as_ref().len();
+        if len == 0 {
+            return;
+        }
+        self.size += len as u64;
+        // A lane only stops receiving if its thread panicked; finish() re-raises that.
+        let _ = self.sha1.tx.send(chunk.clone());
+        let _ = self.sha256.tx.send(chunk);
+    }
+
+    /// Bytes hashed so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Waits for both threads and returns the digests.
+    pub fn finish(self) -> Digests {
+        Digests {
+            sha1_hex: to_hex(&self.sha1.finish().finalize()),
+            sha256_hex: to_hex(&self.sha256.finish().finalize()),
+            size: self.size,
+        }
+    }
+}
+
+impl<C: AsRef<[u8]> + Clone + Send + 'static> Default for ParallelHasher<C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Hashes everything `reader` yields.
 pub fn hash_reader<R: Read>(reader: R) -> io::Result<Digests> {
     let mut r = HashingReader::new(reader);
@@ -270,6 +367,30 @@ mod tests {
             let (out, d2) = w.finish();
             assert_eq!(out, *input);
             assert_eq!(d, d2);
+        }
+    }
+
+    #[test]
+    fn parallel_hasher_matches_the_sequential_one() {
+        let data: Vec<u8> = (0..300_007u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let expected = hash_reader(&data[..]).unwrap();
+        for piece in [7, 4096, 65_537, data.len()] {
+            let mut h = ParallelHasher::new();
+            for chunk in data.chunks(piece) {
+                h.update(std::sync::Arc::<[u8]>::from(chunk));
+            }
+            h.update(std::sync::Arc::<[u8]>::from(&[][..]));
+            assert_eq!(h.size(), data.len() as u64);
+            assert_eq!(h.finish(), expected, "chunks of {piece}");
+        }
+        for (input, sha1, sha256) in VECTORS {
+            let mut h = ParallelHasher::<&'static [u8]>::new();
+            h.update(input);
+            let d = h.finish();
+            assert_eq!(
+                (d.sha1_hex.as_str(), d.sha256_hex.as_str()),
+                (*sha1, *sha256)
+            );
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! [`Incoming`] owns a temporary file written by a blocking thread: chunks
 //! travel through a small bounded channel (so memory stays flat whatever the
-//! package size) and pass a [`HashingWriter`] with the size limit. If the
+//! package size), are checked against the size limit and hashed on two threads
+//! ([`ParallelHasher`]) while a third writes them. If the
 //! request is abandoned (client gone, error), the temporary file is removed.
 //! [`publish`] inspects the finished file and makes it visible atomically.
 
@@ -14,7 +15,7 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use octopus_packaging::archive::{self, ArchiveError, ArchiveLimits};
 use octopus_packaging::filename::PackageFileName;
-use octopus_packaging::hashing::{Digests, HashingWriter, SizeLimitExceeded};
+use octopus_packaging::hashing::{Digests, ParallelHasher};
 use tokio::sync::mpsc;
 
 use super::db::{self, ID_PREFIX, PackageRow};
@@ -162,8 +163,9 @@ impl Incoming {
 /// Chunks queued between the hashing thread and the disk writer.
 const DISK_CHUNKS: usize = 8;
 
-/// Receives the upload's chunks, hashes them on this thread and hands them to a
-/// second thread that writes them, so hashing and writing overlap.
+/// Receives the upload's chunks and hands each to three threads at once: one writes
+/// it, the others compute SHA-1 and SHA-256, so the upload goes at the pace of the
+/// slowest of them rather than of their sum. Chunks are shared, not copied.
 fn write_all(
     file: File,
     temp: TempFile,
@@ -171,7 +173,7 @@ fn write_all(
     limit: u64,
 ) -> Result<Written, WriteError> {
     let (to_disk, from_net) = std::sync::mpsc::sync_channel::<Bytes>(DISK_CHUNKS);
-    let mut hasher = HashingWriter::with_limit(io::sink(), limit);
+    let mut hasher = ParallelHasher::new();
     let outcome = std::thread::scope(|scope| {
         let disk = scope.spawn(move || -> io::Result<File> {
             let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
@@ -193,7 +195,7 @@ fn write_all(
     });
     let file = outcome?;
     file.sync_all().map_err(WriteError::Io)?;
-    let (_, digests) = hasher.finish();
+    let digests = hasher.finish();
     Ok(Written {
         file: temp,
         digests,
@@ -203,7 +205,7 @@ fn write_all(
 /// Hashes and forwards chunks until the stream ends; `Ok` once it finished.
 fn feed(
     rx: &mut mpsc::Receiver<Msg>,
-    hasher: &mut HashingWriter<io::Sink>,
+    hasher: &mut ParallelHasher<Bytes>,
     to_disk: &std::sync::mpsc::SyncSender<Bytes>,
     limit: u64,
 ) -> Result<(), WriteError> {
@@ -217,12 +219,7 @@ fn feed(
                     // The disk writer failed; joining it reports why.
                     return Ok(());
                 }
-                hasher
-                    .write_all(&chunk)
-                    .map_err(|e| match SizeLimitExceeded::is(&e) {
-                        Some(s) => WriteError::TooLarge(s.limit),
-                        None => WriteError::Io(e),
-                    })?;
+                hasher.update(chunk);
             }
             Some(Msg::Finish) => return Ok(()),
             // Abandoned (client gone or handler failed): the temporary file is removed.
