@@ -347,6 +347,30 @@ struct Walker<'a> {
     read: BTreeMap<String, Vec<u8>>,
 }
 
+impl<'a> Walker<'a> {
+    fn new(limits: &'a ArchiveLimits, wanted: &'a dyn Fn(&str) -> bool, max_read: u64) -> Self {
+        Walker {
+            limits,
+            wanted,
+            max_read,
+            entries: Vec::new(),
+            files: HashSet::new(),
+            total: 0,
+            read: BTreeMap::new(),
+        }
+    }
+
+    /// Checks the whole and hands over what was found.
+    fn finish(self) -> Result<(ArchiveSummary, BTreeMap<String, Vec<u8>>), ArchiveError> {
+        self.check_structure()?;
+        let summary = ArchiveSummary {
+            entries: self.entries,
+            total_size: self.total,
+        };
+        Ok((summary, self.read))
+    }
+}
+
 enum RawKind {
     File,
     Directory,
@@ -545,37 +569,66 @@ fn walk<R: Read + Seek>(
     wanted: &dyn Fn(&str) -> bool,
     max_read: u64,
 ) -> Result<(ArchiveSummary, BTreeMap<String, Vec<u8>>), ArchiveError> {
-    let mut walker = Walker {
-        limits,
-        wanted,
-        max_read,
-        entries: Vec::new(),
-        files: HashSet::new(),
-        total: 0,
-        read: BTreeMap::new(),
-    };
+    let mut walker = Walker::new(limits, wanted, max_read);
     match kind {
         ArchiveKind::Zip => walk_zip(&mut reader, &mut walker)?,
-        ArchiveKind::Tar => walk_tar(BufReader::new(reader), &mut walker, "tar")?,
-        ArchiveKind::TarGz => {
-            let mut buffered = BufReader::new(reader);
-            let head = buffered.fill_buf().map_err(ArchiveError::Io)?;
-            if !head.starts_with(&[0x1f, 0x8b]) {
-                return Err(ArchiveError::WrongFormat {
-                    expected: "gzip-compressed tar",
-                    reason: describe_magic(head),
-                });
-            }
-            let gz = flate2::bufread::MultiGzDecoder::new(buffered);
-            walk_tar(BufReader::new(gz), &mut walker, "gzip-compressed tar")?;
-        }
+        ArchiveKind::Tar | ArchiveKind::TarGz => walk_tars(reader, kind, &mut walker)?,
     }
-    walker.check_structure()?;
-    let summary = ArchiveSummary {
-        entries: walker.entries,
-        total_size: walker.total,
-    };
-    Ok((summary, walker.read))
+    walker.finish()
+}
+
+/// Inspects a tar or gzip-compressed tar archive front to back as it is read, with
+/// no seeking, so an upload can be checked while it streams in. Zip archives keep
+/// their directory at the end and are refused here: use [`inspect`] on the file.
+///
+/// ```
+/// use octopus_packaging::archive::{inspect_stream, ArchiveLimits};
+/// use octopus_packaging::filename::ArchiveKind;
+///
+/// let mut tar = tar::Builder::new(Vec::new());
+/// let mut header = tar::Header::new_gnu();
+/// header.set_size(2);
+/// header.set_mode(0o644);
+/// tar.append_data(&mut header, "app/hi.txt", &b"hi"[..]).unwrap();
+/// let bytes = tar.into_inner().unwrap();
+/// let summary = inspect_stream(&bytes[..], ArchiveKind::Tar, &ArchiveLimits::default()).unwrap();
+/// assert_eq!(summary.total_size, 2);
+/// ```
+pub fn inspect_stream<R: Read>(
+    reader: R,
+    kind: ArchiveKind,
+    limits: &ArchiveLimits,
+) -> Result<ArchiveSummary, ArchiveError> {
+    if kind == ArchiveKind::Zip {
+        return Err(ArchiveError::Io(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a zip archive cannot be inspected as a stream (its directory is at the end)",
+        )));
+    }
+    let mut walker = Walker::new(limits, &|_| false, 0);
+    walk_tars(reader, kind, &mut walker)?;
+    walker.finish().map(|(summary, _)| summary)
+}
+
+/// Walks a tar (`Tar`) or gzip-compressed tar (`TarGz`).
+fn walk_tars<R: Read>(
+    reader: R,
+    kind: ArchiveKind,
+    walker: &mut Walker<'_>,
+) -> Result<(), ArchiveError> {
+    if kind == ArchiveKind::Tar {
+        return walk_tar(BufReader::new(reader), walker, "tar");
+    }
+    let mut buffered = BufReader::new(reader);
+    let head = buffered.fill_buf().map_err(ArchiveError::Io)?;
+    if !head.starts_with(&[0x1f, 0x8b]) {
+        return Err(ArchiveError::WrongFormat {
+            expected: "gzip-compressed tar",
+            reason: describe_magic(head),
+        });
+    }
+    let gz = flate2::bufread::MultiGzDecoder::new(buffered);
+    walk_tar(BufReader::new(gz), walker, "gzip-compressed tar")
 }
 
 fn describe_magic(head: &[u8]) -> String {

@@ -107,12 +107,23 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// Inspects the entries as a .tar.gz file and as a plain tar, each both from a
+/// seekable reader and as a stream; all four must agree.
 fn check_tgz(entries: &[T<'_>], limits: &ArchiveLimits) -> Result<ArchiveSummary, ArchiveError> {
-    inspect_reader(
-        io::Cursor::new(gzip(&tar_bytes(entries))),
-        PackageFormat::TarGz,
-        limits,
-    )
+    let tar = tar_bytes(entries);
+    let tgz = gzip(&tar);
+    let from_file = inspect_reader(io::Cursor::new(&tgz), PackageFormat::TarGz, limits);
+    let outcome = |r: &Result<ArchiveSummary, ArchiveError>| match r {
+        Ok(s) => format!("{s:?}"),
+        Err(e) => e.to_string(),
+    };
+    let streamed = inspect_stream(&tgz[..], ArchiveKind::TarGz, limits);
+    assert_eq!(outcome(&streamed), outcome(&from_file), "streamed .tar.gz");
+    let plain = inspect_reader(io::Cursor::new(&tar), PackageFormat::Tar, limits);
+    let plain_streamed = inspect_stream(&tar[..], ArchiveKind::Tar, limits);
+    assert_eq!(outcome(&plain_streamed), outcome(&plain), "streamed tar");
+    assert_eq!(plain.is_ok(), from_file.is_ok(), "tar and .tar.gz agree");
+    from_file
 }
 
 fn lim() -> ArchiveLimits {
@@ -366,6 +377,16 @@ fn tar_escapes_and_specials_are_refused() {
     }
     // Repeated directory entries are harmless.
     check_tgz(&[T::Dir("d/"), T::Dir("d/")], &lim()).unwrap();
+}
+
+#[test]
+fn zip_cannot_be_inspected_as_a_stream() {
+    let zip = zip_bytes(&[Z::File("a.txt", b"a")]);
+    let e = inspect_stream(&zip[..], ArchiveKind::Zip, &lim()).unwrap_err();
+    assert!(
+        matches!(&e, ArchiveError::Io(io) if io.kind() == io::ErrorKind::Unsupported),
+        "{e}"
+    );
 }
 
 #[test]

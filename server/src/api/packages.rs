@@ -247,7 +247,8 @@ async fn receive_multipart(
                 ));
             }
             let name = parse_file_name(&file_name)?;
-            let mut incoming = Incoming::start(&st.data_dir, &scope.0, limit)?;
+            let mut incoming =
+                Incoming::start(&st.data_dir, &scope.0, name.format.archive_kind(), limit)?;
             while let Some(chunk) = next(timeout, field.chunk())
                 .await?
                 .map_err(multipart_error)?
@@ -351,7 +352,7 @@ async fn receive_raw(
     let limit = st.max_package_bytes;
     check_declared_length(&parts.headers, limit, limit)?;
     let timeout = st.body_timeout;
-    let mut incoming = Incoming::start(&st.data_dir, &scope.0, limit)?;
+    let mut incoming = Incoming::start(&st.data_dir, &scope.0, name.format.archive_kind(), limit)?;
     while let Some(chunk) = next(timeout, body.next()).await? {
         let chunk: Bytes = chunk.map_err(|e| {
             ApiError::bad_request(format!("The request body could not be read: {e}"))

@@ -3,9 +3,10 @@
 //! [`Incoming`] owns a temporary file written by a blocking thread: chunks
 //! travel through a small bounded channel (so memory stays flat whatever the
 //! package size), are checked against the size limit and hashed on two threads
-//! ([`ParallelHasher`]) while a third writes them. If the
-//! request is abandoned (client gone, error), the temporary file is removed.
-//! [`publish`] inspects the finished file and makes it visible atomically.
+//! ([`ParallelHasher`]) while a third writes them and, for tar archives, a fourth
+//! inspects them. If the request is abandoned (client gone, error), the temporary
+//! file is removed. [`publish`] checks the archive (inspecting a zip file now that
+//! its directory is there) and makes it visible atomically.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -13,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
-use octopus_packaging::archive::{self, ArchiveError, ArchiveLimits};
+use octopus_packaging::archive::{self, ArchiveError, ArchiveLimits, ArchiveSummary};
+use octopus_packaging::filename::ArchiveKind;
 use octopus_packaging::filename::PackageFileName;
 use octopus_packaging::hashing::{Digests, ParallelHasher};
 use tokio::sync::mpsc;
@@ -70,6 +72,8 @@ pub struct Written {
     pub file: TempFile,
     /// Its digests and size.
     pub digests: Digests,
+    /// The archive check, when it ran while the upload streamed (tar, tar.gz).
+    pub inspected: Option<Result<ArchiveSummary, ArchiveError>>,
 }
 
 /// Why streaming an upload to disk failed.
@@ -106,8 +110,9 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    /// Creates the temporary file and starts the writer.
-    pub fn start(data_dir: &Path, space: &str, limit: u64) -> ApiResult<Self> {
+    /// Creates the temporary file and starts the writer; an archive of `kind` that
+    /// can be read front to back is inspected as it arrives.
+    pub fn start(data_dir: &Path, space: &str, kind: ArchiveKind, limit: u64) -> ApiResult<Self> {
         let dir = space_dir(data_dir, space);
         std::fs::create_dir_all(&dir).map_err(|e| io_error("creating the package directory", e))?;
         let hex: String = random_bytes::<12>()
@@ -122,7 +127,7 @@ impl Incoming {
             .map_err(|e| io_error("creating an upload file", e))?;
         let temp = TempFile { path, keep: false };
         let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-        let join = tokio::task::spawn_blocking(move || write_all(file, temp, rx, limit));
+        let join = tokio::task::spawn_blocking(move || write_all(file, temp, kind, rx, limit));
         Ok(Self { tx: Some(tx), join })
     }
 
@@ -169,11 +174,13 @@ const DISK_CHUNKS: usize = 8;
 fn write_all(
     file: File,
     temp: TempFile,
+    kind: ArchiveKind,
     mut rx: mpsc::Receiver<Msg>,
     limit: u64,
 ) -> Result<Written, WriteError> {
     let (to_disk, from_net) = std::sync::mpsc::sync_channel::<Bytes>(DISK_CHUNKS);
     let mut hasher = ParallelHasher::new();
+    let mut inspector = (kind != ArchiveKind::Zip).then(|| Inspector::spawn(kind));
     let outcome = std::thread::scope(|scope| {
         let disk = scope.spawn(move || -> io::Result<File> {
             let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
@@ -184,7 +191,7 @@ fn write_all(
             }
             out.into_inner().map_err(io::IntoInnerError::into_error)
         });
-        let fed = feed(&mut rx, &mut hasher, &to_disk, limit);
+        let fed = feed(&mut rx, &mut hasher, inspector.as_mut(), &to_disk, limit);
         drop(to_disk);
         let written = disk
             .join()
@@ -201,7 +208,75 @@ fn write_all(
     Ok(Written {
         file: temp,
         digests,
+        inspected: inspector.map(Inspector::finish),
     })
+}
+
+/// Chunks queued for the archive inspector.
+const INSPECT_CHUNKS: usize = 16;
+
+/// Inspects a tar or tar.gz archive on its own thread while the upload streams, so
+/// the file need not be read again once it is complete.
+struct Inspector {
+    tx: Option<std::sync::mpsc::SyncSender<Bytes>>,
+    thread: std::thread::JoinHandle<Result<ArchiveSummary, ArchiveError>>,
+}
+
+impl Inspector {
+    fn spawn(kind: ArchiveKind) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(INSPECT_CHUNKS);
+        let thread = std::thread::spawn(move || {
+            let reader = ChunkReader {
+                rx,
+                current: Bytes::new(),
+            };
+            archive::inspect_stream(reader, kind, &ArchiveLimits::default())
+        });
+        Inspector {
+            tx: Some(tx),
+            thread,
+        }
+    }
+
+    /// Hands a chunk over; once the inspector has reached its verdict (a refusal
+    /// can come early) the rest is not needed.
+    fn push(&mut self, chunk: Bytes) {
+        if let Some(tx) = &self.tx
+            && tx.send(chunk).is_err()
+        {
+            self.tx = None;
+        }
+    }
+
+    /// Ends the stream and returns the verdict.
+    fn finish(mut self) -> Result<ArchiveSummary, ArchiveError> {
+        self.tx = None;
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(ArchiveError::Io(io::Error::other("the inspector panicked"))))
+    }
+}
+
+/// Reads the chunks an [`Inspector`] is handed, in order; the end of the upload is
+/// the end of the stream.
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.recv() {
+                Ok(chunk) => self.current = chunk,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
 }
 
 /// Starts the disk writing back what an upload wrote while it is still arriving, a
@@ -237,12 +312,7 @@ fn start_writeback(file: &File, offset: u64, len: u64) {
     // sync_file_range only reads the arguments. It is advisory: a failure only
     // means the final fsync has more to do, so the result is ignored.
     unsafe {
-        libc::sync_file_range(
-            file.as_raw_fd(),
-            offset,
-            len,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
     }
 }
 
@@ -253,6 +323,7 @@ fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 fn feed(
     rx: &mut mpsc::Receiver<Msg>,
     hasher: &mut ParallelHasher<Bytes>,
+    mut inspector: Option<&mut Inspector>,
     to_disk: &std::sync::mpsc::SyncSender<Bytes>,
     limit: u64,
 ) -> Result<(), WriteError> {
@@ -265,6 +336,9 @@ fn feed(
                 if to_disk.send(chunk.clone()).is_err() {
                     // The disk writer failed; joining it reports why.
                     return Ok(());
+                }
+                if let Some(inspector) = inspector.as_deref_mut() {
+                    inspector.push(chunk.clone());
                 }
                 hasher.update(chunk);
             }
@@ -316,22 +390,24 @@ pub fn publish(
     data_dir: &Path,
     space: &str,
     name: &PackageFileName,
-    written: Written,
+    mut written: Written,
     mode: OverwriteMode,
 ) -> ApiResult<Published> {
     let canonical = name.file_name();
-    archive::inspect(written.file.path(), name.format, &ArchiveLimits::default()).map_err(|e| {
-        match e {
-            ArchiveError::Io(e) => io_error("reading an upload", e),
-            e => ApiError {
-                status: StatusCode::BAD_REQUEST,
-                message: format!(
-                    "The package {canonical} was refused: it is not a safe .{} archive.",
-                    name.format
-                ),
-                errors: vec![e.to_string()],
-            },
-        }
+    let inspected = match written.inspected.take() {
+        Some(verdict) => verdict,
+        None => archive::inspect(written.file.path(), name.format, &ArchiveLimits::default()),
+    };
+    inspected.map_err(|e| match e {
+        ArchiveError::Io(e) => io_error("reading an upload", e),
+        e => ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!(
+                "The package {canonical} was refused: it is not a safe .{} archive.",
+                name.format
+            ),
+            errors: vec![e.to_string()],
+        },
     })?;
     let dir = space_dir(data_dir, space);
     let file_name = stored_file_name(name);
