@@ -31,6 +31,29 @@ async fn root_document_and_default_space() {
     assert_eq!(root.api_version, "3.0.0");
     assert!(root.links["Projects"].starts_with("/api/{spaceId}/projects"));
     assert!(root.links.contains_key("Spaces"));
+    // Every link leads somewhere: expand the space, drop the optional template parts.
+    let http = common::raw();
+    for (name, template) in &root.links {
+        let path = template
+            .replace("{spaceId}", "Spaces-1")
+            .split('{')
+            .next()
+            .unwrap()
+            .to_owned();
+        let status = http
+            .get(format!("{}{path}", t.url()))
+            .header("X-Octopus-ApiKey", KEY)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        // The upload link only takes POST/PUT.
+        let want = if name == "PackageUpload" { 405 } else { 200 };
+        assert_eq!(status.as_u16(), want, "link {name}: GET {path}");
+    }
+    // Clients detect overwriteMode support from the upload link.
+    assert!(root.links["PackageUpload"].contains("overwriteMode"));
+    assert!(root.links["Packages"].starts_with("/api/{spaceId}/packages"));
 
     let spaces = t
         .client

@@ -37,6 +37,12 @@ const SCOPED: &[(&str, &str)] = &[
         "Feeds",
         "feeds{/id}{?skip,take,ids,partialName,feedType,name}",
     ),
+    (
+        "Packages",
+        "packages{/id}{?nuGetPackageId,packageId,filter,latest,skip,take}",
+    ),
+    // Clients tell `overwriteMode` support from this template (Octopus 2019.7+).
+    ("PackageUpload", "packages/raw{?replace,overwriteMode}"),
 ];
 
 /// `GET /api`.
@@ -48,6 +54,12 @@ pub async fn root(State(st): State<AppState>) -> Json<RootDocument> {
         "/api/spaces{/id}{?skip,ids,take,partialName}".into(),
     );
     links.insert("SpaceHome".into(), "/api/{spaceId}".into());
+    // Our extension: step packages are server-wide.
+    links.insert("StepPackages".into(), "/api/steppackages{/id}".into());
+    links.insert(
+        "StepPackageUsages".into(),
+        "/api/steppackages/usages".into(),
+    );
     for (name, tail) in SCOPED {
         links.insert((*name).into(), format!("/api/{{spaceId}}/{tail}"));
     }
