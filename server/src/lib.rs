@@ -145,6 +145,8 @@ impl Server {
             // Interrupted uploads leave temporary or unreferenced files: remove them.
             packages::sweep(&state.store, &packages_dir)
                 .map_err(|e| ServerError::Startup(e.message))?;
+            step_packages::sweep(&state.store, &step_packages.dir)
+                .map_err(|e| ServerError::Startup(e.message))?;
             state.data_dir = packages_dir;
             state.max_package_bytes = max_package_bytes;
             state.step_packages = step_packages;

@@ -775,7 +775,31 @@ async fn installed_packages_survive_a_restart() {
         .await
         .unwrap();
     server.shutdown().await;
+    // What a crash in the middle of installing 1.1.0 leaves behind: the upload being
+    // received, its temporary copy, and its archive copied into place before the
+    // version was committed.
+    let store_dir = data.join(octopus_server::step_packages::STORE_DIR);
+    let uploads = store_dir.join(octopus_server::step_packages::UPLOADS_DIR);
+    std::fs::write(uploads.join("0123"), b"half an upload").unwrap();
+    std::fs::write(store_dir.join(".incoming-0123"), b"half a copy").unwrap();
+    std::fs::write(store_dir.join(acme_name("1.1.0")), acme("1.1.0")).unwrap();
     let server = octopus_server::Server::start(cfg(data)).await.unwrap();
+    let files = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.path().is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        files(&store_dir),
+        vec![acme_name("1.0.0")],
+        "leftovers of the crash are gone"
+    );
+    assert!(files(&uploads).is_empty(), "the interrupted upload is gone");
     let client = common::client_for(&server.url(), common::KEY);
     let v = client
         .step_packages()

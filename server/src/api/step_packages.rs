@@ -338,7 +338,7 @@ async fn upload(State(st): State<AppState>, q: ListQuery, req: Request) -> ApiRe
             "fileName: The fileName query parameter is required (e.g. ?fileName=acme-steps.1.0.0.zip).".into(),
         ]));
     }
-    let uploads = st.step_packages.dir.join(".uploads");
+    let uploads = st.step_packages.dir.join(crate::step_packages::UPLOADS_DIR);
     std::fs::create_dir_all(&uploads)
         .map_err(|e| ApiError::internal(format!("creating {}: {e}", uploads.display())))?;
     let tmp = TempFile(uploads.join(new_guid()));

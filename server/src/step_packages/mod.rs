@@ -20,6 +20,9 @@ use octopus_packaging::step_package::TrustedAllowList;
 /// Directory under the data directory holding installed archives.
 pub const STORE_DIR: &str = "step-packages";
 
+/// Directory under [`STORE_DIR`] where uploads are received before they are installed.
+pub const UPLOADS_DIR: &str = ".uploads";
+
 /// Largest step-package archive accepted (upload or feed): 256 MiB.
 pub const MAX_ARCHIVE_BYTES: u64 = 256 << 20;
 
@@ -61,6 +64,71 @@ impl Default for StepPackages {
     fn default() -> Self {
         Self::new(PathBuf::from(STORE_DIR), TrustedAllowList::default())
     }
+}
+
+/// Start-up cleanup of the archive directory (call before serving): a crash can
+/// leave an upload being received (in `.uploads/`), an install's temporary copy
+/// (`.incoming-*`) or a copied archive whose version was never committed. All are
+/// removed; archives of installed versions are kept. Returns how many files went.
+pub fn sweep(store: &crate::store::Store, dir: &std::path::Path) -> crate::error::ApiResult<usize> {
+    use crate::error::ApiError;
+    let installed: std::collections::HashSet<String> = store
+        .read_blocking(catalog::all_versions)?
+        .into_iter()
+        .flatten()
+        .map(|row| row.archive_file)
+        .collect();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => {
+            return Err(ApiError::internal(format!(
+                "reading {}: {e}",
+                dir.display()
+            )));
+        }
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| ApiError::internal(format!("reading {}: {e}", dir.display())))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == UPLOADS_DIR {
+            removed += sweep_all(&entry.path())?;
+            continue;
+        }
+        if installed.contains(&name) || !entry.path().is_file() {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(ApiError::internal(format!(
+                    "removing the stale step-package file {name}: {e}"
+                )));
+            }
+        }
+    }
+    if removed > 0 {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| ApiError::internal(format!("syncing {}: {e}", dir.display())))?;
+    }
+    Ok(removed)
+}
+
+/// Removes every file in `dir` (uploads in flight when the server stopped).
+fn sweep_all(dir: &std::path::Path) -> crate::error::ApiResult<usize> {
+    let mut removed = 0;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| crate::error::ApiError::internal(format!("reading {}: {e}", dir.display())))?;
+    for entry in entries.flatten() {
+        if entry.path().is_file() && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
