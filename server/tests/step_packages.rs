@@ -881,6 +881,14 @@ async fn bad_requests_get_clear_4xx_answers() {
             "version:",
         ),
         (get.clone(), "/api/steppackages?take=-1", None, 400, "take"),
+        // An ID the usages route would shadow is refused (before the allow-list check).
+        (
+            post.clone(),
+            "/api/steppackages?fileName=Usages.1.0.0.zip",
+            Some("not read"),
+            400,
+            "is reserved",
+        ),
         (
             post.clone(),
             "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-999/steppackages/upgrade",

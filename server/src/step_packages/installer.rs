@@ -23,6 +23,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::Store;
 use crate::util::{new_guid, now_iso8601};
 
+/// Package IDs that would be shadowed by routes under `/api/steppackages/`.
+pub const RESERVED_IDS: &[&str] = &["usages"];
+
 /// Where an archive came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -126,6 +129,19 @@ pub fn install(
             format!(
                 "fileName: step packages are .zip, .tar.gz or .tgz archives, not .{}",
                 name.format
+            ),
+        ));
+    }
+    if RESERVED_IDS
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(&name.id))
+    {
+        return Err(invalid(
+            "The step package file name is not valid.",
+            format!(
+                "fileName: the package ID '{}' is reserved (it names an API route: /api/steppackages/{})",
+                name.id,
+                name.id.to_ascii_lowercase()
             ),
         ));
     }
