@@ -119,11 +119,15 @@ fn socket_path() -> PathBuf {
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
+    // Unique per process (a counter, as tests serve many providers at once) and
+    // across processes (pid, and the clock for a reused pid).
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    dir.join(format!("plugin{}-{nanos:09}", std::process::id()))
+    dir.join(format!("plugin{}-{serial}-{nanos:09}", std::process::id()))
 }
 
 /// Removes the socket file when serving ends, however it ends.
