@@ -232,7 +232,7 @@ impl<R: Read> Read for HashingReader<R> {
 /// ```
 /// use octopus_packaging::hashing::ParallelHasher;
 ///
-/// let mut h = ParallelHasher::new();
+/// let mut h = ParallelHasher::new().unwrap();
 /// h.update(std::sync::Arc::<[u8]>::from(&b"ab"[..]));
 /// h.update(std::sync::Arc::<[u8]>::from(&b"c"[..]));
 /// let d = h.finish();
@@ -246,7 +246,7 @@ pub struct ParallelHasher<C> {
 }
 
 /// Chunks queued per hashing thread.
-const LANE_DEPTH: usize = 16;
+const LANE_DEPTH: usize = 8;
 
 struct Lane<C, D> {
     tx: std::sync::mpsc::SyncSender<C>,
@@ -254,7 +254,7 @@ struct Lane<C, D> {
 }
 
 impl<C: AsRef<[u8]> + Send + 'static, D: Digest + Send + 'static> Lane<C, D> {
-    fn spawn(name: &str) -> Self {
+    fn spawn(name: &str) -> io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<C>(LANE_DEPTH);
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
@@ -264,9 +264,8 @@ impl<C: AsRef<[u8]> + Send + 'static, D: Digest + Send + 'static> Lane<C, D> {
                     digest.update(chunk.as_ref());
                 }
                 digest
-            })
-            .expect("spawn a hashing thread");
-        Lane { tx, thread }
+            })?;
+        Ok(Lane { tx, thread })
     }
 
     fn finish(self) -> D {
@@ -279,13 +278,13 @@ impl<C: AsRef<[u8]> + Send + 'static, D: Digest + Send + 'static> Lane<C, D> {
 }
 
 impl<C: AsRef<[u8]> + Clone + Send + 'static> ParallelHasher<C> {
-    /// Starts the two hashing threads.
-    pub fn new() -> Self {
-        ParallelHasher {
-            sha1: Lane::spawn("sha1"),
-            sha256: Lane::spawn("sha256"),
+    /// Starts the two hashing threads (fails only if the system cannot start a thread).
+    pub fn new() -> io::Result<Self> {
+        Ok(ParallelHasher {
+            sha1: Lane::spawn("sha1")?,
+            sha256: Lane::spawn("sha256")?,
             size: 0,
-        }
+        })
     }
 
     /// Hashes `chunk` (blocks while both threads are a few chunks behind).
@@ -312,12 +311,6 @@ impl<C: AsRef<[u8]> + Clone + Send + 'static> ParallelHasher<C> {
             sha256_hex: to_hex(&self.sha256.finish().finalize()),
             size: self.size,
         }
-    }
-}
-
-impl<C: AsRef<[u8]> + Clone + Send + 'static> Default for ParallelHasher<C> {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -375,7 +368,7 @@ mod tests {
         let data: Vec<u8> = (0..300_007u32).map(|i| (i * 7 + i / 13) as u8).collect();
         let expected = hash_reader(&data[..]).unwrap();
         for piece in [7, 4096, 65_537, data.len()] {
-            let mut h = ParallelHasher::new();
+            let mut h = ParallelHasher::new().unwrap();
             for chunk in data.chunks(piece) {
                 h.update(std::sync::Arc::<[u8]>::from(chunk));
             }
@@ -384,7 +377,7 @@ mod tests {
             assert_eq!(h.finish(), expected, "chunks of {piece}");
         }
         for (input, sha1, sha256) in VECTORS {
-            let mut h = ParallelHasher::<&'static [u8]>::new();
+            let mut h = ParallelHasher::<&'static [u8]>::new().unwrap();
             h.update(input);
             let d = h.finish();
             assert_eq!(

@@ -185,7 +185,7 @@ fn main() {
         use std::io::Read;
         let t = Instant::now();
         let mut f = std::fs::File::open(&src).unwrap();
-        let mut h = octopus_packaging::hashing::ParallelHasher::new();
+        let mut h = octopus_packaging::hashing::ParallelHasher::new().unwrap();
         loop {
             let mut buf = vec![0u8; 1 << 20];
             let n = f.read(&mut buf).unwrap();

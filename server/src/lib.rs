@@ -130,6 +130,18 @@ impl Server {
         let body_timeout = config.body_timeout;
         let max_package_bytes = config.max_package_bytes;
         let packages_dir = data_dir.clone();
+        if let Some(feed) = &config.step_feed_dir {
+            let store_dir = data_dir.join(step_packages::STORE_DIR);
+            let same = |a: &std::path::Path, b: &std::path::Path| {
+                a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+            };
+            if same(feed, &store_dir) {
+                return Err(ServerError::Startup(format!(
+                    "the step feed directory {} is where the server keeps installed step packages; choose another directory",
+                    feed.display()
+                )));
+            }
+        }
         let step_packages = step_packages::StepPackages::new(
             data_dir.join(step_packages::STORE_DIR),
             config.trusted_step_packages.clone(),

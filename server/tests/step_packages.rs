@@ -800,6 +800,17 @@ async fn installed_packages_survive_a_restart() {
         "leftovers of the crash are gone"
     );
     assert!(files(&uploads).is_empty(), "the interrupted upload is gone");
+    // The store directory cannot double as the watched feed (its sweep would eat drops).
+    let mut clash = cfg(data);
+    clash.step_feed_dir = Some(store_dir.clone());
+    let refused = octopus_server::Server::start(clash)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        refused.to_string().contains("choose another directory"),
+        "{refused}"
+    );
     let client = common::client_for(&server.url(), common::KEY);
     let v = client
         .step_packages()

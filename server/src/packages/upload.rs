@@ -179,8 +179,11 @@ fn write_all(
     limit: u64,
 ) -> Result<Written, WriteError> {
     let (to_disk, from_net) = std::sync::mpsc::sync_channel::<Bytes>(DISK_CHUNKS);
-    let mut hasher = ParallelHasher::new();
-    let mut inspector = (kind != ArchiveKind::Zip).then(|| Inspector::spawn(kind));
+    let mut hasher = ParallelHasher::new().map_err(WriteError::Io)?;
+    // Without a thread for it, the finished file is inspected instead.
+    let mut inspector = (kind != ArchiveKind::Zip)
+        .then(|| Inspector::spawn(kind).ok())
+        .flatten();
     let outcome = std::thread::scope(|scope| {
         let disk = scope.spawn(move || -> io::Result<File> {
             let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
@@ -213,7 +216,7 @@ fn write_all(
 }
 
 /// Chunks queued for the archive inspector.
-const INSPECT_CHUNKS: usize = 16;
+const INSPECT_CHUNKS: usize = 8;
 
 /// Inspects a tar or tar.gz archive on its own thread while the upload streams, so
 /// the file need not be read again once it is complete.
@@ -223,19 +226,21 @@ struct Inspector {
 }
 
 impl Inspector {
-    fn spawn(kind: ArchiveKind) -> Self {
+    fn spawn(kind: ArchiveKind) -> io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(INSPECT_CHUNKS);
-        let thread = std::thread::spawn(move || {
-            let reader = ChunkReader {
-                rx,
-                current: Bytes::new(),
-            };
-            archive::inspect_stream(reader, kind, &ArchiveLimits::default())
-        });
-        Inspector {
+        let thread = std::thread::Builder::new()
+            .name("inspect".into())
+            .spawn(move || {
+                let reader = ChunkReader {
+                    rx,
+                    current: Bytes::new(),
+                };
+                archive::inspect_stream(reader, kind, &ArchiveLimits::default())
+            })?;
+        Ok(Inspector {
             tx: Some(tx),
             thread,
-        }
+        })
     }
 
     /// Hands a chunk over; once the inspector has reached its verdict (a refusal
@@ -266,6 +271,9 @@ struct ChunkReader {
 
 impl io::Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         while self.current.is_empty() {
             match self.rx.recv() {
                 Ok(chunk) => self.current = chunk,

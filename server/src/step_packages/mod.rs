@@ -76,7 +76,10 @@ pub fn sweep(store: &crate::store::Store, dir: &std::path::Path) -> crate::error
         .read_blocking(catalog::all_versions)?
         .into_iter()
         .flatten()
-        .map(|row| row.archive_file)
+        // Compared case-insensitively: on a case-insensitive file system the name on
+        // disk may differ in case from the recorded one, and an installed archive
+        // must never be swept.
+        .map(|row| row.archive_file.to_lowercase())
         .collect();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -97,7 +100,7 @@ pub fn sweep(store: &crate::store::Store, dir: &std::path::Path) -> crate::error
             removed += sweep_all(&entry.path())?;
             continue;
         }
-        if installed.contains(&name) || !entry.path().is_file() {
+        if installed.contains(&name.to_lowercase()) || !entry.path().is_file() {
             continue;
         }
         match std::fs::remove_file(entry.path()) {
