@@ -2,6 +2,10 @@
 //! attributes, `use_state_for_unknown`, `requires_replace`, and the consistency
 //! guarantees Terraform checks (the plan keeps every configured value; the applied
 //! state keeps every known planned value).
+//!
+//! Nested objects are matched with their configuration and prior state by list
+//! index, map key, or, in sets, by value (see `pair_set`). `requires_replace` on an
+//! attribute inside a set element is not looked for: mark the set itself instead.
 
 use crate::diag::{AttributePath, PathStep};
 use crate::schema::{Attribute, AttributeType, Block, Nesting};
@@ -27,9 +31,11 @@ fn attr<'a>(v: &'a Value, name: &str) -> &'a Value {
 }
 
 /// Nested objects of a value at `nesting`, each paired with the configuration's and
-/// the prior state's object at the same position (list index or map key).
+/// the prior state's object at the same position (list index or map key). Set
+/// elements have no position: they are paired by value ([`pair_set`]).
 fn pair_children<'a>(
     nesting: Nesting,
+    block: &Block,
     plan: &'a mut Value,
     config: &'a Value,
     prior: &'a Value,
@@ -53,9 +59,66 @@ fn pair_children<'a>(
             .iter_mut()
             .map(|(k, p)| (p, at_key(config, k), at_key(prior, k)))
             .collect(),
-        // Set elements have no position to pair them by; they are left as proposed.
+        (Nesting::Set, Value::Set(ps)) => {
+            let pairs = pair_set(block, ps, config, prior);
+            ps.iter_mut()
+                .zip(pairs)
+                .map(|(p, (c, q))| (p, c, q))
+                .collect()
+        }
         _ => Vec::new(),
     }
+}
+
+/// Pairs each planned set element with the configured element it came from and the
+/// prior element it continues, as Terraform's proposed state does:
+/// - the configuration's element is one whose every configured (non-null) attribute
+///   has the planned value;
+/// - the prior element is one that agrees with the plan on every attribute the
+///   provider does not compute (configured ones, and ones that are not computed).
+///
+/// Each configured and prior element is used at most once; an element with no
+/// counterpart is paired with null (a new element has no prior).
+fn pair_set<'a>(
+    block: &Block,
+    planned: &[Value],
+    config: &'a Value,
+    prior: &'a Value,
+) -> Vec<(&'a Value, &'a Value)> {
+    let items = |v: &'a Value| -> &'a [Value] {
+        match v {
+            Value::Set(items) => items,
+            _ => &[],
+        }
+    };
+    let (configs, priors) = (items(config), items(prior));
+    let mut config_used = vec![false; configs.len()];
+    let mut prior_used = vec![false; priors.len()];
+    let take = |pool: &'a [Value], used: &mut [bool], fits: &dyn Fn(&Value) -> bool| {
+        let i = (0..pool.len()).find(|&i| !used[i] && fits(&pool[i]))?;
+        used[i] = true;
+        Some(&pool[i])
+    };
+    planned
+        .iter()
+        .map(|p| {
+            let c = take(configs, &mut config_used, &|c| {
+                block.attributes.iter().all(|a| {
+                    let cv = attr(c, &a.name);
+                    cv.is_null() || attr(p, &a.name).semantic_eq(cv)
+                })
+            })
+            .unwrap_or(&Value::Null);
+            let q = take(priors, &mut prior_used, &|q| {
+                block.attributes.iter().all(|a| {
+                    (a.computed && attr(c, &a.name).is_null())
+                        || attr(q, &a.name).semantic_eq(attr(p, &a.name))
+                })
+            })
+            .unwrap_or(&Value::Null);
+            (c, q)
+        })
+        .collect()
 }
 
 /// Read-only pairing of nested objects, with the path step to each.
@@ -122,16 +185,64 @@ pub fn apply_defaults(block: &Block, plan: &mut Value, config: &Value) {
         if let (Some(default), Value::Null) = (&a.default, cfg) {
             m.insert(a.name.clone(), default.clone());
         } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
-            for (child, c, _) in pair_children(n, p, cfg, &Value::Null) {
+            for (child, c, _) in pair_children(n, &b, p, cfg, &Value::Null) {
                 apply_defaults(&b, child, c);
             }
         }
     }
     for nb in &block.blocks {
         if let Some(p) = m.get_mut(&nb.name) {
-            for (child, c, _) in pair_children(nb.nesting, p, attr(config, &nb.name), &Value::Null)
-            {
+            for (child, c, _) in pair_children(
+                nb.nesting,
+                &nb.block,
+                p,
+                attr(config, &nb.name),
+                &Value::Null,
+            ) {
                 apply_defaults(&nb.block, child, c);
+            }
+        }
+    }
+}
+
+/// Gives set elements the computed values of the prior element they continue.
+///
+/// Terraform proposes prior computed values only for set elements it can correlate,
+/// and it cannot when an element configures an optional+computed attribute (up to
+/// at least 1.0). Such an element arrives with its computed attributes null, which
+/// would look like a change on every plan. For each planned set element paired with
+/// a prior one ([`pair_set`]), computed attributes that are null in both the
+/// configuration and the plan take the prior value, as Terraform does for the
+/// elements it correlates. Call it before deciding whether anything changed.
+pub fn adopt_prior_in_sets(block: &Block, plan: &mut Value, config: &Value, prior: &Value) {
+    adopt_into(block, plan, config, prior, false);
+}
+
+fn adopt_into(block: &Block, plan: &mut Value, config: &Value, prior: &Value, in_set: bool) {
+    if prior.is_null() {
+        return;
+    }
+    let Some(m) = obj_mut(plan) else { return };
+    for a in &block.attributes {
+        let cfg = attr(config, &a.name);
+        if in_set && a.computed && cfg.is_null() && m.get(&a.name).is_none_or(Value::is_null) {
+            m.insert(a.name.clone(), attr(prior, &a.name).clone());
+        } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
+            for (child, c, pc) in pair_children(n, &b, p, cfg, attr(prior, &a.name)) {
+                adopt_into(&b, child, c, pc, n == Nesting::Set);
+            }
+        }
+    }
+    for nb in &block.blocks {
+        if let Some(p) = m.get_mut(&nb.name) {
+            for (child, c, pc) in pair_children(
+                nb.nesting,
+                &nb.block,
+                p,
+                attr(config, &nb.name),
+                attr(prior, &nb.name),
+            ) {
+                adopt_into(&nb.block, child, c, pc, nb.nesting == Nesting::Set);
             }
         }
     }
@@ -152,16 +263,20 @@ pub fn mark_computed_unknown(block: &Block, plan: &mut Value, config: &Value, pr
                 m.insert(a.name.clone(), Value::unknown());
             }
         } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
-            for (child, c, pc) in pair_children(n, p, cfg, attr(prior, &a.name)) {
+            for (child, c, pc) in pair_children(n, &b, p, cfg, attr(prior, &a.name)) {
                 mark_computed_unknown(&b, child, c, pc);
             }
         }
     }
     for nb in &block.blocks {
         if let Some(p) = m.get_mut(&nb.name) {
-            for (child, c, pc) in
-                pair_children(nb.nesting, p, attr(config, &nb.name), attr(prior, &nb.name))
-            {
+            for (child, c, pc) in pair_children(
+                nb.nesting,
+                &nb.block,
+                p,
+                attr(config, &nb.name),
+                attr(prior, &nb.name),
+            ) {
                 mark_computed_unknown(&nb.block, child, c, pc);
             }
         }
@@ -201,7 +316,7 @@ fn restore_into(
             (Some((n @ (Nesting::Single | Nesting::List), b)), Some(p))
                 if !cfg.is_unknown() && same_shape(p, cfg) =>
             {
-                for (child, c, _) in pair_children(n, p, cfg, &Value::Null) {
+                for (child, c, _) in pair_children(n, &b, p, cfg, &Value::Null) {
                     restore_into(&b, child, c, &path, restored);
                 }
             }
@@ -217,7 +332,7 @@ fn restore_into(
         let cfg = attr(config, &nb.name);
         if let Some(p) = m.get_mut(&nb.name) {
             let path = at.clone().attr(nb.name.clone());
-            for (child, c, _) in pair_children(nb.nesting, p, cfg, &Value::Null) {
+            for (child, c, _) in pair_children(nb.nesting, &nb.block, p, cfg, &Value::Null) {
                 restore_into(&nb.block, child, c, &path, restored);
             }
         }

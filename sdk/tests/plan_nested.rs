@@ -157,3 +157,96 @@ fn requires_replace_is_found_inside_nested_blocks_and_attributes() {
         ]
     );
 }
+
+/// A tag: set elements are paired by value, not position.
+#[derive(Model, Clone, Debug, PartialEq)]
+struct Tag {
+    /// Key.
+    #[tf(required)]
+    key: Val<String>,
+    /// Priority, 7 unless configured.
+    #[tf(optional, computed, default = 7)]
+    priority: Val<i64>,
+    /// Server-assigned, stable.
+    #[tf(computed, use_state_for_unknown)]
+    tag_id: Val<String>,
+    /// Server-computed, changes.
+    #[tf(computed)]
+    uses: Val<i64>,
+}
+
+/// A resource with tags as a set block.
+#[derive(Model, Clone, Debug)]
+struct Tagged {
+    /// Name.
+    #[tf(required)]
+    name: Val<String>,
+    /// Tags, unordered.
+    #[tf(block = "set")]
+    tag: Val<tf_sdk::model::Set<Tag>>,
+}
+
+fn tag(key: &str, priority: Val<i64>, id: Val<String>, uses: Val<i64>) -> Tag {
+    Tag {
+        key: Val::Known(key.into()),
+        priority,
+        tag_id: id,
+        uses,
+    }
+}
+
+fn tagged(tags: Vec<Tag>) -> Tagged {
+    Tagged {
+        name: Val::Known("t".into()),
+        tag: Val::Known(tf_sdk::model::Set(tags)),
+    }
+}
+
+#[test]
+fn set_elements_are_paired_by_value_for_defaults_and_prior_state() {
+    let block = Tagged::block();
+    // Prior state: two tags, stored in one order.
+    let prior = tagged(vec![
+        tag("b", Val::Known(7), Val::Known("t-b".into()), Val::Known(2)),
+        tag("a", Val::Known(1), Val::Known("t-a".into()), Val::Known(5)),
+    ])
+    .to_value();
+    // Configuration: listed in another order, a third tag added, priorities left to
+    // their default except a's.
+    let config = tagged(vec![
+        tag("a", Val::Known(1), Val::Null, Val::Null),
+        tag("c", Val::Null, Val::Null, Val::Null),
+        tag("b", Val::Null, Val::Null, Val::Null),
+    ])
+    .to_value();
+    // Terraform's proposal: config elements, computed values from the matching prior
+    // element (none for the new tag).
+    let mut plan = tagged(vec![
+        tag("a", Val::Known(1), Val::Known("t-a".into()), Val::Known(5)),
+        tag("c", Val::Null, Val::Null, Val::Null),
+        tag("b", Val::Known(7), Val::Known("t-b".into()), Val::Known(2)),
+    ])
+    .to_value();
+    tf_sdk::plan::apply_defaults(&block, &mut plan, &config);
+    mark_computed_unknown(&block, &mut plan, &config, &prior);
+    let planned = Tagged::from_value(&plan).unwrap();
+    let tags = &planned.tag.known().unwrap().0;
+    let by_key = |k: &str| tags.iter().find(|t| t.key == Val::Known(k.into())).unwrap();
+    assert_eq!(
+        by_key("a"),
+        &tag("a", Val::Known(1), Val::Known("t-a".into()), Val::Unknown),
+        "configured priority kept, ID from the prior element with key a, uses unknown"
+    );
+    assert_eq!(
+        by_key("b"),
+        &tag("b", Val::Known(7), Val::Known("t-b".into()), Val::Unknown),
+        "default applied, ID from the prior element with key b"
+    );
+    assert_eq!(
+        by_key("c"),
+        &tag("c", Val::Known(7), Val::Unknown, Val::Unknown),
+        "a new element: default applied, no prior to keep an ID from"
+    );
+    // Nothing configured was changed on the way.
+    assert!(tf_sdk::plan::restore_config(&block, &mut plan, &config).is_empty());
+}

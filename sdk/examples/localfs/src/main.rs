@@ -235,7 +235,7 @@ impl Resource<Root> for FileResource {
     }
 }
 
-/// A directory.
+/// A directory, with small files kept in it (`marker` blocks, an unordered set).
 #[derive(Model, Clone, Debug)]
 struct Directory {
     /// The path relative to the provider's root.
@@ -244,6 +244,78 @@ struct Directory {
     /// Path relative to the provider's root.
     #[tf(required, requires_replace, validate = validators::length(1, 4096))]
     path: Val<String>,
+    /// Files kept in the directory; files it held before and no longer lists are removed.
+    #[tf(block = "set")]
+    marker: Val<tf_sdk::model::Set<Marker>>,
+}
+
+/// A small file inside a directory.
+#[derive(Model, Clone, Debug, PartialEq)]
+struct Marker {
+    /// File name inside the directory.
+    #[tf(required, validate = |s: &String| check_file_name(s))]
+    name: Val<String>,
+    /// The file's content.
+    #[tf(required)]
+    content: Val<String>,
+    /// Permission bits in octal.
+    #[tf(optional, computed, default = "0644", validate = |s: &String| check_mode(s))]
+    mode: Val<String>,
+    /// SHA-256 of the content, hex.
+    #[tf(computed)]
+    sha256: Val<String>,
+}
+
+fn check_file_name(name: &str) -> Result<(), String> {
+    let mut parts = Path::new(name).components();
+    match (parts.next(), parts.next()) {
+        (Some(Component::Normal(_)), None) => Ok(()),
+        _ => Err(format!("{name:?} must be a plain file name")),
+    }
+}
+
+fn markers(v: &Val<tf_sdk::model::Set<Marker>>) -> Vec<Marker> {
+    v.known().map(|s| s.0.clone()).unwrap_or_default()
+}
+
+fn known_str(v: &Val<String>) -> &str {
+    v.known().map(String::as_str).unwrap_or_default()
+}
+
+/// Writes the planned markers into `dir`, removes those only `prior` had, and
+/// returns the markers with their digests.
+fn write_markers(
+    dir: &Path,
+    planned: &Val<tf_sdk::model::Set<Marker>>,
+    prior: &[Marker],
+) -> Result<Val<tf_sdk::model::Set<Marker>>, Diagnostics> {
+    let planned_markers = markers(planned);
+    for old in prior {
+        let name = known_str(&old.name);
+        if !planned_markers.iter().any(|m| known_str(&m.name) == name) {
+            let path = dir.join(name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("remove", &path, e)),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for mut m in planned_markers {
+        let path = dir.join(known_str(&m.name));
+        let content = known_str(&m.content).to_owned();
+        std::fs::write(&path, &content).map_err(|e| io_error("write", &path, e))?;
+        let mode = u32::from_str_radix(known_str(&m.mode), 8).unwrap_or(0o644);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| io_error("chmod", &path, e))?;
+        m.sha256 = Val::Known(sha256_hex(content.as_bytes()));
+        out.push(m);
+    }
+    Ok(match planned {
+        Val::Null => Val::Null,
+        _ => Val::Known(tf_sdk::model::Set(out)),
+    })
 }
 
 struct DirectoryResource;
@@ -259,9 +331,11 @@ impl Resource<Root> for DirectoryResource {
         let rel = plan.path.known().cloned().unwrap_or_default();
         let path = ctx.data()?.join(&rel)?;
         std::fs::create_dir_all(&path).map_err(|e| io_error("create", &path, e))?;
+        let marker = write_markers(&path, &plan.marker, &[])?;
         Ok(Directory {
             id: Val::Known(rel),
             path: plan.path,
+            marker,
         })
     }
 
@@ -271,22 +345,43 @@ impl Resource<Root> for DirectoryResource {
         state: Directory,
     ) -> Result<Option<Directory>, Diagnostics> {
         let rel = state.path.known().cloned().unwrap_or_default();
-        Ok(ctx.data()?.join(&rel)?.is_dir().then_some(state))
+        let dir = ctx.data()?.join(&rel)?;
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        // Drift: a marker whose file is gone or was edited shows as changed.
+        let mut state = state;
+        if let Val::Known(set) = &mut state.marker {
+            set.0.retain_mut(
+                |m| match std::fs::read_to_string(dir.join(known_str(&m.name))) {
+                    Ok(content) => {
+                        m.sha256 = Val::Known(sha256_hex(content.as_bytes()));
+                        m.content = Val::Known(content);
+                        true
+                    }
+                    Err(_) => false,
+                },
+            );
+        }
+        Ok(Some(state))
     }
 
     async fn update(
         &self,
-        _: &Context<Root>,
-        _: Directory,
+        ctx: &Context<Root>,
+        prior: Directory,
         plan: Directory,
     ) -> Result<Directory, Diagnostics> {
-        Ok(plan)
+        let dir = ctx.data()?.join(known_str(&plan.path))?;
+        let marker = write_markers(&dir, &plan.marker, &markers(&prior.marker))?;
+        Ok(Directory { marker, ..plan })
     }
 
     async fn delete(&self, ctx: &Context<Root>, state: Directory) -> Result<(), Diagnostics> {
         let path = ctx
             .data()?
             .join(state.path.known().map(String::as_str).unwrap_or_default())?;
+        write_markers(&path, &Val::Null, &markers(&state.marker))?;
         match std::fs::remove_dir(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -306,6 +401,8 @@ impl Resource<Root> for DirectoryResource {
         Ok(Directory {
             id: Val::Known(id.into()),
             path: Val::Known(id.into()),
+            // Which files are markers is only known to the configuration.
+            marker: Val::Known(tf_sdk::model::Set(Vec::new())),
         })
     }
 }

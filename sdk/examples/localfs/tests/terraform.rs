@@ -227,3 +227,118 @@ fn debug_mode_reattaches() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+fn markers_config(root: &Path, markers: &[(&str, &str, Option<&str>)]) -> String {
+    let blocks: String = markers
+        .iter()
+        .map(|(name, content, mode)| {
+            let mode = mode
+                .map(|m| format!("    mode    = \"{m}\"\n"))
+                .unwrap_or_default();
+            format!(
+                "  marker {{\n    name    = \"{name}\"\n    content = \"{content}\"\n{mode}  }}\n"
+            )
+        })
+        .collect();
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    localfs = {{ source = "example/localfs" }}
+  }}
+}}
+provider "localfs" {{
+  root = "{root}"
+}}
+resource "localfs_directory" "site" {{
+  path = "site"
+{blocks}}}
+"#,
+        root = root.display()
+    )
+}
+
+/// A set block whose elements have defaults and computed attributes, through real
+/// Terraform: elements are paired by value, so order never matters, defaults and
+/// digests stay stable, and an element added or changed plans cleanly.
+#[test]
+fn set_blocks_with_defaults_and_computed_attributes() {
+    let root = tempfile::tempdir().unwrap();
+    let wd = workdir();
+    let site = root.path().join("site");
+    let markers = |wd: &WorkDir| {
+        let state = wd.resource("localfs_directory.site").expect("in state");
+        let mut m: Vec<(String, String, String)> = state["marker"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap().to_owned(),
+                    m["mode"].as_str().unwrap().to_owned(),
+                    m["sha256"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        m.sort();
+        m
+    };
+
+    wd.config(&markers_config(
+        root.path(),
+        &[("b.txt", "bee", None), ("a.txt", "ay", Some("0600"))],
+    ));
+    wd.apply();
+    assert_eq!(std::fs::read_to_string(site.join("a.txt")).unwrap(), "ay");
+    let first = markers(&wd);
+    assert_eq!(first[0].0, "a.txt");
+    assert_eq!(first[0].1, "0600");
+    assert_eq!(first[1].1, "0644", "default applied inside the set element");
+    assert_eq!(first[1].2.len(), 64, "digest computed at apply");
+    wd.assert_empty_plan();
+
+    // Listing the same elements in another order changes nothing.
+    wd.config(&markers_config(
+        root.path(),
+        &[("a.txt", "ay", Some("0600")), ("b.txt", "bee", None)],
+    ));
+    wd.assert_empty_plan();
+
+    // One element changed, one added: an in-place update.
+    wd.config(&markers_config(
+        root.path(),
+        &[
+            ("a.txt", "ay ay", Some("0600")),
+            ("b.txt", "bee", None),
+            ("c.txt", "sea", None),
+        ],
+    ));
+    let plan = wd.plan_text();
+    assert!(plan.contains("1 to change, 0 to destroy"), "{plan}");
+    wd.apply();
+    assert_eq!(std::fs::read_to_string(site.join("c.txt")).unwrap(), "sea");
+    let second = markers(&wd);
+    assert_eq!(second.len(), 3);
+    assert_ne!(second[0].2, first[0].2, "a's digest follows its content");
+    assert_eq!(second[1], first[1], "b unchanged");
+    wd.assert_empty_plan();
+
+    // Drift: a marker file deleted outside Terraform is put back.
+    std::fs::remove_file(site.join("b.txt")).unwrap();
+    assert!(wd.plan_has_changes().unwrap(), "drift must show");
+    wd.apply();
+    assert_eq!(std::fs::read_to_string(site.join("b.txt")).unwrap(), "bee");
+    wd.assert_empty_plan();
+
+    // An element removed from the configuration goes from disk too.
+    wd.config(&markers_config(
+        root.path(),
+        &[("b.txt", "bee", None), ("c.txt", "sea", None)],
+    ));
+    wd.apply();
+    assert!(!site.join("a.txt").exists());
+    wd.assert_empty_plan();
+
+    wd.destroy();
+    assert!(!site.exists());
+}
