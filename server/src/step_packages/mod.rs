@@ -114,8 +114,7 @@ pub fn sweep(store: &crate::store::Store, dir: &std::path::Path) -> crate::error
         }
     }
     if removed > 0 {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
+        crate::packages::sync_dir(dir)
             .map_err(|e| ApiError::internal(format!("syncing {}: {e}", dir.display())))?;
     }
     Ok(removed)
