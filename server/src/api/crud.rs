@@ -13,6 +13,24 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::documents::{self, NO_SPACE};
 use crate::util::encode_query;
 
+/// The [`ApiResource`] accessors of a space-scoped model with `name`, `id`,
+/// `space_id` and `links` fields: use inside its `impl ApiResource` block.
+macro_rules! space_scoped_identity {
+    () => {
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn set_identity(&mut self, id: String, space: &str) {
+            self.id = Some(id);
+            self.space_id = Some(space.to_owned());
+        }
+        fn links_mut(&mut self) -> &mut octopus_client::model::Links {
+            &mut self.links
+        }
+    };
+}
+pub(crate) use space_scoped_identity;
+
 /// A resource served by the generic handlers.
 pub trait ApiResource: Resource {
     /// ID prefix, e.g. `Projects` for `Projects-1`.

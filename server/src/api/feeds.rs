@@ -62,16 +62,7 @@ impl ApiResource for Feed {
     const ITEM_TYPE: &'static str = "Feed";
     const JSON_FILTERS: &'static [(&'static str, &'static str)] = &[("feedtype", "$.FeedType")];
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_identity(&mut self, id: String, space: &str) {
-        self.id = Some(id);
-        self.space_id = Some(space.to_owned());
-    }
-    fn links_mut(&mut self) -> &mut Links {
-        &mut self.links
-    }
+    super::crud::space_scoped_identity!();
     fn prepare(
         &mut self,
         _tx: &Connection,

@@ -47,16 +47,7 @@ impl ApiResource for Environment {
     const ID_PREFIX: &'static str = "Environments";
     const ITEM_TYPE: &'static str = "Environment";
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_identity(&mut self, id: String, space: &str) {
-        self.id = Some(id);
-        self.space_id = Some(space.to_owned());
-    }
-    fn links_mut(&mut self) -> &mut Links {
-        &mut self.links
-    }
+    super::crud::space_scoped_identity!();
     fn prepare(&mut self, tx: &Connection, space: &str, existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
@@ -81,16 +72,7 @@ impl ApiResource for ProjectGroup {
     const ID_PREFIX: &'static str = "ProjectGroups";
     const ITEM_TYPE: &'static str = "ProjectGroup";
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_identity(&mut self, id: String, space: &str) {
-        self.id = Some(id);
-        self.space_id = Some(space.to_owned());
-    }
-    fn links_mut(&mut self) -> &mut Links {
-        &mut self.links
-    }
+    super::crud::space_scoped_identity!();
     fn prepare(&mut self, tx: &Connection, space: &str, _existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
@@ -126,16 +108,7 @@ impl ApiResource for Lifecycle {
     const ID_PREFIX: &'static str = "Lifecycles";
     const ITEM_TYPE: &'static str = "Lifecycle";
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_identity(&mut self, id: String, space: &str) {
-        self.id = Some(id);
-        self.space_id = Some(space.to_owned());
-    }
-    fn links_mut(&mut self) -> &mut Links {
-        &mut self.links
-    }
+    super::crud::space_scoped_identity!();
     fn prepare(&mut self, tx: &Connection, space: &str, _existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
