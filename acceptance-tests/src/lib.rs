@@ -278,6 +278,17 @@ impl Step {
         }
     }
 
+    /// Imports `address` by `<space_id>/<id>`, the form that names another space.
+    pub fn import_in_space(address: &str) -> Step {
+        Step::import_with(address, |a| {
+            format!(
+                "{}/{}",
+                a["space_id"].as_str().expect("space_id in state"),
+                a["id"].as_str().expect("id in state")
+            )
+        })
+    }
+
     /// A check after the step.
     pub fn check(mut self, f: impl Fn(&TestContext) + 'static) -> Step {
         self.checks.push(Box::new(f));

@@ -91,13 +91,7 @@ fn environment_lifecycle() {
                 .unwrap();
             assert!(left.is_empty(), "old environment deleted: {left:?}");
         }),
-        Step::import_with("octopus_environment.e", |a| {
-            format!(
-                "{}/{}",
-                a["space_id"].as_str().unwrap(),
-                a["id"].as_str().unwrap()
-            )
-        }),
+        Step::import_in_space("octopus_environment.e"),
     ])
     .check_destroy(|ctx| {
         let left = ctx

@@ -128,13 +128,7 @@ fn project_lifecycle() {
             assert!(left.is_empty(), "old project deleted: {left:?}");
         }),
         // Import across spaces with `<space>/<id>`.
-        Step::import_with("octopus_project.p", |a| {
-            format!(
-                "{}/{}",
-                a["space_id"].as_str().unwrap(),
-                a["id"].as_str().unwrap()
-            )
-        }),
+        Step::import_in_space("octopus_project.p"),
     ])
     .check_destroy(|ctx| {
         let left = ctx
