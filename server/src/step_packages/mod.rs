@@ -11,11 +11,17 @@ pub mod upgrades;
 pub mod usages;
 pub mod watcher;
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use octopus_packaging::archive::ArchiveLimits;
 use octopus_packaging::step_package::TrustedAllowList;
+
+use crate::error::ApiResult;
+use crate::packages::{io_error, sync_dir};
+use crate::store::Store;
 
 /// Directory under the data directory holding installed archives.
 pub const STORE_DIR: &str = "step-packages";
@@ -70,9 +76,8 @@ impl Default for StepPackages {
 /// leave an upload being received (in `.uploads/`), an install's temporary copy
 /// (`.incoming-*`) or a copied archive whose version was never committed. All are
 /// removed; archives of installed versions are kept. Returns how many files went.
-pub fn sweep(store: &crate::store::Store, dir: &std::path::Path) -> crate::error::ApiResult<usize> {
-    use crate::error::ApiError;
-    let installed: std::collections::HashSet<String> = store
+pub fn sweep(store: &Store, dir: &Path) -> ApiResult<usize> {
+    let installed: HashSet<String> = store
         .read_blocking(catalog::all_versions)?
         .into_iter()
         .flatten()
@@ -83,54 +88,37 @@ pub fn sweep(store: &crate::store::Store, dir: &std::path::Path) -> crate::error
         .collect();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => {
-            return Err(ApiError::internal(format!(
-                "reading {}: {e}",
-                dir.display()
-            )));
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io_error("reading the step-package directory", e)),
     };
     let mut removed = 0;
     for entry in entries {
-        let entry =
-            entry.map_err(|e| ApiError::internal(format!("reading {}: {e}", dir.display())))?;
+        let entry = entry.map_err(|e| io_error("reading the step-package directory", e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name == UPLOADS_DIR {
             removed += sweep_all(&entry.path())?;
-            continue;
-        }
-        if installed.contains(&name.to_lowercase()) || !entry.path().is_file() {
-            continue;
-        }
-        match std::fs::remove_file(entry.path()) {
-            Ok(()) => removed += 1,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(ApiError::internal(format!(
-                    "removing the stale step-package file {name}: {e}"
-                )));
+        } else if !installed.contains(&name.to_lowercase()) && entry.path().is_file() {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("removing a stale step-package file", e)),
             }
         }
     }
     if removed > 0 {
-        crate::packages::sync_dir(dir)
-            .map_err(|e| ApiError::internal(format!("syncing {}: {e}", dir.display())))?;
+        sync_dir(dir).map_err(|e| io_error("syncing the step-package directory", e))?;
     }
     Ok(removed)
 }
 
 /// Removes every file in `dir` (uploads in flight when the server stopped).
-fn sweep_all(dir: &std::path::Path) -> crate::error::ApiResult<usize> {
-    let mut removed = 0;
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| crate::error::ApiError::internal(format!("reading {}: {e}", dir.display())))?;
-    for entry in entries.flatten() {
-        if entry.path().is_file() && std::fs::remove_file(entry.path()).is_ok() {
-            removed += 1;
-        }
-    }
-    Ok(removed)
+fn sweep_all(dir: &Path) -> ApiResult<usize> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| io_error("reading the step-package uploads", e))?;
+    Ok(entries
+        .flatten()
+        .filter(|e| e.path().is_file() && std::fs::remove_file(e.path()).is_ok())
+        .count())
 }
 
 #[cfg(test)]
