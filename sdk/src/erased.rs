@@ -5,7 +5,7 @@ use crate::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::model::Model;
 use crate::plan;
 use crate::provider::{Context, DataSource, PlanRequest, Resource};
-use crate::schema::Schema;
+use crate::schema::{Block, Schema, wrap_dynamic};
 use crate::value::{CodecError, Value, json};
 use std::future::Future;
 use std::marker::PhantomData;
@@ -101,13 +101,89 @@ pub fn data_source<D: Send + Sync + 'static, S: DataSource<D>>(
     Box::new(DataSourceAdapter(s, PhantomData))
 }
 
-/// A codec error as a diagnostic.
+/// A codec error as a diagnostic on the attribute it is about.
 pub(crate) fn codec_diag(what: &str, e: CodecError) -> Diagnostics {
-    let mut d = Diagnostic::error(format!("Invalid {what}"), e.message.clone());
-    if !e.path.is_empty() {
-        d.detail = format!("{} (at {})", e.message, e.path);
+    let d = Diagnostic::error(format!("Invalid {what}"), e.message);
+    if e.path.0.is_empty() {
+        d.into()
+    } else {
+        d.at(e.path).into()
     }
-    d.into()
+}
+
+/// A value as a user would write it, shortened, for messages.
+fn show(v: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v.peel() {
+            Value::Null => out.push_str("null"),
+            Value::Unknown(_) => out.push_str("(known after apply)"),
+            Value::String(s) => out.push_str(&serde_json::to_string(s).unwrap_or_default()),
+            Value::Number(n) => out.push_str(&n.to_string()),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::List(items) | Value::Set(items) => {
+                out.push('[');
+                for (i, e) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write(e, out);
+                }
+                out.push(']');
+            }
+            Value::Map(m) | Value::Object(m) => {
+                out.push('{');
+                for (i, (k, e)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(k);
+                    out.push_str(" = ");
+                    write(e, out);
+                }
+                out.push('}');
+            }
+            Value::Dynamic(..) => {}
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    if out.chars().count() > 300 {
+        out = out.chars().take(300).collect::<String>() + "...";
+    }
+    out
+}
+
+/// Known planned values the remote system did not keep, as errors on their
+/// attributes: the state would otherwise record what was asked, not what is there.
+fn mismatch_diags(block: &Block, mismatches: &[plan::Mismatch]) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    for m in mismatches {
+        let (planned, got) = if plan::is_sensitive(block, &m.path) {
+            (
+                "(sensitive value)".to_string(),
+                "(sensitive value)".to_string(),
+            )
+        } else {
+            (show(&m.planned), show(&m.got))
+        };
+        let at = if m.path.0.is_empty() {
+            "the object".to_string()
+        } else {
+            m.path.to_string()
+        };
+        diags.push(
+            Diagnostic::error(
+                format!("The remote system stored a different value for {at}"),
+                format!(
+                    "Terraform planned {planned}, but the remote system stored {got}. The \
+                     state keeps the planned value, so the next plan shows the difference; \
+                     change the configuration to the value the remote system keeps."
+                ),
+            )
+            .at(m.path.clone()),
+        );
+    }
+    diags
 }
 
 fn decode<M: Model>(what: &str, v: &Value) -> Result<M, Diagnostics> {
@@ -132,17 +208,19 @@ fn validate_model<M: Model>(
 /// Write-only attributes are sent in configuration but never planned or stored:
 /// Terraform requires them null in the plan and in state.
 fn null_write_only(block: &crate::schema::Block, value: &mut Value) {
-    if let Value::Object(m) = value {
+    if let Value::Object(m) = value.peel_mut() {
         for a in block.attributes.iter().filter(|a| a.write_only) {
             m.insert(a.name.clone(), Value::Null);
         }
         for nb in &block.blocks {
-            match m.get_mut(&nb.name) {
-                Some(v @ Value::Object(_)) => null_write_only(&nb.block, v),
+            match m.get_mut(&nb.name).map(Value::peel_mut) {
+                Some(v @ Value::Object(_)) if nb.nesting != crate::schema::Nesting::Map => {
+                    null_write_only(&nb.block, v)
+                }
                 Some(Value::List(items) | Value::Set(items)) => {
                     items.iter_mut().for_each(|v| null_write_only(&nb.block, v))
                 }
-                Some(Value::Map(items)) => items
+                Some(Value::Map(items) | Value::Object(items)) => items
                     .values_mut()
                     .for_each(|v| null_write_only(&nb.block, v)),
                 _ => {}
@@ -231,6 +309,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                 }
             };
             self.0.modify_plan(ctx, &mut req, &mut diags).await;
+            diags.extend(ctx.take_warnings());
             let mut planned = req.plan.to_value();
             log_restored(
                 "plan modification",
@@ -238,6 +317,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                 &plan::restore_config(block, &mut planned, &config),
             );
             null_write_only(block, &mut planned);
+            wrap_dynamic(block, &mut planned);
             let mut replace = plan::requires_replace(block, &prior, &planned, &config);
             if !prior.is_null() {
                 for p in req.requires_replace {
@@ -268,9 +348,14 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                     Ok(s) => s,
                     Err(d) => return (prior, d),
                 };
-                return match self.0.delete(ctx, state).await {
-                    Ok(()) => (Value::Null, Diagnostics::new()),
-                    Err(d) => (prior, d),
+                let result = self.0.delete(ctx, state).await;
+                let mut diags = ctx.take_warnings();
+                return match result {
+                    Ok(()) => (Value::Null, diags),
+                    Err(d) => {
+                        diags.extend(d);
+                        (prior, diags)
+                    }
                 };
             }
             // The resource sees write-only values (from the configuration); the plan
@@ -289,14 +374,21 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                     Err(d) => Err(d),
                 }
             };
+            let mut diags = ctx.take_warnings();
             match result {
                 Ok(new) => {
-                    let (mut state, diffs) = plan::reconcile_applied(&planned, &new.to_value());
-                    log_restored("apply", self.0.name(), &diffs);
+                    let mut new = new.to_value();
+                    null_write_only(&schema.block, &mut new);
+                    let (mut state, mismatches) = plan::reconcile_applied(&planned, &new);
+                    diags.extend(mismatch_diags(&schema.block, &mismatches));
                     null_write_only(&schema.block, &mut state);
-                    (state, Diagnostics::new())
+                    wrap_dynamic(&schema.block, &mut state);
+                    (state, diags)
                 }
-                Err(d) => (prior, d),
+                Err(d) => {
+                    diags.extend(d);
+                    (prior, diags)
+                }
             }
         })
     }
@@ -315,14 +407,21 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                 Ok(m) => m,
                 Err(d) => return (state, d),
             };
-            match self.0.read(ctx, model).await {
+            let result = self.0.read(ctx, model).await;
+            let mut diags = ctx.take_warnings();
+            match result {
                 Ok(Some(m)) => {
                     let mut v = plan::strip_unknown(&m.to_value());
                     null_write_only(&schema.block, &mut v);
-                    (v, Diagnostics::new())
+                    plan::keep_prior_forms(&schema.block, &mut v, &state);
+                    wrap_dynamic(&schema.block, &mut v);
+                    (v, diags)
                 }
-                Ok(None) => (Value::Null, Diagnostics::new()),
-                Err(d) => (state, d),
+                Ok(None) => (Value::Null, diags),
+                Err(d) => {
+                    diags.extend(d);
+                    (state, diags)
+                }
             }
         })
     }
@@ -333,9 +432,18 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
         id: &'a str,
     ) -> BoxFuture<'a, (Value, Diagnostics)> {
         Box::pin(async move {
-            match self.0.import(ctx, id).await {
-                Ok(m) => (plan::strip_unknown(&m.to_value()), Diagnostics::new()),
-                Err(d) => (Value::Null, d),
+            let result = self.0.import(ctx, id).await;
+            let mut diags = ctx.take_warnings();
+            match result {
+                Ok(m) => {
+                    let mut v = plan::strip_unknown(&m.to_value());
+                    wrap_dynamic(&R::Model::block(), &mut v);
+                    (v, diags)
+                }
+                Err(d) => {
+                    diags.extend(d);
+                    (Value::Null, diags)
+                }
             }
         })
     }
@@ -401,7 +509,9 @@ impl<D: Send + Sync + 'static, S: DataSource<D>> ErasedDataSource<D> for DataSou
                 Ok(m) => m,
                 Err(d) => return (Value::Null, d),
             };
-            match self.0.read(ctx, model).await {
+            let result = self.0.read(ctx, model).await;
+            let mut diags = ctx.take_warnings();
+            match result {
                 Ok(m) => {
                     let mut v = plan::strip_unknown(&m.to_value());
                     log_restored(
@@ -409,9 +519,14 @@ impl<D: Send + Sync + 'static, S: DataSource<D>> ErasedDataSource<D> for DataSou
                         self.0.name(),
                         &plan::restore_config(&schema.block, &mut v, &config),
                     );
-                    (plan::strip_unknown(&v), Diagnostics::new())
+                    let mut v = plan::strip_unknown(&v);
+                    wrap_dynamic(&schema.block, &mut v);
+                    (v, diags)
                 }
-                Err(d) => (Value::Null, d),
+                Err(d) => {
+                    diags.extend(d);
+                    (Value::Null, diags)
+                }
             }
         })
     }

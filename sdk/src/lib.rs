@@ -6,21 +6,24 @@
 //!   `#[derive(Model)]`, that give both the Terraform schema and typed decoding.
 //! - [`diag`]: diagnostics with attribute paths.
 //! - [`provider`]: the `Provider`, `Resource` and `DataSource` traits, async and typed.
+//! - [`Json`]: free-form structured data in an attribute, written as native HCL.
 //! - [`serve`]: the go-plugin handshake with AutoMTLS, health and shutdown.
 
 extern crate self as tf_sdk;
 
 pub mod diag;
+mod dynamic;
 mod erased;
-pub mod grpc;
+mod grpc;
 pub mod model;
-pub mod plan;
+mod plan;
 pub mod provider;
 pub mod schema;
 pub mod serve;
 pub mod value;
 
 pub use diag::{AttributePath, Diagnostic, Diagnostics, Severity};
+pub use dynamic::Json;
 pub use model::{Model, Set, TfType, Val, validators};
 pub use provider::{
     Context, DataSource, ErasedDataSource, ErasedResource, PlanRequest, Provider, Resource,
@@ -28,3 +31,14 @@ pub use provider::{
 };
 pub use serve::{InProcess, ServeOptions, serve};
 pub use tf_sdk_derive::Model;
+
+/// The SDK's internals, for its own tests only: not part of the public API and not
+/// covered by semantic versioning.
+#[doc(hidden)]
+pub mod __internal {
+    pub use crate::grpc::ProviderService;
+    /// The plan pipeline's steps.
+    pub mod plan {
+        pub use crate::plan::*;
+    }
+}

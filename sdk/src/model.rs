@@ -100,6 +100,16 @@ pub trait TfType: Sized {
     fn tf_type() -> Type;
     /// Decodes a known, non-null value.
     fn from_tf(v: &Value) -> Result<Self, CodecError>;
+    /// Decodes an element of a collection, which may be null or unknown. Plain types
+    /// refuse both (an unknown element makes the whole field [`Val::Unknown`]); a
+    /// `Val<T>` element keeps them, so `Vec<Val<String>>` holds a partly known list.
+    fn from_tf_elem(v: &Value) -> Result<Self, CodecError> {
+        match v {
+            Value::Null => Err(CodecError::new("elements of a collection cannot be null")),
+            Value::Unknown(_) => Err(CodecError::not_known()),
+            v => Self::from_tf(v),
+        }
+    }
     /// Encodes the value.
     fn to_tf(&self) -> Value;
     /// For models and collections of models: how they nest and their block.
@@ -142,7 +152,13 @@ pub fn decode_field<T: TfType>(
     match obj.get(name) {
         None | Some(Value::Null) => Ok(Val::Null),
         Some(Value::Unknown(_)) => Ok(Val::Unknown),
-        Some(v) => T::from_tf(v).map(Val::Known).map_err(|e| e.at_attr(name)),
+        Some(v) => match T::from_tf(v) {
+            Ok(t) => Ok(Val::Known(t)),
+            // Partly known (a list with an unknown element, say) and `T` cannot hold
+            // that: the field as a whole is not known yet.
+            Err(e) if e.unknown => Ok(Val::Unknown),
+            Err(e) => Err(e.at_attr(name)),
+        },
     }
 }
 
@@ -258,17 +274,43 @@ impl TfType for Value {
 }
 
 fn elems(v: &Value) -> Result<&[Value], CodecError> {
-    match v {
+    match v.peel() {
         Value::List(items) | Value::Set(items) => Ok(items),
         _ => Err(mismatch("a list or set")),
     }
 }
 
 fn elem_from_tf<T: TfType>(v: &Value) -> Result<T, CodecError> {
-    match v {
-        Value::Null => Err(CodecError::new("elements of a collection cannot be null")),
-        Value::Unknown(_) => Err(CodecError::new("element is not known yet")),
-        v => T::from_tf(v),
+    T::from_tf_elem(v)
+}
+
+/// A value that may itself be null or unknown, for collection elements:
+/// `Val<Vec<Val<String>>>` keeps `[known, unknown]` as it is.
+impl<T: TfType> TfType for Val<T> {
+    fn tf_type() -> Type {
+        T::tf_type()
+    }
+    fn from_tf(v: &Value) -> Result<Self, CodecError> {
+        Self::from_tf_elem(v)
+    }
+    fn from_tf_elem(v: &Value) -> Result<Self, CodecError> {
+        match v {
+            Value::Null => Ok(Val::Null),
+            Value::Unknown(_) => Ok(Val::Unknown),
+            v => match T::from_tf(v) {
+                Ok(t) => Ok(Val::Known(t)),
+                Err(e) if e.unknown => Ok(Val::Unknown),
+                Err(e) => Err(e),
+            },
+        }
+    }
+    fn to_tf(&self) -> Value {
+        encode_field(self)
+    }
+    fn validate_at(&self, path: &AttributePath, diags: &mut Diagnostics) {
+        if let Val::Known(t) = self {
+            t.validate_at(path, diags);
+        }
     }
 }
 
@@ -338,7 +380,7 @@ impl<T: TfType> TfType for BTreeMap<String, T> {
         Type::map(T::tf_type())
     }
     fn from_tf(v: &Value) -> Result<Self, CodecError> {
-        match v {
+        match v.peel() {
             Value::Map(m) | Value::Object(m) => m
                 .iter()
                 .map(|(k, e)| Ok((k.clone(), elem_from_tf(e).map_err(|err| err.at_key(k))?)))
@@ -361,6 +403,22 @@ impl<T: TfType> TfType for BTreeMap<String, T> {
 
 /// Built-in validators for `#[tf(validate = ...)]`.
 pub mod validators {
+    /// A string without leading or trailing whitespace, for values a remote system
+    /// trims (it would store another value than the one planned).
+    pub fn trimmed() -> impl Fn(&String) -> Result<(), String> {
+        |s: &String| {
+            if s.trim() == s {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{s:?} has leading or trailing whitespace, which the server removes; \
+                     write {:?}",
+                    s.trim()
+                ))
+            }
+        }
+    }
+
     /// A string whose length in characters is within `min..=max`.
     pub fn length(min: usize, max: usize) -> impl Fn(&String) -> Result<(), String> {
         move |s: &String| {

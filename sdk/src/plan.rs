@@ -13,14 +13,14 @@ use crate::value::Value;
 use std::collections::BTreeMap;
 
 fn obj(v: &Value) -> Option<&BTreeMap<String, Value>> {
-    match v {
+    match v.peel() {
         Value::Object(m) => Some(m),
         _ => None,
     }
 }
 
 fn obj_mut(v: &mut Value) -> Option<&mut BTreeMap<String, Value>> {
-    match v {
+    match v.peel_mut() {
         Value::Object(m) => Some(m),
         _ => None,
     }
@@ -40,24 +40,25 @@ fn pair_children<'a>(
     config: &'a Value,
     prior: &'a Value,
 ) -> Vec<(&'a mut Value, &'a Value, &'a Value)> {
-    let at_index = |v: &'a Value, i: usize| match v {
+    let at_index = |v: &'a Value, i: usize| match v.peel() {
         Value::List(items) => items.get(i).unwrap_or(&Value::Null),
         _ => &Value::Null,
     };
-    let at_key = |v: &'a Value, k: &str| match v {
-        Value::Map(items) => items.get(k).unwrap_or(&Value::Null),
+    let at_key = |v: &'a Value, k: &str| match v.peel() {
+        Value::Map(items) | Value::Object(items) => items.get(k).unwrap_or(&Value::Null),
         _ => &Value::Null,
     };
-    match (nesting, plan) {
+    // Lists and maps of objects holding `dynamic` values arrive as tuples and objects.
+    match (nesting, plan.peel_mut()) {
         (Nesting::Single | Nesting::Group, p @ Value::Object(_)) => vec![(p, config, prior)],
+        (Nesting::Map, Value::Map(ps) | Value::Object(ps)) => ps
+            .iter_mut()
+            .map(|(k, p)| (p, at_key(config, k), at_key(prior, k)))
+            .collect(),
         (Nesting::List, Value::List(ps)) => ps
             .iter_mut()
             .enumerate()
             .map(|(i, p)| (p, at_index(config, i), at_index(prior, i)))
-            .collect(),
-        (Nesting::Map, Value::Map(ps)) => ps
-            .iter_mut()
-            .map(|(k, p)| (p, at_key(config, k), at_key(prior, k)))
             .collect(),
         (Nesting::Set, Value::Set(ps)) => {
             let pairs = pair_set(block, ps, config, prior);
@@ -86,7 +87,7 @@ fn pair_set<'a>(
     prior: &'a Value,
 ) -> Vec<(&'a Value, &'a Value)> {
     let items = |v: &'a Value| -> &'a [Value] {
-        match v {
+        match v.peel() {
             Value::Set(items) => items,
             _ => &[],
         }
@@ -128,12 +129,12 @@ fn children<'a>(
     config: &'a Value,
     prior: &'a Value,
 ) -> Vec<(Option<PathStep>, &'a Value, &'a Value, &'a Value)> {
-    let get = |v: &'a Value, i: usize, k: &str| match v {
+    let get = |v: &'a Value, i: usize, k: &str| match v.peel() {
         Value::List(items) => items.get(i).unwrap_or(&Value::Null),
-        Value::Map(items) => items.get(k).unwrap_or(&Value::Null),
+        Value::Map(items) | Value::Object(items) => items.get(k).unwrap_or(&Value::Null),
         _ => &Value::Null,
     };
-    match (nesting, plan) {
+    match (nesting, plan.peel()) {
         (Nesting::Single | Nesting::Group, p @ Value::Object(_)) => {
             vec![(None, p, config, prior)]
         }
@@ -149,7 +150,7 @@ fn children<'a>(
                 )
             })
             .collect(),
-        (Nesting::Map, Value::Map(ps)) => ps
+        (Nesting::Map, Value::Map(ps) | Value::Object(ps)) => ps
             .iter()
             .map(|(k, p)| {
                 (
@@ -321,8 +322,13 @@ fn restore_into(
                 }
             }
             (_, p) => {
-                if !p.is_some_and(|p| p.semantic_eq(cfg) && p.is_unknown() == cfg.is_unknown()) {
-                    restored.push(path);
+                let p = p.map(|p| &*p);
+                if !p.is_some_and(|p| p.typed_eq(cfg) && p.is_unknown() == cfg.is_unknown()) {
+                    // A partly known value that the model could only hold as unknown
+                    // is no change by the resource: put it back without a word.
+                    if !p.is_some_and(|p| p.is_unknown() && cfg.contains_unknown()) {
+                        restored.push(path);
+                    }
                     m.insert(a.name.clone(), cfg.clone());
                 }
             }
@@ -340,7 +346,7 @@ fn restore_into(
 }
 
 fn same_shape(a: &Value, b: &Value) -> bool {
-    match (a, b) {
+    match (a.peel(), b.peel()) {
         (Value::Object(_), Value::Object(_)) => true,
         (Value::List(x), Value::List(y)) => x.len() == y.len(),
         _ => false,
@@ -428,26 +434,46 @@ fn replace_into(
     }
 }
 
+/// A known planned value that the provider's answer after apply did not keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    /// Where.
+    pub path: AttributePath,
+    /// What the plan said.
+    pub planned: Value,
+    /// What the provider returned.
+    pub got: Value,
+}
+
 /// The state to return after apply: the provider's new state, with every value that
 /// was known in the plan kept as planned, and nothing left unknown.
 ///
-/// Returns the reconciled state and the paths where the provider's answer differed
-/// from a known planned value (a provider bug worth logging).
-pub fn reconcile_applied(planned: &Value, new: &Value) -> (Value, Vec<AttributePath>) {
+/// Returns the reconciled state and the places where the provider's answer differed
+/// from a known planned value: the remote system stored something else than what
+/// was planned, which the caller reports.
+pub fn reconcile_applied(planned: &Value, new: &Value) -> (Value, Vec<Mismatch>) {
     let mut diffs = Vec::new();
     let v = reconcile(planned, new, &AttributePath::default(), &mut diffs);
     (v, diffs)
 }
 
-fn reconcile(
-    planned: &Value,
-    new: &Value,
-    at: &AttributePath,
-    diffs: &mut Vec<AttributePath>,
-) -> Value {
+fn reconcile(planned: &Value, new: &Value, at: &AttributePath, diffs: &mut Vec<Mismatch>) -> Value {
+    let mismatch = |diffs: &mut Vec<Mismatch>| {
+        diffs.push(Mismatch {
+            path: at.clone(),
+            planned: planned.clone(),
+            got: new.clone(),
+        })
+    };
     match planned {
         Value::Unknown(_) => strip_unknown(new),
-        Value::Object(pm) => match new {
+        Value::Dynamic(ty, inner) if planned.contains_unknown() => match new {
+            Value::Dynamic(nt, ni) => {
+                Value::Dynamic(nt.clone(), Box::new(reconcile(inner, ni, at, diffs)))
+            }
+            n => Value::Dynamic(ty.clone(), Box::new(reconcile(inner, n, at, diffs))),
+        },
+        Value::Object(pm) => match new.peel() {
             Value::Object(nm) => Value::Object(
                 pm.iter()
                     .map(|(k, pv)| {
@@ -460,11 +486,11 @@ fn reconcile(
                     .collect(),
             ),
             _ => {
-                diffs.push(at.clone());
+                mismatch(diffs);
                 strip_unknown(planned)
             }
         },
-        Value::List(ps) if planned.contains_unknown() => match new {
+        Value::List(ps) if planned.contains_unknown() => match new.peel() {
             Value::List(ns) if ns.len() == ps.len() => Value::List(
                 ps.iter()
                     .zip(ns)
@@ -474,7 +500,7 @@ fn reconcile(
             ),
             _ => strip_unknown(new),
         },
-        Value::Map(pm) if planned.contains_unknown() => match new {
+        Value::Map(pm) if planned.contains_unknown() => match new.peel() {
             Value::Map(nm) if nm.keys().eq(pm.keys()) => Value::Map(
                 pm.iter()
                     .map(|(k, p)| {
@@ -490,11 +516,66 @@ fn reconcile(
         Value::Set(_) if planned.contains_unknown() => strip_unknown(new),
         known => {
             if !known.semantic_eq(new) {
-                diffs.push(at.clone());
+                mismatch(diffs);
             }
             known.clone()
         }
     }
+}
+
+/// Where a value read back from the remote system equals the prior one as data but
+/// not in form (a `dynamic` value whose keys came back in another order, `5432.0`
+/// for `5432`, a list for a tuple), keeps the prior value, so no change is shown.
+pub fn keep_prior_forms(block: &Block, new: &mut Value, prior: &Value) {
+    let Some(m) = obj_mut(new) else { return };
+    for a in &block.attributes {
+        let Some(v) = m.get_mut(&a.name) else {
+            continue;
+        };
+        let p = attr(prior, &a.name);
+        if a.value_type().has_dynamic() && !v.typed_eq(p) && v.semantic_eq(p) {
+            *v = p.clone();
+        } else if let Some((n, b)) = nested_attrs(a) {
+            for (child, _, pc) in pair_children(n, &b, v, &Value::Null, p) {
+                keep_prior_forms(&b, child, pc);
+            }
+        }
+    }
+    for nb in &block.blocks {
+        if let Some(v) = m.get_mut(&nb.name) {
+            for (child, _, pc) in pair_children(
+                nb.nesting,
+                &nb.block,
+                v,
+                &Value::Null,
+                attr(prior, &nb.name),
+            ) {
+                keep_prior_forms(&nb.block, child, pc);
+            }
+        }
+    }
+}
+
+/// Whether the value at `path` belongs to a sensitive attribute.
+pub fn is_sensitive(block: &Block, path: &AttributePath) -> bool {
+    let mut block = std::borrow::Cow::Borrowed(block);
+    for step in &path.0 {
+        let PathStep::Attr(name) = step else { continue };
+        if let Some(a) = block.attribute(name) {
+            if a.sensitive {
+                return true;
+            }
+            match nested_attrs(a) {
+                Some((_, b)) => block = std::borrow::Cow::Owned(b),
+                None => return false,
+            }
+        } else if let Some(nb) = block.blocks.iter().find(|b| &b.name == name) {
+            block = std::borrow::Cow::Owned(nb.block.clone());
+        } else {
+            return false;
+        }
+    }
+    false
 }
 
 /// The value with every unknown inside replaced by null.

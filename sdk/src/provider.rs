@@ -7,14 +7,18 @@ use crate::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::model::Model;
 use crate::schema::Schema;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 /// What every resource and data source call gets: the provider's configured data and
 /// a cancellation signal that fires when Terraform asks the provider to stop.
+///
+/// Warnings given with [`Context::warn`] reach Terraform with the call's result, so a
+/// create can succeed and still say something worth knowing.
 pub struct Context<D> {
     data: Option<Arc<D>>,
     cancel: CancellationToken,
+    warnings: Arc<Mutex<Vec<Diagnostic>>>,
 }
 
 impl<D> Clone for Context<D> {
@@ -22,13 +26,37 @@ impl<D> Clone for Context<D> {
         Context {
             data: self.data.clone(),
             cancel: self.cancel.clone(),
+            warnings: self.warnings.clone(),
         }
     }
 }
 
 impl<D> Context<D> {
     pub(crate) fn new(data: Option<Arc<D>>, cancel: CancellationToken) -> Context<D> {
-        Context { data, cancel }
+        Context {
+            data,
+            cancel,
+            warnings: Arc::default(),
+        }
+    }
+
+    /// Adds a warning to the result of the current call, whether it succeeds or not.
+    pub fn warn(&self, warning: Diagnostic) {
+        let warning = Diagnostic {
+            severity: crate::diag::Severity::Warning,
+            ..warning
+        };
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(warning);
+    }
+
+    /// The warnings given so far, removed from the context.
+    pub(crate) fn take_warnings(&self) -> Diagnostics {
+        Diagnostics(std::mem::take(
+            &mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()),
+        ))
     }
 
     /// The data `Provider::configure` returned, or an error diagnostic when the

@@ -19,6 +19,7 @@ mod types;
 pub use number::Number;
 pub use types::{MAX_TYPE_DEPTH, Type, TypeError};
 
+use crate::diag::{AttributePath, PathStep};
 use std::collections::BTreeMap;
 
 /// A Terraform value. Collections hold values of their element type; objects hold one
@@ -137,26 +138,60 @@ impl Value {
         }
     }
 
-    /// Semantic equality: sets compare without order, dynamic wrappers by content.
+    /// Semantic equality: sets compare without order, numbers by value, and values at
+    /// `dynamic` positions by content (a tuple equals a list with the same elements,
+    /// an object a map with the same entries), as the data they carry is the same.
     pub fn semantic_eq(&self, other: &Value) -> bool {
+        self.eq_with(other, false)
+    }
+
+    /// Like [`Value::semantic_eq`], but values at `dynamic` positions must also have
+    /// the same type, as Terraform requires of a plan against its configuration.
+    pub fn typed_eq(&self, other: &Value) -> bool {
+        self.eq_with(other, true)
+    }
+
+    fn eq_with(&self, other: &Value, typed: bool) -> bool {
+        let all = |a: &BTreeMap<String, Value>, b: &BTreeMap<String, Value>| {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, x)| b.get(k).is_some_and(|y| x.eq_with(y, typed)))
+        };
         match (self, other) {
             (Value::Set(a), Value::Set(b)) => {
                 a.len() == b.len()
-                    && a.iter().all(|x| b.iter().any(|y| x.semantic_eq(y)))
-                    && b.iter().all(|y| a.iter().any(|x| x.semantic_eq(y)))
+                    && a.iter().all(|x| b.iter().any(|y| x.eq_with(y, typed)))
+                    && b.iter().all(|y| a.iter().any(|x| x.eq_with(y, typed)))
             }
             (Value::List(a), Value::List(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.semantic_eq(y))
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_with(y, typed))
             }
-            (Value::Map(a), Value::Map(b)) | (Value::Object(a), Value::Object(b)) => {
-                a.len() == b.len()
-                    && a.iter()
-                        .all(|(k, x)| b.get(k).is_some_and(|y| x.semantic_eq(y)))
+            (Value::Map(a), Value::Map(b)) | (Value::Object(a), Value::Object(b)) => all(a, b),
+            (Value::Map(a), Value::Object(b)) | (Value::Object(a), Value::Map(b)) if !typed => {
+                all(a, b)
             }
-            (Value::Dynamic(ta, a), Value::Dynamic(tb, b)) => ta == tb && a.semantic_eq(b),
-            (Value::Dynamic(_, a), b) | (b, Value::Dynamic(_, a)) => a.semantic_eq(b),
+            (Value::Dynamic(ta, a), Value::Dynamic(tb, b)) => {
+                (!typed || ta == tb) && a.eq_with(b, typed)
+            }
+            (Value::Dynamic(_, a), b) | (b, Value::Dynamic(_, a)) if !typed => a.eq_with(b, typed),
             (Value::Unknown(_), Value::Unknown(_)) => true,
             (a, b) => a == b,
+        }
+    }
+
+    /// The value inside a `dynamic` wrapper (the value itself when not wrapped).
+    pub fn peel(&self) -> &Value {
+        match self {
+            Value::Dynamic(_, inner) => inner.peel(),
+            v => v,
+        }
+    }
+
+    /// Mutable [`Value::peel`].
+    pub fn peel_mut(&mut self) -> &mut Value {
+        match self {
+            Value::Dynamic(_, inner) => inner.peel_mut(),
+            v => v,
         }
     }
 }
@@ -194,47 +229,48 @@ impl From<Number> for Value {
 
 /// A value that does not fit the type it was decoded or encoded with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}{}", if path.is_empty() { String::new() } else { format!(" at {path}") })]
+#[error("{message}{}", if path.0.is_empty() { String::new() } else { format!(" at {path}") })]
 pub struct CodecError {
     /// What went wrong.
     pub message: String,
-    /// Where, as a Terraform-style path (`a.b[0]["k"]`), empty at the root.
-    pub path: String,
+    /// Where, from the value that was being decoded (empty at its root).
+    pub path: AttributePath,
+    /// The value (or a part of it) is not known yet: a typed decoding could not hold
+    /// it, but nothing is wrong with it.
+    pub unknown: bool,
 }
 
 impl CodecError {
     pub(crate) fn new(message: impl Into<String>) -> CodecError {
         CodecError {
             message: message.into(),
-            path: String::new(),
+            path: AttributePath::default(),
+            unknown: false,
         }
     }
 
-    pub(crate) fn at_attr(mut self, name: &str) -> CodecError {
-        self.path = if self.path.is_empty() || self.path.starts_with('[') {
-            format!("{name}{}", self.path)
-        } else {
-            format!("{name}.{}", self.path)
-        };
+    /// A value not known yet where a known one is needed.
+    pub(crate) fn not_known() -> CodecError {
+        CodecError {
+            unknown: true,
+            ..CodecError::new("value is not known yet")
+        }
+    }
+
+    fn at(mut self, step: PathStep) -> CodecError {
+        self.path.0.insert(0, step);
         self
     }
 
-    pub(crate) fn at_index(mut self, index: usize) -> CodecError {
-        self.path = if self.path.is_empty() || self.path.starts_with('[') {
-            format!("[{index}]{}", self.path)
-        } else {
-            format!("[{index}].{}", self.path)
-        };
-        self
+    pub(crate) fn at_attr(self, name: &str) -> CodecError {
+        self.at(PathStep::Attr(name.to_string()))
     }
 
-    pub(crate) fn at_key(mut self, key: &str) -> CodecError {
-        let k = serde_json::to_string(key).unwrap_or_default();
-        self.path = if self.path.is_empty() || self.path.starts_with('[') {
-            format!("[{k}]{}", self.path)
-        } else {
-            format!("[{k}].{}", self.path)
-        };
-        self
+    pub(crate) fn at_index(self, index: usize) -> CodecError {
+        self.at(PathStep::Index(index as i64))
+    }
+
+    pub(crate) fn at_key(self, key: &str) -> CodecError {
+        self.at(PathStep::Key(key.to_string()))
     }
 }

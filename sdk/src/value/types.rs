@@ -53,6 +53,17 @@ impl Type {
         )
     }
 
+    /// Whether `dynamic` appears anywhere in the type.
+    pub fn has_dynamic(&self) -> bool {
+        match self {
+            Type::Dynamic => true,
+            Type::List(e) | Type::Set(e) | Type::Map(e) => e.has_dynamic(),
+            Type::Object(attrs, _) => attrs.values().any(Type::has_dynamic),
+            Type::Tuple(elems) => elems.iter().any(Type::has_dynamic),
+            _ => false,
+        }
+    }
+
     /// The compact JSON form used in schemas and in `dynamic` values.
     pub fn to_json(&self) -> String {
         let mut out = String::new();

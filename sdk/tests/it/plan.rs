@@ -7,7 +7,7 @@ use std::time::Duration;
 use tf_proto::tfplugin6 as pb;
 use tf_proto::tfplugin6::attribute_path::step::Selector;
 use tf_proto::tfplugin6::provider_server::Provider as _;
-use tf_sdk::grpc::ProviderService;
+use tf_sdk::__internal::ProviderService;
 use tf_sdk::value::{Number, Type, Value, msgpack};
 use tf_sdk::{
     AttributePath, Context, Diagnostic, Diagnostics, ErasedResource, Model, PlanRequest, Provider,
@@ -142,6 +142,12 @@ impl Resource<Store> for ThingResource {
     async fn create(&self, ctx: &Context<Store>, plan: Thing) -> Result<Thing, Diagnostics> {
         if plan.name.as_deref() == Some("hang") {
             std::future::pending::<()>().await;
+        }
+        if plan.name.as_deref() == Some("warner") {
+            ctx.warn(
+                Diagnostic::warning("Created with a caveat", "it is fine")
+                    .at(AttributePath::root("name")),
+            );
         }
         let store = ctx.data()?;
         let id = format!("id-{}", store.lock().unwrap().len() + 1);
@@ -457,7 +463,7 @@ async fn big_numbers_survive_plan_and_apply() {
 // Apply
 
 #[tokio::test]
-async fn apply_keeps_known_planned_values_and_nulls_leftover_unknowns() {
+async fn apply_reports_a_changed_planned_value_and_nulls_leftover_unknowns() {
     let (svc, store) = service().await;
     let cfg = config(&[
         ("name", Value::from("liar")),
@@ -465,7 +471,17 @@ async fn apply_keeps_known_planned_values_and_nulls_leftover_unknowns() {
     ]);
     let p = plan(&svc, &Value::Null, &cfg).await;
     let (state, diags) = apply(&svc, &Value::Null, &p.state).await;
-    assert!(diags.is_empty(), "no inconsistent-result error: {diags:?}");
+    // Honest state: the remote system kept another value than the configured one.
+    // That is an error on the attribute naming both values, never a silent diff.
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    let d = &diags[0];
+    assert!(d.summary.contains("note"), "{d:?}");
+    assert!(
+        d.detail.contains("\"planned\"") && d.detail.contains("\"provider-said\""),
+        "{d:?}"
+    );
+    assert!(d.attribute.is_some(), "{d:?}");
+    // The state keeps what was planned (Terraform's consistency rule).
     assert_eq!(state.get("note"), Some(&Value::from("planned")));
     assert_eq!(
         store.lock().unwrap()["id-1"].note,
@@ -772,5 +788,21 @@ async fn write_only_values_reach_the_resource_but_never_the_plan_or_state() {
         stored.secret,
         Val::Known("s3cr3t".into()),
         "the resource saw it"
+    );
+}
+
+#[tokio::test]
+async fn create_can_succeed_with_a_warning() {
+    let (svc, _) = service().await;
+    let cfg = config(&[("name", Value::from("warner"))]);
+    let p = plan(&svc, &Value::Null, &cfg).await;
+    let (state, diags) = apply(&svc, &Value::Null, &p.state).await;
+    assert_eq!(state.get("id"), Some(&Value::from("id-1")), "created");
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].severity, pb::diagnostic::Severity::Warning as i32);
+    assert_eq!(diags[0].summary, "Created with a caveat");
+    assert_eq!(
+        diags[0].attribute.as_ref().unwrap().steps[0].selector,
+        Some(attr("name"))
     );
 }

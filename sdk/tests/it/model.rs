@@ -393,14 +393,10 @@ fn decode_errors_name_the_path() {
             ),
             "extra[1]",
         ),
-        (
-            with("flags", Value::Set(vec![Value::unknown()])),
-            "flags[0]",
-        ),
     ];
     for (v, path) in cases {
         let err = Server::from_value(&v).unwrap_err();
-        assert_eq!(err.path, path, "{err}");
+        assert_eq!(err.path.to_string(), path, "{err}");
     }
     assert!(Server::from_value(&Value::from("not an object")).is_err());
     // And the wire decoder names paths too.
@@ -428,5 +424,123 @@ fn decode_errors_name_the_path() {
         0xa4, b'r', b'u', b'l', b'e', 0x91, 0x81, 0xa4, b'n', b'a', b'm', b'e', 0x01,
     ]);
     let err = msgpack::decode(&bytes, &ty).unwrap_err();
-    assert_eq!(err.path, "rule[0].name");
+    assert_eq!(err.path.to_string(), "rule[0].name");
+}
+
+/// Collections whose elements may be unknown (IDs of resources created in the same
+/// apply) and free-form JSON inside list blocks.
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Scoped {
+    /// Plain elements: a partly known list is unknown as a whole.
+    #[tf(optional)]
+    plain: Val<Vec<String>>,
+    /// `Val` elements keep the unknown where it is.
+    #[tf(optional)]
+    ids: Val<Vec<Val<String>>>,
+    #[tf(optional)]
+    set: Val<Set<Val<String>>>,
+    #[tf(optional)]
+    map: Val<BTreeMap<String, Val<String>>>,
+    #[tf(block = "list")]
+    step: Val<Vec<Step>>,
+}
+
+/// A step with free-form inputs.
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Step {
+    #[tf(required, validate = validators::length(1, 10))]
+    name: Val<String>,
+    #[tf(optional)]
+    inputs: Val<tf_sdk::Json>,
+}
+
+#[test]
+fn partial_unknowns_decode_with_the_unknown_in_place() {
+    let partial = || Value::List(vec![Value::from("Environments-1"), Value::unknown()]);
+    let v = Value::object([
+        ("plain", partial()),
+        ("ids", partial()),
+        (
+            "set",
+            Value::Set(vec![Value::unknown(), Value::from("Channels-1")]),
+        ),
+        (
+            "map",
+            Value::Map(BTreeMap::from([
+                ("a".into(), Value::unknown()),
+                ("b".into(), Value::from("x")),
+            ])),
+        ),
+        ("step", Value::Null),
+    ]);
+    let m = Scoped::from_value(&v).unwrap();
+    assert_eq!(m.plain, Val::Unknown);
+    assert_eq!(
+        m.ids,
+        Val::Known(vec![Val::Known("Environments-1".into()), Val::Unknown])
+    );
+    assert_eq!(
+        m.map.known().unwrap().get("a"),
+        Some(&Val::Unknown),
+        "{m:?}"
+    );
+    // Encoding gives back exactly what came in.
+    let back = m.to_value();
+    assert_eq!(back.get("ids"), v.get("ids"));
+    assert!(back.get("set").unwrap().semantic_eq(v.get("set").unwrap()));
+    assert_eq!(back.get("map"), v.get("map"));
+    // Validators skip what is unknown.
+    let mut diags = Diagnostics::new();
+    m.validate(&AttributePath::default(), &mut diags);
+    assert!(diags.is_empty(), "{diags}");
+}
+
+#[test]
+fn json_in_list_blocks_travels_as_a_tuple() {
+    let block = Scoped::block();
+    // Terraform sends a list block holding dynamic values as a dynamic tuple.
+    let ty = block.value_type();
+    let Type::Object(attrs, _) = &ty else {
+        unreachable!()
+    };
+    assert_eq!(attrs["step"], Type::Dynamic);
+    let step_ty = Step::block().value_type();
+    let inputs_a = Value::Dynamic(
+        Box::new(Type::object([("port", Type::Number)])),
+        Box::new(Value::object([("port", Value::from(5432))])),
+    );
+    let inputs_b = Value::Dynamic(
+        Box::new(Type::object([("tags", Type::Tuple(vec![Type::String]))])),
+        Box::new(Value::object([(
+            "tags",
+            Value::List(vec![Value::from("a")]),
+        )])),
+    );
+    let steps = Value::Dynamic(
+        Box::new(Type::Tuple(vec![step_ty.clone(), step_ty])),
+        Box::new(Value::List(vec![
+            Value::object([("name", Value::from("db")), ("inputs", inputs_a)]),
+            Value::object([("name", Value::from("web")), ("inputs", inputs_b)]),
+        ])),
+    );
+    let v = Value::object([
+        ("plain", Value::Null),
+        ("ids", Value::Null),
+        ("set", Value::Null),
+        ("map", Value::Null),
+        ("step", steps),
+    ]);
+    let bytes = msgpack::encode(&v, &ty).unwrap();
+    let decoded = msgpack::decode(&bytes, &ty).unwrap();
+    let m = Scoped::from_value(&decoded).unwrap();
+    let steps = m.step.known().unwrap();
+    assert_eq!(
+        steps[0].inputs,
+        Val::Known(tf_sdk::Json(serde_json::json!({"port": 5432})))
+    );
+    assert_eq!(
+        steps[1].inputs,
+        Val::Known(tf_sdk::Json(serde_json::json!({"tags": ["a"]})))
+    );
+    assert!(m.to_value().semantic_eq(&decoded));
 }

@@ -874,15 +874,15 @@ fn wrong_types_are_errors_with_paths() {
     bytes.extend([0x91, 0x81, 0xa1, b'n']);
     bytes.extend(mp_str("abc"));
     let err = msgpack::decode(&bytes, &ty).unwrap_err();
-    assert_eq!(err.path, "list[0].n");
+    assert_eq!(err.path.to_string(), "list[0].n");
     let err = json::decode(br#"{"list":[{"n":1},{"n":true}]}"#, &ty).unwrap_err();
-    assert_eq!(err.path, "list[1].n");
+    assert_eq!(err.path.to_string(), "list[1].n");
     let mty = Type::map(Type::Bool);
     let err = msgpack::decode(&[0x81, 0xa2, b'k', b'1', 0x01], &mty).unwrap_err();
-    assert_eq!(err.path, "[\"k1\"]");
+    assert_eq!(err.path.to_string(), "[\"k1\"]");
     // Encoding a value that does not fit the type is an error, with its path.
     let err = msgpack::encode(&Value::object([("list", Value::from("x"))]), &ty).unwrap_err();
-    assert_eq!(err.path, "list");
+    assert_eq!(err.path.to_string(), "list");
     assert!(msgpack::encode(&Value::object([("zzz", Value::Null)]), &ty).is_err());
     assert!(msgpack::encode(&Value::from(1), &Type::String).is_err());
     assert!(json::encode(&Value::unknown(), &Type::String).is_err());

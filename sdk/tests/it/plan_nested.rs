@@ -2,7 +2,7 @@
 //! paired by list index and map key, and `requires_replace` is found at any depth.
 
 use std::collections::BTreeMap;
-use tf_sdk::plan::{mark_computed_unknown, requires_replace};
+use tf_sdk::__internal::plan::{mark_computed_unknown, requires_replace};
 use tf_sdk::value::Value;
 use tf_sdk::{AttributePath, Model, Val};
 
@@ -227,7 +227,7 @@ fn set_elements_are_paired_by_value_for_defaults_and_prior_state() {
         tag("b", Val::Known(7), Val::Known("t-b".into()), Val::Known(2)),
     ])
     .to_value();
-    tf_sdk::plan::apply_defaults(&block, &mut plan, &config);
+    tf_sdk::__internal::plan::apply_defaults(&block, &mut plan, &config);
     mark_computed_unknown(&block, &mut plan, &config, &prior);
     let planned = Tagged::from_value(&plan).unwrap();
     let tags = &planned.tag.known().unwrap().0;
@@ -248,5 +248,5 @@ fn set_elements_are_paired_by_value_for_defaults_and_prior_state() {
         "a new element: default applied, no prior to keep an ID from"
     );
     // Nothing configured was changed on the way.
-    assert!(tf_sdk::plan::restore_config(&block, &mut plan, &config).is_empty());
+    assert!(tf_sdk::__internal::plan::restore_config(&block, &mut plan, &config).is_empty());
 }
