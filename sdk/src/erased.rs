@@ -5,8 +5,9 @@ use crate::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::model::Model;
 use crate::plan;
 use crate::provider::{Context, DataSource, PlanRequest, Resource};
-use crate::schema::{Block, Schema, wrap_dynamic};
+use crate::schema::{Block, Schema};
 use crate::value::{CodecError, Value, json};
+use crate::wire;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -205,6 +206,14 @@ fn validate_model<M: Model>(
     diags
 }
 
+/// Values from Terraform with the concrete types of their `dynamic` parts attached.
+fn annotated<const N: usize>(block: &Block, mut values: [Value; N]) -> [Value; N] {
+    for v in &mut values {
+        wire::annotate(block, v, None);
+    }
+    values
+}
+
 /// Write-only attributes are sent in configuration but never planned or stored:
 /// Terraform requires them null in the plan and in state.
 fn null_write_only(block: &crate::schema::Block, value: &mut Value) {
@@ -271,6 +280,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
         config: Value,
     ) -> BoxFuture<'a, Planned> {
         Box::pin(async move {
+            let [prior, proposed, config] = annotated(&schema.block, [prior, proposed, config]);
             let mut diags = Diagnostics::new();
             if proposed.is_null() {
                 return Planned {
@@ -317,7 +327,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                 &plan::restore_config(block, &mut planned, &config),
             );
             null_write_only(block, &mut planned);
-            wrap_dynamic(block, &mut planned);
+            wire::wrap(block, &mut planned);
             let mut replace = plan::requires_replace(block, &prior, &planned, &config);
             if !prior.is_null() {
                 for p in req.requires_replace {
@@ -343,6 +353,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
         config: Value,
     ) -> BoxFuture<'a, (Value, Diagnostics)> {
         Box::pin(async move {
+            let [prior, planned, config] = annotated(&schema.block, [prior, planned, config]);
             if planned.is_null() {
                 let state = match decode::<R::Model>("prior state", &prior) {
                     Ok(s) => s,
@@ -382,7 +393,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                     let (mut state, mismatches) = plan::reconcile_applied(&planned, &new);
                     diags.extend(mismatch_diags(&schema.block, &mismatches));
                     null_write_only(&schema.block, &mut state);
-                    wrap_dynamic(&schema.block, &mut state);
+                    wire::wrap(&schema.block, &mut state);
                     (state, diags)
                 }
                 Err(d) => {
@@ -403,6 +414,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
             if state.is_null() {
                 return (Value::Null, Diagnostics::new());
             }
+            let [state] = annotated(&schema.block, [state]);
             let model = match decode::<R::Model>("state", &state) {
                 Ok(m) => m,
                 Err(d) => return (state, d),
@@ -414,7 +426,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
                     let mut v = plan::strip_unknown(&m.to_value());
                     null_write_only(&schema.block, &mut v);
                     plan::keep_prior_forms(&schema.block, &mut v, &state);
-                    wrap_dynamic(&schema.block, &mut v);
+                    wire::wrap(&schema.block, &mut v);
                     (v, diags)
                 }
                 Ok(None) => (Value::Null, diags),
@@ -437,7 +449,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
             match result {
                 Ok(m) => {
                     let mut v = plan::strip_unknown(&m.to_value());
-                    wrap_dynamic(&R::Model::block(), &mut v);
+                    wire::wrap(&R::Model::block(), &mut v);
                     (v, diags)
                 }
                 Err(d) => {
@@ -505,6 +517,7 @@ impl<D: Send + Sync + 'static, S: DataSource<D>> ErasedDataSource<D> for DataSou
         config: Value,
     ) -> BoxFuture<'a, (Value, Diagnostics)> {
         Box::pin(async move {
+            let [config] = annotated(&schema.block, [config]);
             let model = match decode::<S::Model>("configuration", &config) {
                 Ok(m) => m,
                 Err(d) => return (Value::Null, d),
@@ -520,7 +533,7 @@ impl<D: Send + Sync + 'static, S: DataSource<D>> ErasedDataSource<D> for DataSou
                         &plan::restore_config(&schema.block, &mut v, &config),
                     );
                     let mut v = plan::strip_unknown(&v);
-                    wrap_dynamic(&schema.block, &mut v);
+                    wire::wrap(&schema.block, &mut v);
                     (v, diags)
                 }
                 Err(d) => {

@@ -21,6 +21,7 @@ pub mod provider;
 pub mod schema;
 pub mod serve;
 pub mod value;
+mod wire;
 
 pub use diag::{AttributePath, Diagnostic, Diagnostics, Severity};
 pub use dynamic::Json;

@@ -83,6 +83,20 @@ pub struct Attribute {
 }
 
 impl Attribute {
+    /// The nested attributes as a block, for nested attribute types.
+    pub fn nested_block(&self) -> Option<(Nesting, Block)> {
+        match &self.ty {
+            AttributeType::Nested(n, attrs) => Some((
+                *n,
+                Block {
+                    attributes: attrs.clone(),
+                    ..Block::default()
+                },
+            )),
+            AttributeType::Type(_) => None,
+        }
+    }
+
     /// A new attribute; set the flags with struct update or the builder methods.
     pub fn new(name: impl Into<String>, ty: Type) -> Attribute {
         Attribute {
@@ -140,7 +154,7 @@ impl NestedBlock {
 /// The wire type of objects of type `obj` nested as `nesting`. As in Terraform, a
 /// list or map of objects that hold `dynamic` values is itself `dynamic` (a tuple or
 /// an object on the wire), since its elements may differ in type.
-fn wrap(nesting: Nesting, obj: Type) -> Type {
+pub(crate) fn wrap(nesting: Nesting, obj: Type) -> Type {
     match nesting {
         Nesting::Single | Nesting::Group => obj,
         Nesting::List | Nesting::Map if obj.has_dynamic() => Type::Dynamic,
@@ -148,62 +162,6 @@ fn wrap(nesting: Nesting, obj: Type) -> Type {
         Nesting::Set => Type::set(obj),
         Nesting::Map => Type::map(obj),
     }
-}
-
-/// Gives the lists and maps of objects that are `dynamic` on the wire (see [`wrap`])
-/// their concrete tuple or object type, so they encode as Terraform expects. Values
-/// built by models or the plan pipeline carry no such wrapper, or a stale one.
-pub(crate) fn wrap_dynamic(block: &Block, value: &mut Value) {
-    let Value::Object(m) = value.peel_mut() else {
-        return;
-    };
-    for a in &block.attributes {
-        if let (AttributeType::Nested(n, attrs), Some(v)) = (&a.ty, m.get_mut(&a.name)) {
-            let inner = Block {
-                attributes: attrs.clone(),
-                ..Block::default()
-            };
-            wrap_nested(*n, &inner, v);
-        }
-    }
-    for nb in &block.blocks {
-        if let Some(v) = m.get_mut(&nb.name) {
-            wrap_nested(nb.nesting, &nb.block, v);
-        }
-    }
-}
-
-fn wrap_nested(nesting: Nesting, block: &Block, value: &mut Value) {
-    let elem = block.value_type();
-    let dynamic = wrap(nesting, elem.clone()) == Type::Dynamic;
-    let inner = std::mem::replace(value, Value::Null);
-    let mut inner = match inner {
-        Value::Dynamic(_, v) => *v,
-        v => v,
-    };
-    match &mut inner {
-        Value::List(items) | Value::Set(items) => {
-            items.iter_mut().for_each(|v| wrap_dynamic(block, v))
-        }
-        Value::Map(items) | Value::Object(items) if nesting == Nesting::Map => {
-            items.values_mut().for_each(|v| wrap_dynamic(block, v))
-        }
-        v @ Value::Object(_) => wrap_dynamic(block, v),
-        _ => {}
-    }
-    *value = match (dynamic, inner) {
-        (true, Value::List(items)) => Value::Dynamic(
-            Box::new(Type::Tuple(vec![elem; items.len()])),
-            Box::new(Value::List(items)),
-        ),
-        (true, Value::Map(items) | Value::Object(items)) => Value::Dynamic(
-            Box::new(Type::object(
-                items.keys().map(|k| (k.clone(), elem.clone())),
-            )),
-            Box::new(Value::Object(items)),
-        ),
-        (_, v) => v,
-    };
 }
 
 fn object_type(attrs: &[Attribute], blocks: &[NestedBlock]) -> Type {

@@ -9,6 +9,8 @@
 //! }
 //! ```
 
+mod manifest;
+
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -26,11 +28,11 @@ struct Config {
 }
 
 /// The configured root folder.
-struct Root(PathBuf);
+pub(crate) struct Root(PathBuf);
 
 impl Root {
     /// `rel` under the root, refusing paths that would leave it.
-    fn join(&self, rel: &str) -> Result<PathBuf, Diagnostics> {
+    pub(crate) fn join(&self, rel: &str) -> Result<PathBuf, Diagnostics> {
         check_relative(rel).map_err(|msg| {
             Diagnostics::from(
                 Diagnostic::error("Invalid path", msg).at(AttributePath::root("path")),
@@ -40,7 +42,7 @@ impl Root {
     }
 }
 
-fn check_relative(rel: &str) -> Result<(), String> {
+pub(crate) fn check_relative(rel: &str) -> Result<(), String> {
     let p = Path::new(rel);
     if rel.is_empty() {
         return Err("must not be empty".into());
@@ -60,7 +62,7 @@ fn check_mode(mode: &str) -> Result<(), String> {
     }
 }
 
-fn io_error(what: &str, path: &Path, e: std::io::Error) -> Diagnostics {
+pub(crate) fn io_error(what: &str, path: &Path, e: std::io::Error) -> Diagnostics {
     Diagnostic::error(format!("Cannot {what} {}", path.display()), e.to_string()).into()
 }
 
@@ -101,7 +103,11 @@ impl Provider for LocalFs {
     }
 
     fn resources(&self) -> Vec<Box<dyn ErasedResource<Root>>> {
-        vec![resource(FileResource), resource(DirectoryResource)]
+        vec![
+            resource(FileResource),
+            resource(DirectoryResource),
+            resource(manifest::ManifestResource),
+        ]
     }
 
     fn data_sources(&self) -> Vec<Box<dyn ErasedDataSource<Root>>> {
