@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    DeploymentProcess, Environment, Feed, Lifecycle, Project, ProjectGroup, Resource,
+    DeploymentProcess, Environment, Feed, Lifecycle, Named, Project, ProjectGroup, Resource,
     ResourceCollection, RootDocument, Space,
 };
 use crate::{Config, Credentials, Error, retry};
@@ -447,17 +447,6 @@ impl<'a, T: Resource> Collection<'a, T> {
             .map(drop)
     }
 }
-
-/// Resources with a `Name`.
-pub trait Named {
-    /// The name.
-    fn name(&self) -> &str;
-}
-
-macro_rules! named {
-    ($($t:ty),*) => {$(impl Named for $t { fn name(&self) -> &str { &self.name } })*};
-}
-named!(Space, Environment, ProjectGroup, Lifecycle, Project, Feed);
 
 /// Deployment processes: created with their project, so only read and replace.
 #[derive(Debug, Clone)]

@@ -19,8 +19,10 @@ mod retry;
 #[cfg(feature = "http")]
 pub mod step_packages;
 
+pub use model::Named;
+
 #[cfg(feature = "http")]
-pub use client::{Client, Collection, DeploymentProcesses, ListOptions, Named};
+pub use client::{Client, Collection, DeploymentProcesses, ListOptions};
 #[cfg(feature = "http")]
 pub use config::{Config, Credentials, RetryPolicy};
 #[cfg(feature = "http")]

@@ -7,7 +7,7 @@
 //!
 //! Run: `cargo bench -p octopus-server --bench step_feed`
 
-#[path = "../tests/common/step_archive.rs"]
+#[path = "../tests/it/common/step_archive.rs"]
 mod step_archive;
 
 use std::fmt::Write as _;

@@ -1,14 +1,19 @@
 //! `octopus-lite`: run the embedded Octopus-compatible server.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use lexopt::{Arg, Parser};
+use octopus_packaging::range::VersionRange;
+use octopus_packaging::step_package::TrustedPackage;
 use octopus_server::{Server, ServerConfig};
 
-const USAGE: &str = "usage: octopus-lite [--listen ADDR] [--data-dir DIR] [--api-key KEY] [--step-feed DIR] [--trust-step-package ID]...
+const USAGE: &str = "usage: octopus-lite [OPTIONS]
 
+options (each VALUE may also be given as --option=VALUE):
   --listen ADDR    address to listen on (default 127.0.0.1:8065; port 0 = any free port)
   --data-dir DIR   directory of the database and generated API key (default ./octopus-lite-data)
   --api-key KEY    API key to accept (default: generated once and kept in the data directory)
@@ -18,84 +23,153 @@ const USAGE: &str = "usage: octopus-lite [--listen ADDR] [--data-dir DIR] [--api
   --step-feed DIR  step-package feed directory to watch (new archives are installed)
   --trust-step-package ID[@RANGE]
                    allow installing step package ID (optionally only versions in RANGE,
-                   e.g. acme-steps@^2.0); repeatable";
+                   e.g. acme-steps@^2.0); repeatable
+  -h, --help       print this help and exit
+  -V, --version    print the version and exit";
 
-fn parse_args() -> Result<ServerConfig, String> {
+/// What the command line asks for.
+enum Command {
+    /// Run the server with this configuration.
+    Run(Box<ServerConfig>),
+    /// Print the usage text.
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// Parses the arguments (without the program name). The error is one line
+/// naming the offending argument.
+fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
     let mut config = ServerConfig::new(PathBuf::from("octopus-lite-data"));
     config.listen = SocketAddr::from(([127, 0, 0, 1], 8065));
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        if flag == "--help" || flag == "-h" {
-            return Err(String::new());
-        }
-        let value = match inline.or_else(|| args.next()) {
-            Some(v) => v,
-            None => return Err(format!("{flag} needs a value")),
-        };
-        match flag.as_str() {
-            "--listen" => {
-                config.listen = value
-                    .parse()
-                    .map_err(|e| format!("--listen {value}: {e}"))?
-            }
-            "--data-dir" => config.data_dir = PathBuf::from(value),
-            "--api-key" => {
-                if !value.starts_with("API-")
-                    || value.len() < 8
-                    || !value.bytes().all(|b| b.is_ascii_graphic())
-                {
-                    return Err("--api-key must look like API-XXXXXXXX".into());
-                }
-                config.api_key = Some(value);
-            }
-            "--max-body" => {
-                config.max_body_bytes = value
-                    .parse()
-                    .map_err(|e| format!("--max-body {value}: {e}"))?
-            }
-            "--max-package-bytes" => {
-                config.max_package_bytes = value
-                    .parse()
-                    .map_err(|e| format!("--max-package-bytes {value}: {e}"))?
-            }
-            "--step-feed" => config.step_feed_dir = Some(PathBuf::from(value)),
-            "--trust-step-package" => {
-                let (id, range) = match value.split_once('@') {
-                    Some((id, r)) => (id, Some(r)),
-                    None => (value.as_str(), None),
+    let mut parser = Parser::from_args(args);
+    while let Some(arg) = parser.next().map_err(describe)? {
+        match arg {
+            Arg::Short('h') => return Ok(Command::Help),
+            Arg::Short('V') => return Ok(Command::Version),
+            Arg::Long(flag @ ("help" | "version")) => {
+                let (flag, command) = if flag == "help" {
+                    ("--help", Command::Help)
+                } else {
+                    ("--version", Command::Version)
                 };
-                octopus_packaging::filename::validate_id(id)
-                    .map_err(|e| format!("--trust-step-package {value}: {e}"))?;
-                let versions = range
-                    .map(octopus_packaging::range::VersionRange::parse)
-                    .transpose()
-                    .map_err(|e| format!("--trust-step-package {value}: {e}"))?;
-                config.trusted_step_packages.packages.push(
-                    octopus_packaging::step_package::TrustedPackage {
-                        id: id.to_owned(),
-                        versions,
-                    },
-                );
+                // `--help=x` is a mistake, not a request for help: lexopt would only
+                // notice the value on the next call, which never comes.
+                if let Some(v) = parser.optional_value() {
+                    return Err(format!("option {flag} takes no value (got {v:?})"));
+                }
+                return Ok(command);
             }
-            other => return Err(format!("unknown flag {other}")),
+            Arg::Long("listen") => {
+                config.listen = value(&mut parser, "--listen", str::parse::<SocketAddr>)?;
+            }
+            Arg::Long("data-dir") => {
+                // Any OS path is fine here: no UTF-8 needed.
+                config.data_dir = PathBuf::from(raw_value(&mut parser, "--data-dir")?);
+            }
+            Arg::Long("api-key") => {
+                config.api_key = Some(api_key(raw_value(&mut parser, "--api-key")?)?);
+            }
+            Arg::Long("max-body") => {
+                config.max_body_bytes = value(&mut parser, "--max-body", |v| v.parse())?;
+            }
+            Arg::Long("max-package-bytes") => {
+                config.max_package_bytes =
+                    value(&mut parser, "--max-package-bytes", |v| v.parse())?;
+            }
+            Arg::Long("step-feed") => {
+                config.step_feed_dir = Some(PathBuf::from(raw_value(&mut parser, "--step-feed")?));
+            }
+            Arg::Long("trust-step-package") => {
+                let trusted = value(&mut parser, "--trust-step-package", parse_trusted)?;
+                config.trusted_step_packages.packages.push(trusted);
+            }
+            other => return Err(describe(other.unexpected())),
         }
     }
-    Ok(config)
+    Ok(Command::Run(Box::new(config)))
+}
+
+/// The next argument as the value of `flag`, in any encoding.
+fn raw_value(parser: &mut Parser, flag: &str) -> Result<OsString, String> {
+    parser
+        .value()
+        .map_err(|_| format!("missing value for {flag}"))
+}
+
+/// The next argument as the value of `flag`, checked by `parse`.
+fn value<T, E: std::fmt::Display>(
+    parser: &mut Parser,
+    flag: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, String> {
+    let raw = raw_value(parser, flag)?;
+    let text = raw
+        .to_str()
+        .ok_or_else(|| format!("invalid value {raw:?} for {flag}: not valid UTF-8"))?;
+    parse(text).map_err(|e| format!("invalid value {text:?} for {flag}: {e}"))
+}
+
+/// `--api-key`: Octopus' `API-` prefix and printable ASCII. The message leaves
+/// the value out: it may be a real key with a typo.
+fn api_key(value: OsString) -> Result<String, String> {
+    match value.into_string() {
+        Ok(key)
+            if key.starts_with("API-")
+                && key.len() >= 8
+                && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(key)
+        }
+        _ => Err("invalid value for --api-key: it must look like API-XXXXXXXX".into()),
+    }
+}
+
+/// `--trust-step-package`: a package ID, optionally `@` a version range.
+fn parse_trusted(value: &str) -> Result<TrustedPackage, String> {
+    let (id, range) = match value.split_once('@') {
+        Some((id, r)) => (id, Some(r)),
+        None => (value, None),
+    };
+    octopus_packaging::filename::validate_id(id).map_err(|e| e.to_string())?;
+    let versions = range
+        .map(VersionRange::parse)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    Ok(TrustedPackage {
+        id: id.to_owned(),
+        versions,
+    })
+}
+
+/// One line for a lexopt error, naming the argument.
+fn describe(e: lexopt::Error) -> String {
+    match e {
+        lexopt::Error::UnexpectedOption(option) => format!("unknown option {option}"),
+        lexopt::Error::UnexpectedArgument(arg) => format!("unexpected argument {arg:?}"),
+        lexopt::Error::UnexpectedValue { option, value } => {
+            format!("option {option} takes no value (got {value:?})")
+        }
+        lexopt::Error::MissingValue {
+            option: Some(option),
+        } => format!("missing value for {option}"),
+        other => other.to_string(),
+    }
 }
 
 fn main() -> ExitCode {
-    let config = match parse_args() {
-        Ok(c) => c,
-        Err(e) if e.is_empty() => {
+    let config = match parse_args(std::env::args_os().skip(1)) {
+        Ok(Command::Run(config)) => *config,
+        Ok(Command::Help) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
+        Ok(Command::Version) => {
+            println!("octopus-lite {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            eprintln!("octopus-lite: {e}\n{USAGE}");
+            eprintln!("octopus-lite: {e}\nrun 'octopus-lite --help' for usage");
             return ExitCode::from(2);
         }
     };
@@ -149,5 +223,109 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        parse_args(args.iter().map(OsString::from))
+    }
+
+    fn config(args: &[&str]) -> ServerConfig {
+        match parse(args) {
+            Ok(Command::Run(c)) => *c,
+            Ok(_) => panic!("{args:?} did not ask to run"),
+            Err(e) => panic!("{args:?}: {e}"),
+        }
+    }
+
+    #[test]
+    fn values_follow_the_flag_or_an_equals_sign() {
+        for args in [
+            &[
+                "--listen",
+                "127.0.0.1:9",
+                "--max-body",
+                "10",
+                "--data-dir",
+                "d",
+            ][..],
+            &["--listen=127.0.0.1:9", "--max-body=10", "--data-dir=d"][..],
+        ] {
+            let c = config(args);
+            assert_eq!(c.listen, SocketAddr::from(([127, 0, 0, 1], 9)));
+            assert_eq!(c.max_body_bytes, 10);
+            assert_eq!(c.data_dir, PathBuf::from("d"));
+        }
+        let c = config(&[]);
+        assert_eq!(c.listen, SocketAddr::from(([127, 0, 0, 1], 8065)));
+        assert_eq!(c.data_dir, PathBuf::from("octopus-lite-data"));
+    }
+
+    #[test]
+    fn trusted_step_packages_repeat_and_take_ranges() {
+        let c = config(&[
+            "--trust-step-package",
+            "acme-steps@^2.0",
+            "--trust-step-package=other",
+        ]);
+        let trusted = &c.trusted_step_packages.packages;
+        assert_eq!(trusted.len(), 2);
+        assert_eq!(trusted[0].id, "acme-steps");
+        assert!(trusted[0].versions.is_some());
+        assert_eq!(trusted[1].id, "other");
+        assert_eq!(trusted[1].versions, None);
+        let e = parse(&["--trust-step-package", "acme@not a range"])
+            .err()
+            .unwrap();
+        assert!(e.contains("--trust-step-package"), "{e}");
+    }
+
+    #[test]
+    fn api_keys_are_checked_and_not_echoed() {
+        assert_eq!(
+            config(&["--api-key", "API-ABCDEFGH"]).api_key.as_deref(),
+            Some("API-ABCDEFGH")
+        );
+        let e = parse(&["--api-key", "secret-typo"]).err().unwrap();
+        assert!(e.contains("--api-key") && !e.contains("secret-typo"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_argument() {
+        let cases = [
+            (&["--bogus"][..], "unknown option --bogus"),
+            (&["-x"][..], "unknown option -x"),
+            (&["foo"][..], "unexpected argument \"foo\""),
+            (&["--listen"][..], "missing value for --listen"),
+            (
+                &["--listen", "nope"][..],
+                "invalid value \"nope\" for --listen",
+            ),
+            (
+                &["--max-body=-1"][..],
+                "invalid value \"-1\" for --max-body",
+            ),
+            (&["--help=yes"][..], "option --help takes no value"),
+        ];
+        for (args, want) in cases {
+            let e = parse(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} parsed"));
+            assert!(e.starts_with(want), "{args:?}: {e}");
+            assert!(!e.contains('\n'), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn help_and_version_stop_parsing() {
+        // Arguments after them are not looked at; errors before them still count.
+        assert!(matches!(parse(&["-h", "--bogus"]), Ok(Command::Help)));
+        assert!(parse(&["--listen", "x:1", "-h"]).is_err());
+        assert!(matches!(parse(&["--version"]), Ok(Command::Version)));
+        assert!(matches!(parse(&["-V"]), Ok(Command::Version)));
     }
 }

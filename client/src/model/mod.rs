@@ -53,6 +53,53 @@ pub trait Resource:
     fn id(&self) -> Option<&str>;
 }
 
+/// What every named Octopus document has: a name, its space and its links.
+pub trait Named: Resource {
+    /// The name.
+    fn name(&self) -> &str;
+    /// The space the document lives in; `None` for documents that are not space-scoped (spaces).
+    fn space_id(&self) -> Option<&str>;
+    /// Sets the server-assigned ID and (for space-scoped documents) the space.
+    fn set_identity(&mut self, id: String, space: &str);
+    /// The hypermedia links.
+    fn links_mut(&mut self) -> &mut Links;
+}
+
+/// Implements [`Named`] from a document's `name`, `id` and `links` fields and, for
+/// space-scoped documents, its `space_id` field (spaces have none).
+macro_rules! named {
+    (space_scoped: $($t:ty),+) => {$(
+        named!(@impl $t, |doc| doc.space_id.as_deref(), |doc, space| {
+            doc.space_id = Some(space.to_owned());
+        });
+    )+};
+    (unscoped: $($t:ty),+) => {$(
+        named!(@impl $t, |_doc| None, |_doc, _space| {});
+    )+};
+    // The space parts come as closure-like pieces: `self` cannot be passed into a macro.
+    (@impl $t:ty, |$get:ident| $space_id:expr, |$set:ident, $space:ident| $set_space:block) => {
+        impl Named for $t {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn space_id(&self) -> Option<&str> {
+                let $get = self;
+                $space_id
+            }
+            fn set_identity(&mut self, id: String, space: &str) {
+                self.id = Some(id);
+                let ($set, $space) = (self, space);
+                $set_space
+            }
+            fn links_mut(&mut self) -> &mut Links {
+                &mut self.links
+            }
+        }
+    };
+}
+named!(space_scoped: Environment, ProjectGroup, Lifecycle, Project, Feed);
+named!(unscoped: Space);
+
 /// Serde helpers for Octopus' loose JSON (`null` for empty values).
 pub(crate) mod nullable {
     use serde::{Deserialize, Deserializer};
@@ -70,4 +117,29 @@ pub(crate) mod nullable {
 /// True if the value equals its type's default; used to omit empty fields.
 pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_documents_take_their_identity() {
+        let mut env = Environment {
+            name: "Dev".into(),
+            ..Environment::default()
+        };
+        env.set_identity("Environments-1".into(), "Spaces-2");
+        env.links_mut().insert("Self".into(), "/x".into());
+        assert_eq!(env.name(), "Dev");
+        assert_eq!(env.id(), Some("Environments-1"));
+        assert_eq!(env.space_id(), Some("Spaces-2"));
+        assert_eq!(env.links["Self"], "/x");
+
+        // Spaces are not in a space: the space argument is ignored.
+        let mut space = Space::new("Ops");
+        space.set_identity("Spaces-3".into(), "Spaces-1");
+        assert_eq!(space.id(), Some("Spaces-3"));
+        assert_eq!(space.space_id(), None);
+    }
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use octopus_client::model::{Links, Resource, ResourceCollection};
+use octopus_client::model::{Links, Named, Resource, ResourceCollection};
 use rusqlite::Connection;
 
 use super::AppState;
@@ -13,42 +13,20 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::documents::{self, NO_SPACE};
 use crate::util::encode_query;
 
-/// The [`ApiResource`] accessors of a space-scoped model with `name`, `id`,
-/// `space_id` and `links` fields: use inside its `impl ApiResource` block.
-macro_rules! space_scoped_identity {
-    () => {
-        fn name(&self) -> &str {
-            &self.name
-        }
-        fn set_identity(&mut self, id: String, space: &str) {
-            self.id = Some(id);
-            self.space_id = Some(space.to_owned());
-        }
-        fn links_mut(&mut self) -> &mut octopus_client::model::Links {
-            &mut self.links
-        }
-    };
-}
-pub(crate) use space_scoped_identity;
-
-/// A resource served by the generic handlers.
-pub trait ApiResource: Resource {
+/// A named document the generic handlers list, get, create, replace and delete.
+/// Its identity (name, ID, space, links) comes from [`Named`].
+pub trait ApiResource: Named {
     /// ID prefix, e.g. `Projects` for `Projects-1`.
     const ID_PREFIX: &'static str;
     /// `ItemType` in collections, and the noun in messages.
     const ITEM_TYPE: &'static str;
-    /// Longest accepted `Name`.
+    /// Longest accepted `Name` (unique per space and kind).
     const MAX_NAME: usize = 200;
     /// Extra list filters: lowercase query parameter to JSON path.
     const JSON_FILTERS: &'static [(&'static str, &'static str)] = &[];
 
-    /// The name (unique per space and kind).
-    fn name(&self) -> &str;
-    /// Sets the server-assigned identity.
-    fn set_identity(&mut self, id: String, space: &str);
-    /// Server-provided links.
-    fn links_mut(&mut self) -> &mut Links;
     /// Validates and normalizes an incoming document; `existing` is set on updates.
+    /// Runs after [`Named::set_identity`].
     fn prepare(&mut self, tx: &Connection, space: &str, existing: Option<&Self>) -> ApiResult<()>;
     /// Runs in the creating transaction, after the insert.
     fn after_create(&self, _tx: &Connection, _space: &str) -> ApiResult<()> {
@@ -64,8 +42,41 @@ pub trait ApiResource: Resource {
     fn redact(&mut self) {}
 }
 
+/// A document the generic read handlers ([`list`], [`get_one`]) serve and
+/// [`present`] prepares: every [`ApiResource`], and deployment processes, which
+/// have no name and are created and replaced by their own handlers.
+pub trait Served: Resource {
+    /// `ItemType` in collections, and the noun in messages.
+    const ITEM_TYPE: &'static str;
+    /// Extra list filters: lowercase query parameter to JSON path.
+    const JSON_FILTERS: &'static [(&'static str, &'static str)] = &[];
+
+    /// The hypermedia links, replaced when answering.
+    fn links(&mut self) -> &mut Links;
+    /// Links to add when answering (besides `Self`).
+    fn extra_links(&self, _space: &str, _links: &mut Links) {}
+    /// Hides secrets before answering.
+    fn redact(&mut self) {}
+}
+
+/// Named documents are served as their [`ApiResource`] impl says.
+impl<T: ApiResource> Served for T {
+    const ITEM_TYPE: &'static str = <T as ApiResource>::ITEM_TYPE;
+    const JSON_FILTERS: &'static [(&'static str, &'static str)] = <T as ApiResource>::JSON_FILTERS;
+
+    fn links(&mut self) -> &mut Links {
+        self.links_mut()
+    }
+    fn extra_links(&self, space: &str, links: &mut Links) {
+        ApiResource::extra_links(self, space, links);
+    }
+    fn redact(&mut self) {
+        ApiResource::redact(self);
+    }
+}
+
 /// Storage key of the space a resource type lives in.
-fn storage_space<T: ApiResource>(scope: &Scope) -> &str {
+fn storage_space<T: Resource>(scope: &Scope) -> &str {
     if T::SPACE_SCOPED { &scope.0 } else { NO_SPACE }
 }
 
@@ -79,7 +90,7 @@ pub fn collection_path<T: Resource>(space: &str) -> String {
 }
 
 /// Prepares a stored document for the response: links and redaction.
-pub fn present<T: ApiResource>(mut item: T, space: &str) -> T {
+pub fn present<T: Served>(mut item: T, space: &str) -> T {
     item.redact();
     let mut links = Links::new();
     if let Some(id) = item.id() {
@@ -89,7 +100,7 @@ pub fn present<T: ApiResource>(mut item: T, space: &str) -> T {
         );
     }
     item.extra_links(space, &mut links);
-    *item.links_mut() = links;
+    *item.links() = links;
     item
 }
 
@@ -201,7 +212,7 @@ pub fn page<T>(
 }
 
 /// `GET` a collection page.
-pub async fn list<T: ApiResource>(
+pub async fn list<T: Served>(
     State(st): State<AppState>,
     scope: Scope,
     mut q: ListQuery,
@@ -231,7 +242,7 @@ pub async fn list<T: ApiResource>(
 }
 
 /// `GET` one item.
-pub async fn get_one<T: ApiResource>(
+pub async fn get_one<T: Served>(
     State(st): State<AppState>,
     scope: Scope,
     ItemId(id): ItemId,

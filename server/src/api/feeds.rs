@@ -62,7 +62,6 @@ impl ApiResource for Feed {
     const ITEM_TYPE: &'static str = "Feed";
     const JSON_FILTERS: &'static [(&'static str, &'static str)] = &[("feedtype", "$.FeedType")];
 
-    super::crud::space_scoped_identity!();
     fn prepare(
         &mut self,
         _tx: &Connection,

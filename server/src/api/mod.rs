@@ -19,7 +19,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use octopus_client::model::{Environment, Feed, Lifecycle, Project, ProjectGroup, Space};
 
-pub use crud::{ApiResource, create_tx};
+pub use crud::{ApiResource, Served, create_tx};
 pub use spaces::ensure_default_space as spaces_seed;
 
 use crate::auth;

@@ -14,7 +14,7 @@ use octopus_client::model::{
 use rusqlite::Connection;
 
 use super::AppState;
-use super::crud::{self, ApiResource, present};
+use super::crud::{self, Served, present};
 use super::extract::{Body, ItemId, Scope, parse_json};
 use super::feeds::merge_secret;
 use super::resources::{check_refs, finish};
@@ -32,29 +32,13 @@ const PACKAGE_REQUIREMENTS: &[&str] = &[
 /// Most steps a process may have.
 const MAX_STEPS: usize = 500;
 
-impl ApiResource for DeploymentProcess {
-    const ID_PREFIX: &'static str = "deploymentprocess";
+/// Served by the generic GET handlers only: a process has no name, is created with
+/// its project (`Project::after_create`) and replaced by [`put_by_id`].
+impl Served for DeploymentProcess {
     const ITEM_TYPE: &'static str = "DeploymentProcess";
 
-    fn name(&self) -> &str {
-        ""
-    }
-    fn set_identity(&mut self, id: String, space: &str) {
-        self.id = Some(id);
-        self.space_id = Some(space.to_owned());
-    }
-    fn links_mut(&mut self) -> &mut Links {
+    fn links(&mut self) -> &mut Links {
         &mut self.links
-    }
-    fn prepare(
-        &mut self,
-        _tx: &Connection,
-        _space: &str,
-        _existing: Option<&Self>,
-    ) -> ApiResult<()> {
-        Err(ApiError::bad_request(
-            "Deployment processes are created with their project.",
-        ))
     }
     fn redact(&mut self) {
         for step in &mut self.steps {

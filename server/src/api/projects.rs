@@ -67,19 +67,12 @@ impl ApiResource for Project {
         ("projectgroupid", "$.ProjectGroupId"),
     ];
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_identity(&mut self, id: String, space: &str) {
+    fn prepare(&mut self, tx: &Connection, space: &str, _existing: Option<&Self>) -> ApiResult<()> {
+        // The process and variable set IDs follow from the (just assigned) project ID,
+        // whatever the body said.
+        let id = self.id.clone().unwrap_or_default();
         self.deployment_process_id = Some(DeploymentProcess::id_for_project(&id));
         self.variable_set_id = Some(format!("variableset-{id}"));
-        self.id = Some(id);
-        self.space_id = Some(space.to_owned());
-    }
-    fn links_mut(&mut self) -> &mut Links {
-        &mut self.links
-    }
-    fn prepare(&mut self, tx: &Connection, space: &str, _existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
         normalize_slug(&mut self.slug, &self.name, &mut errors);

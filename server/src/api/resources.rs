@@ -47,7 +47,6 @@ impl ApiResource for Environment {
     const ID_PREFIX: &'static str = "Environments";
     const ITEM_TYPE: &'static str = "Environment";
 
-    super::crud::space_scoped_identity!();
     fn prepare(&mut self, tx: &Connection, space: &str, existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
@@ -72,7 +71,6 @@ impl ApiResource for ProjectGroup {
     const ID_PREFIX: &'static str = "ProjectGroups";
     const ITEM_TYPE: &'static str = "ProjectGroup";
 
-    super::crud::space_scoped_identity!();
     fn prepare(&mut self, tx: &Connection, space: &str, _existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
@@ -108,7 +106,6 @@ impl ApiResource for Lifecycle {
     const ID_PREFIX: &'static str = "Lifecycles";
     const ITEM_TYPE: &'static str = "Lifecycle";
 
-    super::crud::space_scoped_identity!();
     fn prepare(&mut self, tx: &Connection, space: &str, _existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());

@@ -17,15 +17,6 @@ impl ApiResource for Space {
     const ITEM_TYPE: &'static str = "Space";
     const MAX_NAME: usize = 50;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn set_identity(&mut self, id: String, _space: &str) {
-        self.id = Some(id);
-    }
-    fn links_mut(&mut self) -> &mut Links {
-        &mut self.links
-    }
     fn prepare(&mut self, tx: &Connection, _space: &str, existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());

@@ -1,9 +1,7 @@
 //! Client-against-server integration tests: every endpoint's happy path and
 //! the 401/404/400 cases, paging, filters and space isolation.
 
-mod common;
-
-use common::{KEY, client_for, start};
+use crate::common::{self, KEY, client_for, start};
 use octopus_client::model::feed::BUILT_IN_FEED_ID;
 use octopus_client::model::{
     Environment, Feed, FeedType, Lifecycle, Phase, Project, ProjectGroup, SensitiveValue, Space,

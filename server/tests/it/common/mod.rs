@@ -1,5 +1,7 @@
-//! Shared test helpers: an in-process server on a random port in a temp dir.
-#![allow(dead_code)]
+//! Shared test helpers: an in-process server on a random port in a temp dir,
+//! and step-package archives.
+
+pub mod step_archive;
 
 use octopus_client::{Client, Config, Credentials, RetryPolicy};
 use octopus_server::{RunningServer, Server, ServerConfig};

@@ -4,14 +4,12 @@
 //! during a large streamed upload (real `octopus-lite` process) and a kill
 //! during an upload.
 
-mod common;
-
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{KEY, TestServer, client_for, start, start_with};
+use crate::common::{self, KEY, TestServer, client_for, start, start_with};
 use octopus_client::model::package::Package;
 use octopus_client::{Client, OverwriteMode, PackageListOptions, Uploaded};
 use zip::write::SimpleFileOptions;

@@ -1,11 +1,9 @@
 //! Bad input gets a clear 4xx with an Octopus-style error body; the server
 //! never panics or hangs.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{KEY, start, start_with};
+use crate::common::{KEY, start, start_with};
 use reqwest::Method;
 use serde_json::Value;
 

@@ -2,21 +2,17 @@
 //! the allow-list, uploads, input validation with paths, automatic minor upgrades of
 //! usages, majors left alone, and explicit upgrades running the migrations.
 
-mod common;
-#[path = "common/step_archive.rs"]
-mod step_archive;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::{TestServer, start_with};
+use crate::common::step_archive::{StepDef, drop_into, zip};
+use crate::common::{self, TestServer, start_with};
 use octopus_client::Error;
 use octopus_client::model::step_package::{StepPackageUpgrade, StepPackageUsage};
 use octopus_client::model::{Action, DeploymentProcess, Project, Step};
 use octopus_client::step_packages::UsageQuery;
 use octopus_packaging::step_package::{TrustedAllowList, TrustedPackage};
 use serde_json::{Value, json};
-use step_archive::{StepDef, drop_into, zip};
 
 const SPACE: &str = "Spaces-1";
 

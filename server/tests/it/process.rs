@@ -1,8 +1,6 @@
 //! Deployment process GET/PUT: the Version check, validation and secrets.
 
-mod common;
-
-use common::{KEY, start};
+use crate::common::{self, KEY, start};
 use octopus_client::Error;
 use octopus_client::model::{
     Action, DeploymentProcess, Environment, PackageReference, Project, PropertyValue,

@@ -2,8 +2,6 @@
 //! during a burst of writes, restart it on the same data directory, and find
 //! every acknowledged write and nothing but the writes that were in flight.
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{BufRead, BufReader};
@@ -12,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{KEY, client_for};
+use crate::common::{KEY, client_for};
 use octopus_client::ListOptions;
 use octopus_client::model::{Action, DeploymentProcess, Project, Step};
 

@@ -1,0 +1,12 @@
+//! The server's integration tests, one test binary for all of them (faster to
+//! link than one per file). Tests that need the real `octopus-lite` process
+//! spawn `CARGO_BIN_EXE_octopus-lite`; the others start servers in-process.
+
+mod api;
+mod bad_input;
+mod cli;
+mod common;
+mod durability;
+mod packages;
+mod process;
+mod step_packages;
