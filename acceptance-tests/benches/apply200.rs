@@ -236,11 +236,12 @@ fn slug(name: &str) -> String {
 
 /// Fills what the server would: defaults for every computed value left unknown.
 fn complete(mut m: ProjectModel, id: &str, space_id: &str) -> ProjectModel {
-    let name = m.name.known().cloned().unwrap_or_default();
-    m.id = Val::Known(id.to_string());
-    m.space_id = or_else(m.space_id, || space_id.to_string());
-    m.slug = or_else(m.slug, || slug(&name));
-    m.description = or_else(m.description, String::new);
+    let ident = &mut m.identity;
+    let name = ident.naming.name.known().cloned().unwrap_or_default();
+    ident.id = Val::Known(id.to_string());
+    ident.space_id = or_else(ident.space_id.clone(), || space_id.to_string());
+    ident.naming.slug = or_else(ident.naming.slug.clone(), || slug(&name));
+    ident.naming.description = or_else(ident.naming.description.clone(), String::new);
     m.lifecycle_id = or_else(m.lifecycle_id, || "Lifecycles-1".into());
     m.project_group_id = or_else(m.project_group_id, || "ProjectGroups-1".into());
     m.deployment_process_id = or_else(m.deployment_process_id, || {
@@ -286,7 +287,7 @@ impl Resource<Baseline> for MemoryProject {
         ctx: &Context<Baseline>,
         state: ProjectModel,
     ) -> Result<Option<ProjectModel>, Diagnostics> {
-        let id = state.id.known().cloned().unwrap_or_default();
+        let id = state.identity.id.known().cloned().unwrap_or_default();
         Ok(ctx
             .data()?
             .memory
@@ -304,12 +305,18 @@ impl Resource<Baseline> for MemoryProject {
         mut plan: ProjectModel,
     ) -> Result<ProjectModel, Diagnostics> {
         let b = ctx.data()?;
-        let id = prior.id.known().cloned().unwrap_or_default();
-        plan.space_id = or_else(plan.space_id, || {
-            prior.space_id.known().cloned().unwrap_or_default()
+        let id = prior.identity.id.known().cloned().unwrap_or_default();
+        plan.identity.space_id = or_else(plan.identity.space_id, || {
+            prior.identity.space_id.known().cloned().unwrap_or_default()
         });
-        plan.slug = or_else(plan.slug, || {
-            prior.slug.known().cloned().unwrap_or_default()
+        plan.identity.naming.slug = or_else(plan.identity.naming.slug, || {
+            prior
+                .identity
+                .naming
+                .slug
+                .known()
+                .cloned()
+                .unwrap_or_default()
         });
         plan.deployment_process_id = or_else(plan.deployment_process_id, || {
             prior
@@ -332,7 +339,7 @@ impl Resource<Baseline> for MemoryProject {
         ctx: &Context<Baseline>,
         state: ProjectModel,
     ) -> Result<(), Diagnostics> {
-        let id = state.id.known().cloned().unwrap_or_default();
+        let id = state.identity.id.known().cloned().unwrap_or_default();
         ctx.data()?.memory.projects.lock().unwrap().remove(&id);
         Ok(())
     }

@@ -265,6 +265,16 @@ impl Client {
         )
     }
 
+    /// The collection of `T` in `space_id` (ignored for collections that are not
+    /// space-scoped, such as spaces), for code generic over resource types.
+    pub fn collection<T: Resource>(&self, space_id: &str) -> Collection<'_, T> {
+        if T::SPACE_SCOPED {
+            self.scoped(space_id)
+        } else {
+            Collection::new(self, format!("/api/{}", T::COLLECTION))
+        }
+    }
+
     pub(crate) fn url(&self, path_or_link: &str) -> String {
         join_url(&self.base, path_or_link)
     }

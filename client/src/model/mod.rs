@@ -59,6 +59,8 @@ pub trait Named: Resource {
     fn name(&self) -> &str;
     /// The space the document lives in; `None` for documents that are not space-scoped (spaces).
     fn space_id(&self) -> Option<&str>;
+    /// Sets the space (for space-scoped documents; spaces ignore it).
+    fn set_space(&mut self, space: &str);
     /// Sets the server-assigned ID and (for space-scoped documents) the space.
     fn set_identity(&mut self, id: String, space: &str);
     /// The hypermedia links.
@@ -86,10 +88,13 @@ macro_rules! named {
                 let $get = self;
                 $space_id
             }
-            fn set_identity(&mut self, id: String, space: &str) {
-                self.id = Some(id);
+            fn set_space(&mut self, space: &str) {
                 let ($set, $space) = (self, space);
                 $set_space
+            }
+            fn set_identity(&mut self, id: String, space: &str) {
+                self.id = Some(id);
+                self.set_space(space);
             }
             fn links_mut(&mut self) -> &mut Links {
                 &mut self.links

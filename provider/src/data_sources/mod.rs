@@ -1,9 +1,12 @@
 //! Data sources: look spaces, environments, projects, project groups and lifecycles
-//! up by name, so modules can refer to what other teams manage.
+//! up by name, so modules can refer to what other teams manage. One generic look-up,
+//! [`ByName`], serves them all: each is its model and how it reads the API document.
 
 use crate::Octopus;
 use crate::errors::api;
-use octopus_client::{Collection, Named};
+use octopus_client::Named;
+use octopus_client::model::{Environment, Lifecycle, Project, ProjectGroup, Space};
+use std::marker::PhantomData;
 use tf_sdk::{
     AttributePath, Context, DataSource, Diagnostic, Diagnostics, ErasedDataSource, Model, Val,
     data_source,
@@ -12,209 +15,98 @@ use tf_sdk::{
 /// Every data source of the provider.
 pub fn all() -> Vec<Box<dyn ErasedDataSource<Octopus>>> {
     vec![
-        data_source(SpaceLookup),
-        data_source(EnvironmentLookup),
-        data_source(ProjectLookup),
-        data_source(ProjectGroupLookup),
-        data_source(LifecycleLookup),
+        data_source(ByName::<SpaceData, Space>::new("space")),
+        data_source(ByName::<EnvironmentData, Environment>::new("environment")),
+        data_source(ByName::<ProjectData, Project>::new("project")),
+        data_source(ByName::<NamedData, ProjectGroup>::new("project_group")),
+        data_source(ByName::<NamedData, Lifecycle>::new("lifecycle")),
     ]
 }
 
-/// The object called exactly `name` in `items`, or a diagnostic on `name`.
-async fn find<T>(
-    items: Collection<'_, T>,
-    name: &Val<String>,
-    what: &str,
-    space: Option<&str>,
-) -> Result<T, Diagnostics>
-where
-    T: octopus_client::model::Resource + Named,
-{
-    let name = name.known().cloned().unwrap_or_default();
-    items
-        .find_by_name(&name)
-        .await
-        .map_err(|e| api(&format!("look up the {what}"), e, None))?
-        .ok_or_else(|| not_found(what, &name, space))
+/// A data source model that finds an `A` by its exact name.
+trait Lookup<A: Named>: Model + Clone {
+    /// The result: the configuration with what was found in `space`.
+    fn found(config: Self, found: A, space: &str) -> Self;
 }
 
-fn not_found(what: &str, name: &str, space: Option<&str>) -> Diagnostics {
-    let place = space.map(|s| format!(" in space {s}")).unwrap_or_default();
-    Diagnostic::error(
-        format!("No {what} named {name:?}{place}"),
-        format!("Check the name (it must match exactly) and that the {what} exists."),
-    )
-    .at(AttributePath::root("name"))
-    .into()
+/// Looks an object up by name: `M` is the data source's model, `A` the document,
+/// `name` the type name without the provider prefix (also the noun in messages).
+struct ByName<M, A> {
+    name: &'static str,
+    _types: PhantomData<fn() -> (M, A)>,
 }
 
-/// Looks up a space by name.
-#[derive(Model, Clone, Debug)]
-pub struct SpaceData {
-    /// The exact name to find.
-    #[tf(required)]
-    pub name: Val<String>,
-    /// The space ID.
-    #[tf(computed)]
-    pub id: Val<String>,
-    /// URL-friendly name.
-    #[tf(computed)]
-    pub slug: Val<String>,
-    /// Description.
-    #[tf(computed)]
-    pub description: Val<String>,
-    /// Whether it is the server's default space.
-    #[tf(computed)]
-    pub is_default: Val<bool>,
+impl<M, A> ByName<M, A> {
+    fn new(name: &'static str) -> Self {
+        ByName {
+            name,
+            _types: PhantomData,
+        }
+    }
 }
 
-struct SpaceLookup;
+fn text_attr<M: Model>(model: &M, name: &str) -> Val<String> {
+    model
+        .to_value()
+        .get(name)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .into()
+}
 
-impl DataSource<Octopus> for SpaceLookup {
-    type Model = SpaceData;
+impl<M: Lookup<A>, A: Named> DataSource<Octopus> for ByName<M, A> {
+    type Model = M;
+
     fn name(&self) -> &str {
-        "space"
+        self.name
     }
-    async fn read(
-        &self,
-        ctx: &Context<Octopus>,
-        config: SpaceData,
-    ) -> Result<SpaceData, Diagnostics> {
+
+    async fn read(&self, ctx: &Context<Octopus>, config: M) -> Result<M, Diagnostics> {
         let o = ctx.data()?;
-        let s = find(o.client.spaces(), &config.name, "space", None).await?;
-        Ok(SpaceData {
-            name: config.name,
-            id: s.id.into(),
-            slug: Val::Known(s.slug),
-            description: Val::Known(s.description.unwrap_or_default()),
-            is_default: Val::Known(s.is_default),
-        })
+        let what = self.name.replace('_', " ");
+        let space = if A::SPACE_SCOPED {
+            o.space(&text_attr(&config, "space_id")).await?
+        } else {
+            String::new()
+        };
+        let name = text_attr(&config, "name").into_known().unwrap_or_default();
+        let found = o
+            .client
+            .collection::<A>(&space)
+            .find_by_name(&name)
+            .await
+            .map_err(|e| api(&format!("look up the {what}"), e, None))?;
+        let Some(found) = found else {
+            let place = if space.is_empty() {
+                String::new()
+            } else {
+                format!(" in space {space}")
+            };
+            return Err(Diagnostic::error(
+                format!("No {what} named {name:?}{place}"),
+                format!("Check the name (it must match exactly) and that the {what} exists."),
+            )
+            .at(AttributePath::root("name"))
+            .into());
+        };
+        Ok(M::found(config, found, &space))
     }
 }
 
-/// Looks up an environment by name.
+/// The name to find, and the space to look in.
 #[derive(Model, Clone, Debug)]
-pub struct EnvironmentData {
+pub struct InSpaceQuery {
     /// The exact name to find.
     #[tf(required)]
     pub name: Val<String>,
     /// The space to look in; defaults to the provider's space.
     #[tf(optional, computed)]
     pub space_id: Val<String>,
-    /// The environment ID.
-    #[tf(computed)]
-    pub id: Val<String>,
-    /// URL-friendly name.
-    #[tf(computed)]
-    pub slug: Val<String>,
-    /// Description.
-    #[tf(computed)]
-    pub description: Val<String>,
 }
 
-struct EnvironmentLookup;
-
-impl DataSource<Octopus> for EnvironmentLookup {
-    type Model = EnvironmentData;
-    fn name(&self) -> &str {
-        "environment"
-    }
-    async fn read(
-        &self,
-        ctx: &Context<Octopus>,
-        config: EnvironmentData,
-    ) -> Result<EnvironmentData, Diagnostics> {
-        let o = ctx.data()?;
-        let space = o.space(&config.space_id).await?;
-        let e = find(
-            o.client.environments(&space),
-            &config.name,
-            "environment",
-            Some(&space),
-        )
-        .await?;
-        Ok(EnvironmentData {
-            name: config.name,
-            space_id: Val::Known(space),
-            id: e.id.into(),
-            slug: Val::Known(e.slug),
-            description: Val::Known(e.description.unwrap_or_default()),
-        })
-    }
-}
-
-/// Looks up a project by name.
+/// What every object found reports.
 #[derive(Model, Clone, Debug)]
-pub struct ProjectData {
-    /// The exact name to find.
-    #[tf(required)]
-    pub name: Val<String>,
-    /// The space to look in; defaults to the provider's space.
-    #[tf(optional, computed)]
-    pub space_id: Val<String>,
-    /// The project ID.
-    #[tf(computed)]
-    pub id: Val<String>,
-    /// URL-friendly name.
-    #[tf(computed)]
-    pub slug: Val<String>,
-    /// Description.
-    #[tf(computed)]
-    pub description: Val<String>,
-    /// The project's lifecycle.
-    #[tf(computed)]
-    pub lifecycle_id: Val<String>,
-    /// The project's group.
-    #[tf(computed)]
-    pub project_group_id: Val<String>,
-    /// The project's deployment process.
-    #[tf(computed)]
-    pub deployment_process_id: Val<String>,
-}
-
-struct ProjectLookup;
-
-impl DataSource<Octopus> for ProjectLookup {
-    type Model = ProjectData;
-    fn name(&self) -> &str {
-        "project"
-    }
-    async fn read(
-        &self,
-        ctx: &Context<Octopus>,
-        config: ProjectData,
-    ) -> Result<ProjectData, Diagnostics> {
-        let o = ctx.data()?;
-        let space = o.space(&config.space_id).await?;
-        let p = find(
-            o.client.projects(&space),
-            &config.name,
-            "project",
-            Some(&space),
-        )
-        .await?;
-        Ok(ProjectData {
-            name: config.name,
-            space_id: Val::Known(space),
-            id: p.id.into(),
-            slug: Val::Known(p.slug),
-            description: Val::Known(p.description.unwrap_or_default()),
-            lifecycle_id: Val::Known(p.lifecycle_id),
-            project_group_id: Val::Known(p.project_group_id),
-            deployment_process_id: p.deployment_process_id.into(),
-        })
-    }
-}
-
-/// Looks up a project group or lifecycle by name.
-#[derive(Model, Clone, Debug)]
-pub struct NamedData {
-    /// The exact name to find.
-    #[tf(required)]
-    pub name: Val<String>,
-    /// The space to look in; defaults to the provider's space.
-    #[tf(optional, computed)]
-    pub space_id: Val<String>,
+pub struct Found {
     /// The ID.
     #[tf(computed)]
     pub id: Val<String>,
@@ -223,62 +115,141 @@ pub struct NamedData {
     pub description: Val<String>,
 }
 
-struct ProjectGroupLookup;
-
-impl DataSource<Octopus> for ProjectGroupLookup {
-    type Model = NamedData;
-    fn name(&self) -> &str {
-        "project_group"
-    }
-    async fn read(
-        &self,
-        ctx: &Context<Octopus>,
-        config: NamedData,
-    ) -> Result<NamedData, Diagnostics> {
-        let o = ctx.data()?;
-        let space = o.space(&config.space_id).await?;
-        let g = find(
-            o.client.project_groups(&space),
-            &config.name,
-            "project group",
-            Some(&space),
-        )
-        .await?;
-        Ok(NamedData {
-            name: config.name,
-            space_id: Val::Known(space),
-            id: g.id.into(),
-            description: Val::Known(g.description.unwrap_or_default()),
-        })
+impl Found {
+    fn of(id: Option<String>, description: Option<String>) -> Found {
+        Found {
+            id: id.into(),
+            description: Val::Known(description.unwrap_or_default()),
+        }
     }
 }
 
-struct LifecycleLookup;
-
-impl DataSource<Octopus> for LifecycleLookup {
-    type Model = NamedData;
-    fn name(&self) -> &str {
-        "lifecycle"
+impl InSpaceQuery {
+    fn answered(self, space: &str) -> InSpaceQuery {
+        InSpaceQuery {
+            space_id: Val::Known(space.to_string()),
+            ..self
+        }
     }
-    async fn read(
-        &self,
-        ctx: &Context<Octopus>,
-        config: NamedData,
-    ) -> Result<NamedData, Diagnostics> {
-        let o = ctx.data()?;
-        let space = o.space(&config.space_id).await?;
-        let l = find(
-            o.client.lifecycles(&space),
-            &config.name,
-            "lifecycle",
-            Some(&space),
-        )
-        .await?;
-        Ok(NamedData {
+}
+
+/// Looks up a space by name.
+#[derive(Model, Clone, Debug)]
+pub struct SpaceData {
+    /// The exact name to find.
+    #[tf(required)]
+    pub name: Val<String>,
+    /// ID and description.
+    #[tf(flatten)]
+    pub found: Found,
+    /// URL-friendly name.
+    #[tf(computed)]
+    pub slug: Val<String>,
+    /// Whether it is the server's default space.
+    #[tf(computed)]
+    pub is_default: Val<bool>,
+}
+
+impl Lookup<Space> for SpaceData {
+    fn found(config: Self, s: Space, _space: &str) -> Self {
+        SpaceData {
             name: config.name,
-            space_id: Val::Known(space),
-            id: l.id.into(),
-            description: Val::Known(l.description.unwrap_or_default()),
-        })
+            found: Found::of(s.id, s.description),
+            slug: Val::Known(s.slug),
+            is_default: Val::Known(s.is_default),
+        }
+    }
+}
+
+/// Looks up an environment by name.
+#[derive(Model, Clone, Debug)]
+pub struct EnvironmentData {
+    /// What to find, and where.
+    #[tf(flatten)]
+    pub query: InSpaceQuery,
+    /// ID and description.
+    #[tf(flatten)]
+    pub found: Found,
+    /// URL-friendly name.
+    #[tf(computed)]
+    pub slug: Val<String>,
+}
+
+impl Lookup<Environment> for EnvironmentData {
+    fn found(config: Self, e: Environment, space: &str) -> Self {
+        EnvironmentData {
+            query: config.query.answered(space),
+            found: Found::of(e.id, e.description),
+            slug: Val::Known(e.slug),
+        }
+    }
+}
+
+/// Looks up a project by name.
+#[derive(Model, Clone, Debug)]
+pub struct ProjectData {
+    /// What to find, and where.
+    #[tf(flatten)]
+    pub query: InSpaceQuery,
+    /// ID and description.
+    #[tf(flatten)]
+    pub found: Found,
+    /// URL-friendly name.
+    #[tf(computed)]
+    pub slug: Val<String>,
+    /// The project's lifecycle.
+    #[tf(computed)]
+    pub lifecycle_id: Val<String>,
+    /// Whether the project is disabled.
+    #[tf(computed)]
+    pub is_disabled: Val<bool>,
+    /// The project's group.
+    #[tf(computed)]
+    pub project_group_id: Val<String>,
+    /// The project's deployment process.
+    #[tf(computed)]
+    pub deployment_process_id: Val<String>,
+}
+
+impl Lookup<Project> for ProjectData {
+    fn found(config: Self, p: Project, space: &str) -> Self {
+        ProjectData {
+            query: config.query.answered(space),
+            found: Found::of(p.id, p.description),
+            slug: Val::Known(p.slug),
+            lifecycle_id: Val::Known(p.lifecycle_id),
+            is_disabled: Val::Known(p.is_disabled),
+            project_group_id: Val::Known(p.project_group_id),
+            deployment_process_id: p.deployment_process_id.into(),
+        }
+    }
+}
+
+/// Looks up a project group or lifecycle by name.
+#[derive(Model, Clone, Debug)]
+pub struct NamedData {
+    /// What to find, and where.
+    #[tf(flatten)]
+    pub query: InSpaceQuery,
+    /// ID and description.
+    #[tf(flatten)]
+    pub found: Found,
+}
+
+impl Lookup<ProjectGroup> for NamedData {
+    fn found(config: Self, g: ProjectGroup, space: &str) -> Self {
+        NamedData {
+            query: config.query.answered(space),
+            found: Found::of(g.id, g.description),
+        }
+    }
+}
+
+impl Lookup<Lifecycle> for NamedData {
+    fn found(config: Self, l: Lifecycle, space: &str) -> Self {
+        NamedData {
+            query: config.query.answered(space),
+            found: Found::of(l.id, l.description),
+        }
     }
 }

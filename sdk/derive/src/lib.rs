@@ -14,7 +14,9 @@ use syn::{
 /// Field attributes, in `#[tf(...)]`: `required`, `optional`, `computed`, `sensitive`,
 /// `write_only`, `requires_replace`, `use_state_for_unknown`, `default = EXPR`,
 /// `deprecated = "why"`, `name = "hcl_name"`, `validate = EXPR` (a
-/// `tf_sdk::Validator<T>`), `nested` (a nested attribute of a model type), and `block`
+/// `tf_sdk::Validator<T>`), `nested` (a nested attribute of a model type), `flatten`
+/// (on a field that is itself a `Model`, not a `Val`: its attributes and blocks are
+/// this model's), and `block`
 /// or `block = "list" | "set" | "single" | "group" | "map"` with optional
 /// `min_items = N`, `max_items = N`. Doc comments become markdown descriptions.
 #[proc_macro_derive(Model, attributes(tf))]
@@ -36,6 +38,7 @@ struct FieldOpts {
     requires_replace: bool,
     use_state_for_unknown: bool,
     nested: bool,
+    flatten: bool,
     block: Option<String>,
     min_items: Option<Expr>,
     max_items: Option<Expr>,
@@ -79,6 +82,7 @@ fn parse_opts(field: &syn::Field) -> syn::Result<FieldOpts> {
                 "requires_replace" => o.requires_replace = true,
                 "use_state_for_unknown" => o.use_state_for_unknown = true,
                 "nested" => o.nested = true,
+                "flatten" => o.flatten = true,
                 "block" => {
                     o.block = Some(if m.input.peek(syn::Token![=]) {
                         let s: LitStr = m.value()?.parse()?;
@@ -147,6 +151,23 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     for field in &fields.named {
         let fident = field.ident.as_ref().expect("named field");
         let o = parse_opts(field)?;
+        if o.flatten {
+            // A model whose attributes and blocks are this one's too.
+            let fty = &field.ty;
+            attr_defs.push(quote! {
+                let inner = <#fty as #sdk::Model>::block();
+                attributes.extend(inner.attributes);
+                blocks.extend(inner.blocks);
+            });
+            decodes.push(quote! { #fident: <#fty as #sdk::Model>::from_value(v)?, });
+            encodes.push(quote! {
+                if let #sdk::value::Value::Object(inner) = #sdk::Model::to_value(&self.#fident) {
+                    fields.extend(inner);
+                }
+            });
+            validations.push(quote! { #sdk::Model::validate(&self.#fident, path, diags); });
+            continue;
+        }
         let inner = val_inner(&field.ty)
             .ok_or_else(|| syn::Error::new(field.ty.span(), "Model fields must be Val<T>"))?;
         let name = o
@@ -161,7 +182,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             #fident: #sdk::model::decode_field::<#inner>(fields, #name)?,
         });
         encodes.push(quote! {
-            (#name.to_string(), #sdk::model::encode_field::<#inner>(&self.#fident)),
+            fields.insert(#name.to_string(), #sdk::model::encode_field::<#inner>(&self.#fident));
         });
         let validator_call = o.validate.as_ref().map(|v| {
             quote! {
@@ -197,7 +218,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 .map(|e| quote!(#e))
                 .unwrap_or(quote!(0));
             let rr = o.requires_replace;
-            block_defs.push(quote! {{
+            block_defs.push(quote! { blocks.push({
                 let (n, mut block) = <#inner as #sdk::model::TfType>::nested()
                     .expect(concat!("block field `", #name, "` must hold a Model or a collection of Models"));
                 let _ = n;
@@ -207,7 +228,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                     name: #name.to_string(), block, nesting: #nesting,
                     min_items: #min, max_items: #max, requires_replace: #rr,
                 }
-            }});
+            }); });
             continue;
         }
 
@@ -252,7 +273,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             o.use_state_for_unknown,
         );
         attr_defs.push(quote! {
-            #sdk::schema::Attribute {
+            attributes.push(#sdk::schema::Attribute {
                 name: #name.to_string(),
                 ty: #ty_tokens,
                 description: #desc.to_string(),
@@ -261,16 +282,20 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 deprecated: #deprecated.to_string(),
                 requires_replace: #rr, use_state_for_unknown: #usfu,
                 default: #default,
-            },
+            });
         });
     }
 
     Ok(quote! {
         impl #sdk::Model for #ident {
             fn block() -> #sdk::schema::Block {
+                let mut attributes: Vec<#sdk::schema::Attribute> = Vec::new();
+                let mut blocks: Vec<#sdk::schema::NestedBlock> = Vec::new();
+                #(#attr_defs)*
+                #(#block_defs)*
                 #sdk::schema::Block {
-                    attributes: vec![#(#attr_defs)*],
-                    blocks: vec![#(#block_defs),*],
+                    attributes,
+                    blocks,
                     description: #struct_doc.to_string(),
                     deprecated: String::new(),
                 }
@@ -280,7 +305,9 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 Ok(Self { #(#decodes)* })
             }
             fn to_value(&self) -> #sdk::value::Value {
-                #sdk::value::Value::Object(::std::collections::BTreeMap::from([#(#encodes)*]))
+                let mut fields = ::std::collections::BTreeMap::new();
+                #(#encodes)*
+                #sdk::value::Value::Object(fields)
             }
             fn validate(&self, path: &#sdk::AttributePath, diags: &mut #sdk::Diagnostics) {
                 let _ = (&path, &diags);

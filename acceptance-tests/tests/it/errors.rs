@@ -14,6 +14,40 @@ fn bad_values_point_at_the_attribute() {
             r#"resource "octopus_environment" "e" {{ name = "{long}" }}"#
         ))
         .expect_error("(?s)Invalid value for name.*must be at most 200 characters, got 201"),
+        // What the server would change is refused at plan time, on the attribute,
+        // instead of becoming a perpetual diff.
+        Step::config(r#"resource "octopus_project" "p" { name = "  padded-{code}  " }"#)
+            .expect_error(r#"(?s)Invalid value for name.*leading or trailing whitespace.*"padded-"#),
+        Step::config(r#"resource "octopus_space" "s" { name = "tab-{code}	" }"#)
+            .expect_error(r#"(?s)Invalid value for name.*leading or trailing whitespace"#),
+        Step::config(
+            r#"resource "octopus_environment" "e" {
+  name       = "e-{code}"
+  sort_order = 99999999999
+}"#,
+        )
+        .expect_error("(?s)Invalid value for sort_order.*must be between -2147483648 and 2147483647, got 99999999999"),
+        Step::config(
+            r#"resource "octopus_environment" "e" {
+  name       = "e-{code}"
+  sort_order = -99999999999
+}"#,
+        )
+        .expect_error("(?s)Invalid value for sort_order.*got -99999999999"),
+        Step::config(
+            r#"resource "octopus_environment" "e" {
+  name = "e-{code}"
+  slug = "Not a slug!"
+}"#,
+        )
+        .expect_error(r#"(?s)Invalid value for slug.*may only contain letters, digits"#),
+        Step::config(
+            r#"resource "octopus_project" "p" {
+  name = "p-{code}"
+  slug = ""
+}"#,
+        )
+        .expect_error(r#"(?s)Invalid value for slug.*leave `slug` out"#),
         Step::config(
             r#"resource "octopus_project" "p" {
   name         = "p-{code}"

@@ -127,6 +127,9 @@ fn project_lifecycle() {
                 .unwrap();
             assert!(left.is_empty(), "old project deleted: {left:?}");
         }),
+        // Import by the bare ID, although the project is not in the provider's space:
+        // Octopus IDs are unique on a server, so every space is searched.
+        Step::import("octopus_project.p"),
         // Import across spaces with `<space>/<id>`.
         Step::import_in_space("octopus_project.p"),
     ])

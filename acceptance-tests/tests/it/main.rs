@@ -1,0 +1,11 @@
+//! The provider's acceptance tests, one binary (one embedded server per run, each
+//! test in its own space): a module per resource, plus data sources, errors,
+//! fixtures and the examples users copy.
+
+mod data_sources;
+mod environment;
+mod errors;
+mod examples;
+mod fixtures;
+mod project;
+mod space;
