@@ -15,6 +15,7 @@
 //! ```
 
 pub mod data_sources;
+pub mod docs;
 mod errors;
 pub mod resources;
 
