@@ -166,17 +166,42 @@ pub fn encode_dynamic(v: &Value, ty: &Type) -> Result<pb::DynamicValue, Diagnost
 /// The diagnostics of validating a configuration (or of failing to decode it).
 fn validation(
     config: Option<&pb::DynamicValue>,
+    block: &Block,
     ty: &Type,
     validate: impl FnOnce(&Value) -> Diagnostics,
 ) -> Vec<pb::Diagnostic> {
     match decode_dynamic(config, ty) {
-        Ok(config) => diags_to_pb(&validate(&config)),
+        Ok(config) => diags_in(block, &validate(&config)),
         Err(d) => diags_to_pb(&d),
     }
 }
 
 fn diags_to_pb(d: &Diagnostics) -> Vec<pb::Diagnostic> {
     d.0.iter().map(diag_to_pb).collect()
+}
+
+/// Diagnostics about values of `block`: a path Terraform cannot follow into the
+/// configuration (inside an attribute's value, such as a JSON attribute's members)
+/// is cut to the attribute, so the diagnostic still shows its line, and the whole
+/// path goes into the detail.
+fn diags_in(block: &Block, d: &Diagnostics) -> Vec<pb::Diagnostic> {
+    d.0.iter()
+        .map(|d| match &d.path {
+            Some(path) => match block.showable_path(path) {
+                (shown, true) => {
+                    let full = path.to_string();
+                    let mut d = d.clone();
+                    if !d.detail.contains(&full) && !d.summary.contains(&full) {
+                        d.detail = format!("{} (at {full})", d.detail).trim_start().to_string();
+                    }
+                    d.path = Some(shown);
+                    diag_to_pb(&d)
+                }
+                (_, false) => diag_to_pb(d),
+            },
+            None => diag_to_pb(d),
+        })
+        .collect()
 }
 
 fn diag_to_pb(d: &Diagnostic) -> pb::Diagnostic {
@@ -350,9 +375,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
         let req = req.into_inner();
-        let Entry { item: res, ty, .. } = self.resource(&req.type_name)?;
+        let Entry {
+            item: res,
+            schema,
+            ty,
+        } = self.resource(&req.type_name)?;
         Ok(Response::new(pb::validate_resource_config::Response {
-            diagnostics: validation(req.config.as_ref(), ty, |c| res.validate(c)),
+            diagnostics: validation(req.config.as_ref(), &schema.block, ty, |c| res.validate(c)),
         }))
     }
 
@@ -361,9 +390,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::validate_data_resource_config::Request>,
     ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
         let req = req.into_inner();
-        let Entry { item: ds, ty, .. } = self.data_source(&req.type_name)?;
+        let Entry {
+            item: ds,
+            schema,
+            ty,
+        } = self.data_source(&req.type_name)?;
         Ok(Response::new(pb::validate_data_resource_config::Response {
-            diagnostics: validation(req.config.as_ref(), ty, |c| ds.validate(c)),
+            diagnostics: validation(req.config.as_ref(), &schema.block, ty, |c| ds.validate(c)),
         }))
     }
 
@@ -435,7 +468,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let encoded = try_diags!(encode_dynamic(&new_state, ty), fallback);
         Ok(Response::new(pb::read_resource::Response {
             new_state: Some(encoded),
-            diagnostics: diags_to_pb(&diags),
+            diagnostics: diags_in(&schema.block, &diags),
             private: req.private,
             ..Default::default()
         }))
@@ -469,7 +502,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             planned_state: Some(state),
             requires_replace: planned.requires_replace.iter().map(path_to_pb).collect(),
             planned_private: req.prior_private,
-            diagnostics: diags_to_pb(&planned.diags),
+            diagnostics: diags_in(&schema.block, &planned.diags),
             ..Default::default()
         }))
     }
@@ -508,7 +541,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         Ok(Response::new(pb::apply_resource_change::Response {
             new_state: Some(encoded),
             private: req.planned_private,
-            diagnostics: diags_to_pb(&diags),
+            diagnostics: diags_in(&schema.block, &diags),
             ..Default::default()
         }))
     }
@@ -518,7 +551,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         req: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
         let req = req.into_inner();
-        let Entry { item: res, ty, .. } = self.resource(&req.type_name)?;
+        let Entry {
+            item: res,
+            schema,
+            ty,
+        } = self.resource(&req.type_name)?;
         let empty = pb::import_resource_state::Response::default();
         let ctx = self.ctx();
         let (state, diags) = try_diags!(
@@ -527,7 +564,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         );
         if diags.has_errors() {
             return Ok(Response::new(pb::import_resource_state::Response {
-                diagnostics: diags_to_pb(&diags),
+                diagnostics: diags_in(&schema.block, &diags),
                 ..Default::default()
             }));
         }
@@ -538,7 +575,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 state: Some(encoded),
                 ..Default::default()
             }],
-            diagnostics: diags_to_pb(&diags),
+            diagnostics: diags_in(&schema.block, &diags),
             ..Default::default()
         }))
     }
@@ -562,14 +599,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         );
         if diags.has_errors() {
             return Ok(Response::new(pb::read_data_source::Response {
-                diagnostics: diags_to_pb(&diags),
+                diagnostics: diags_in(&schema.block, &diags),
                 ..Default::default()
             }));
         }
         let encoded = try_diags!(encode_dynamic(&state, ty), empty);
         Ok(Response::new(pb::read_data_source::Response {
             state: Some(encoded),
-            diagnostics: diags_to_pb(&diags),
+            diagnostics: diags_in(&schema.block, &diags),
             ..Default::default()
         }))
     }

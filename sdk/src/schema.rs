@@ -4,6 +4,7 @@
 //! Schemas are usually derived from a model struct with `#[derive(Model)]`; the types
 //! here are what the derive produces and can also be built by hand.
 
+use crate::diag::{AttributePath, PathStep};
 use crate::value::{Type, Value};
 
 /// A versioned schema of a provider, resource or data source.
@@ -182,6 +183,35 @@ impl Block {
     /// The attribute called `name`.
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
+    }
+}
+
+impl Block {
+    /// The longest start of `path` that Terraform can show in the configuration: it
+    /// follows nested blocks (and their elements) to an attribute, plus one element
+    /// step, but does not look inside an attribute's value. The flag says whether
+    /// steps were cut.
+    pub fn showable_path(&self, path: &AttributePath) -> (AttributePath, bool) {
+        let mut out = Vec::new();
+        let mut block = Some(self);
+        let mut steps = path.0.iter().peekable();
+        while let Some(step) = steps.next() {
+            out.push(step.clone());
+            let PathStep::Attr(name) = step else { continue };
+            let Some(b) = block else { break };
+            if let Some(nb) = b.blocks.iter().find(|nb| &nb.name == name) {
+                block = Some(&nb.block);
+                continue;
+            }
+            // An attribute: one index or key into its value, and no further.
+            if let Some(next @ (PathStep::Index(_) | PathStep::Key(_))) = steps.peek() {
+                out.push((*next).clone());
+                steps.next();
+            }
+            break;
+        }
+        let cut = out.len() < path.0.len();
+        (AttributePath(out), cut)
     }
 }
 

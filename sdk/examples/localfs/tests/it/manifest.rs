@@ -145,6 +145,21 @@ fn partial_unknowns_json_data_and_honest_state() {
     assert!(r.stderr.contains(r#""two\nlines""#), "{}", r.stderr);
     assert!(r.stderr.contains(r#""two lines""#), "{}", r.stderr);
 
+    // A number JSON data cannot hold exactly is refused at plan time, on the value.
+    wd.config(&config(
+        root.path(),
+        "Release notes",
+        "18446744073709551617",
+    ));
+    let r = wd.run(&["plan", "-no-color"]);
+    assert_eq!(r.code, 1, "{}", r.output());
+    assert!(r.stderr.contains("cannot be held exactly"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("data    = {"),
+        "points at the attribute: {}",
+        r.stderr
+    );
+
     wd.config(&config(root.path(), "Release notes", "6543"));
     wd.apply();
     wd.destroy();
