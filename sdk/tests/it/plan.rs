@@ -711,7 +711,9 @@ async fn validation_diagnostics_carry_attribute_paths() {
         paths,
         vec![
             vec![attr("name")],
-            vec![attr("rules"), Selector::ElementKeyInt(1), attr("port")],
+            // Terraform cannot follow a path into an attribute's value, so it stops
+            // at the element (whose line it shows) and the detail names the rest.
+            vec![attr("rules"), Selector::ElementKeyInt(1)],
             vec![attr("note")],
         ],
         "{:?}",
@@ -721,6 +723,11 @@ async fn validation_diagnostics_carry_attribute_paths() {
         r.diagnostics
             .iter()
             .all(|d| d.severity == pb::diagnostic::Severity::Error as i32)
+    );
+    assert!(
+        r.diagnostics[1].detail.ends_with("(at rules[1].port)"),
+        "{:?}",
+        r.diagnostics[1]
     );
 
     // A valid configuration with unknowns has no diagnostics.
