@@ -747,6 +747,25 @@ fn walk_zip<R: Read + Seek>(reader: &mut R, walker: &mut Walker<'_>) -> Result<(
                 limit: walker.limits.max_entry_size,
             });
         }
+        // An entry with no stored bytes is empty, whatever method it names: Octopus'
+        // ZipPackageBuilder and NuGetPackageBuilder (adm-zip) write directories and
+        // empty files as zero bytes marked deflated. Zero bytes are no valid deflate
+        // stream (the decoder would call them corrupt); Python and adm-zip read them
+        // as empty, and so do we, when the headers also declare nothing (size 0, CRC 0).
+        if file.compressed_size() == 0 {
+            if file.size() != 0 || file.crc32() != 0 {
+                return Err(ArchiveError::Corrupt {
+                    entry: Some(name),
+                    reason: format!(
+                        "the entry stores no data but declares {} bytes with CRC-32 {:08x}",
+                        file.size(),
+                        file.crc32()
+                    ),
+                });
+            }
+            walker.entry(&name, kind, &mut io::empty())?;
+            continue;
+        }
         walker.entry(&name, kind, &mut file)?;
     }
     Ok(())

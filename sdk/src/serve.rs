@@ -80,15 +80,36 @@ pub fn serve<P: Provider>(provider: P, opts: ServeOptions) -> ExitCode {
         return ExitCode::from(1);
     }
     if !opts.debug
-        && let Ok(versions) = std::env::var("PLUGIN_PROTOCOL_VERSIONS")
-        && !versions.split(',').any(|v| v.trim() == "6")
+        && let Some(raw) = std::env::var_os("PLUGIN_PROTOCOL_VERSIONS")
     {
-        eprintln!(
-            "This provider speaks plugin protocol 6 (Terraform 1.0 or later, any OpenTofu); \
-             the host offers only {versions:?}."
-        );
-        return ExitCode::from(1);
+        let Some(versions) = raw.to_str() else {
+            eprintln!(
+                "PLUGIN_PROTOCOL_VERSIONS is not valid UTF-8 ({raw:?}); the host must offer \
+                 plugin protocol versions as a comma-separated list such as \"5,6\"."
+            );
+            return ExitCode::from(1);
+        };
+        if !versions.split(',').any(|v| v.trim() == "6") {
+            eprintln!(
+                "This provider speaks plugin protocol 6 (Terraform 1.0 or later, any OpenTofu); \
+                 the host offers only {versions:?}."
+            );
+            return ExitCode::from(1);
+        }
     }
+    // Checked before anything is served: with an unusable certificate every
+    // handshake would fail later, far from the cause.
+    let tls = if opts.debug {
+        None
+    } else {
+        match tls_from_env() {
+            Ok(tls) => tls,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -99,7 +120,7 @@ pub fn serve<P: Provider>(provider: P, opts: ServeOptions) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(provider, opts)) {
+    match runtime.block_on(run(provider, opts, tls)) {
         Ok(()) => {
             // Do not wait for stray tasks: Terraform expects a prompt exit.
             runtime.shutdown_timeout(Duration::from_millis(100));
@@ -113,6 +134,29 @@ pub fn serve<P: Provider>(provider: P, opts: ServeOptions) -> ExitCode {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A TLS configuration and the server certificate's DER, for the handshake line.
+type Tls = (Arc<rustls::ServerConfig>, Vec<u8>);
+
+/// The TLS configuration for Terraform's `PLUGIN_CLIENT_CERT` (AutoMTLS), or `None`
+/// when it is unset or empty. Refuses a value that is not UTF-8 or not a certificate.
+fn tls_from_env() -> Result<Option<Tls>, String> {
+    let Some(raw) = std::env::var_os("PLUGIN_CLIENT_CERT") else {
+        return Ok(None);
+    };
+    let Some(pem) = raw.to_str() else {
+        return Err(
+            "PLUGIN_CLIENT_CERT is not valid UTF-8; it must hold the host's client certificate in PEM form."
+                .into(),
+        );
+    };
+    if pem.is_empty() {
+        return Ok(None);
+    }
+    tls_config(pem.as_bytes())
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
 
 fn socket_path() -> PathBuf {
     let dir = std::env::var_os("PLUGIN_UNIX_SOCKET_DIR")
@@ -138,16 +182,15 @@ impl Drop for SocketGuard {
     }
 }
 
-async fn run<P: Provider>(provider: P, opts: ServeOptions) -> Result<(), BoxError> {
+async fn run<P: Provider>(
+    provider: P,
+    opts: ServeOptions,
+    tls: Option<Tls>,
+) -> Result<(), BoxError> {
     let path = socket_path();
     let listener = UnixListener::bind(&path)?;
     let _guard = SocketGuard(path.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-
-    let tls = match std::env::var("PLUGIN_CLIENT_CERT") {
-        Ok(pem) if !opts.debug && !pem.is_empty() => Some(tls_config(pem.as_bytes())?),
-        _ => None,
-    };
 
     let router = router(provider, shutdown_tx.clone(), shutdown_rx.clone(), true);
 
@@ -362,6 +405,12 @@ pub fn tls_config(
 ) -> Result<(Arc<rustls::ServerConfig>, Vec<u8>), BoxError> {
     let client_cert = CertificateDer::from_pem_slice(client_cert_pem)
         .map_err(|e| format!("PLUGIN_CLIENT_CERT is not a PEM certificate: {e}"))?;
+    // The PEM armour says nothing about its content: parse the certificate itself
+    // (as a trust anchor, which go-plugin's self-signed CA certificate is), so a
+    // wrapper around garbage is refused here instead of failing every handshake.
+    rustls::RootCertStore::empty()
+        .add(client_cert.clone())
+        .map_err(|e| format!("PLUGIN_CLIENT_CERT does not hold a valid X.509 certificate: {e}"))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
 
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;

@@ -70,6 +70,16 @@ impl ApiError {
         )
     }
 
+    /// 507: the disk (or the database's size limit) is full; `what` is what could not be stored.
+    pub fn insufficient_storage(what: &str) -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!(
+                "The server does not have enough disk space to store {what}; nothing was saved. Free some space and try again."
+            ),
+        )
+    }
+
     /// 500 with a generic message (the detail goes to stderr, not to the client).
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         eprintln!("octopus-lite: internal error: {detail}");
@@ -81,7 +91,13 @@ impl ApiError {
 }
 
 impl From<rusqlite::Error> for ApiError {
+    /// A full disk (`SQLITE_FULL`) is 507, as for package files; anything else is 500.
+    /// The transaction rolls back either way, so nothing of the write remains.
     fn from(e: rusqlite::Error) -> Self {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            eprintln!("octopus-lite: storage full: {e}");
+            return Self::insufficient_storage("the change");
+        }
         Self::internal(format!("storage: {e}"))
     }
 }

@@ -27,7 +27,8 @@ pub fn check_id(field: &str, id: &str) -> ApiResult<()> {
     }
 }
 
-/// Checks a `Name`: required, at most `max` characters, no control characters.
+/// Checks a `Name`: required, at least one visible character, at most `max`
+/// characters, no control characters and no bidirectional formatting characters.
 pub fn check_name(field: &str, name: &str, max: usize, errors: &mut Vec<String>) {
     if name.trim().is_empty() {
         errors.push(format!("{field}: The {field} field is required."));
@@ -39,7 +40,55 @@ pub fn check_name(field: &str, name: &str, max: usize, errors: &mut Vec<String>)
         errors.push(format!(
             "{field}: The {field} must not contain control characters."
         ));
+    } else if let Some(c) = name.chars().find(|c| is_bidi_control(*c)) {
+        errors.push(format!(
+            "{field}: The {field} must not contain bidirectional formatting characters (it contains U+{:04X}).",
+            u32::from(c)
+        ));
+    } else if name.chars().all(is_invisible) {
+        errors.push(format!(
+            "{field}: The {field} must contain at least one visible character."
+        ));
     }
+}
+
+/// Bidirectional formatting characters (embeddings, overrides, isolates and marks):
+/// they make a name display differently from what it is (`U+202E` reverses text).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Characters that show nothing by themselves: white space, controls, Unicode's
+/// default-ignorable code points (zero-width space and joiners, word joiner, BOM,
+/// variation selectors, tags, fillers, ...) and the blank braille pattern.
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
 }
 
 /// Checks an optional free-text field's length.
@@ -85,7 +134,8 @@ pub fn new_api_key() -> String {
     format!("API-{tail}")
 }
 
-/// A URL-friendly slug: lowercase ASCII letters and digits joined by `-`.
+/// A URL-friendly slug: lowercase ASCII letters and digits joined by `-`. Empty
+/// when the name has no ASCII letter or digit; see [`slug_for`].
 pub fn slugify(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
@@ -99,6 +149,13 @@ pub fn slugify(name: &str) -> String {
         out.pop();
     }
     out
+}
+
+/// The slug of a document: [`slugify`] of its name or, when that is empty (a name
+/// with no ASCII letter or digit, such as `日本語`), of its ID, which is unique.
+pub fn slug_for(name: &str, id: &str) -> String {
+    let slug = slugify(name);
+    if slug.is_empty() { slugify(id) } else { slug }
 }
 
 /// The current UTC time as Octopus formats it: `2024-05-01T10:20:30.123+00:00`.
@@ -196,6 +253,38 @@ mod tests {
         assert_eq!(e.len(), 4);
         e.clear();
         check_name("Name", "ünïcødé", 10, &mut e);
-        assert!(e.is_empty());
+        check_name("Name", "日本語", 10, &mut e);
+        // Zero-width characters inside a visible name are fine (emoji sequences use them).
+        check_name("Name", "a\u{200d}b", 10, &mut e);
+        assert!(e.is_empty(), "{e:?}");
+        for invisible in [
+            "\u{200b}",
+            "\u{200b}\u{feff}",
+            "\u{2060}",
+            "\u{3164}",
+            "\u{00ad}",
+        ] {
+            check_name("Name", invisible, 10, &mut e);
+            assert_eq!(e.len(), 1, "{invisible:?}");
+            assert!(e[0].contains("visible character"), "{e:?}");
+            e.clear();
+        }
+        for bidi in [
+            "\u{202e}abc",
+            "ab\u{202a}c",
+            "a\u{2066}b\u{2069}",
+            "a\u{200f}",
+            "a\u{061c}",
+        ] {
+            check_name("Name", bidi, 10, &mut e);
+            assert_eq!(e.len(), 1, "{bidi:?}");
+            assert!(
+                e[0].starts_with("Name: ") && e[0].contains("bidirectional"),
+                "{e:?}"
+            );
+            e.clear();
+        }
+        assert_eq!(slug_for("日本語", "Projects-7"), "projects-7");
+        assert_eq!(slug_for("My App", "Projects-7"), "my-app");
     }
 }

@@ -161,14 +161,14 @@ pub struct Action {
     /// Run condition of the action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
-    /// Free text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Free text; `null` when unset (always present, as Octopus sends it).
+    #[serde(default)]
     pub notes: Option<String>,
-    /// Worker pool to run on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Worker pool to run on; `null` when unset (always present).
+    #[serde(default)]
     pub worker_pool_id: Option<String>,
-    /// Variable naming the worker pool.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Variable naming the worker pool; `null` when unset (always present).
+    #[serde(default)]
     pub worker_pool_variable: Option<String>,
     /// Execution container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -329,17 +329,59 @@ impl Serialize for PropertyValue {
 }
 
 impl<'de> Deserialize<'de> for PropertyValue {
+    /// `null` is empty text, a string is text, an object is a sensitive value. Errors
+    /// say what kind of value was found, never the value (it may be a secret).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        match serde_json::Value::deserialize(d)? {
-            serde_json::Value::Null => Ok(Self::Text(String::new())),
-            serde_json::Value::String(s) => Ok(Self::Text(s)),
-            v @ serde_json::Value::Object(_) => serde_json::from_value(v)
-                .map(Self::Sensitive)
-                .map_err(|e| D::Error::custom(format!("invalid sensitive value: {e}"))),
-            other => Err(D::Error::custom(format!(
-                "invalid property value {other}: expected a string or {{\"HasValue\", \"NewValue\"}}"
-            ))),
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = PropertyValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a sensitive value {\"HasValue\", \"NewValue\"}")
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<PropertyValue, E> {
+                Ok(PropertyValue::Text(String::new()))
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<PropertyValue, E> {
+                Ok(PropertyValue::Text(String::new()))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<PropertyValue, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PropertyValue, E> {
+                Ok(PropertyValue::Text(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<PropertyValue, E> {
+                Ok(PropertyValue::Text(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<PropertyValue, A::Error> {
+                SensitiveValue::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(PropertyValue::Sensitive)
+            }
         }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn property_values_parse_and_errors_do_not_quote_them() {
+        let p: BTreeMap<String, PropertyValue> = serde_json::from_str(
+            r#"{"a": "x", "b": null, "c": {"HasValue": true, "NewValue": "s"}}"#,
+        )
+        .unwrap();
+        assert_eq!(p["a"], PropertyValue::from("x"));
+        assert_eq!(p["b"], PropertyValue::from(""));
+        assert_eq!(p["c"], PropertyValue::Sensitive(SensitiveValue::new("s")));
+        let e = serde_json::from_str::<PropertyValue>(r#"["SECRET-VALUE"]"#).unwrap_err();
+        assert!(!e.to_string().contains("SECRET-VALUE"), "{e}");
+        assert!(e.to_string().contains("sensitive value"), "{e}");
+        // A sensitive value of the wrong shape is refused.
+        assert!(serde_json::from_str::<PropertyValue>(r#"{"HasValue": 1}"#).is_err());
     }
 }

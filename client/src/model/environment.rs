@@ -33,6 +33,9 @@ pub struct Environment {
     /// Whether targets may be created dynamically during deployments.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     pub allow_dynamic_infrastructure: bool,
+    /// Extension settings (`{ExtensionId, Values}`), kept verbatim; `[]` by default.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    pub extension_settings: Vec<serde_json::Value>,
     /// Server-provided links; ignored on writes.
     #[serde(
         default,

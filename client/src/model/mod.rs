@@ -28,7 +28,7 @@ pub use error::ErrorBody;
 pub use feed::{Feed, FeedType, SensitiveValue};
 pub use lifecycle::{Lifecycle, Phase};
 pub use paging::ResourceCollection;
-pub use project::Project;
+pub use project::{PersistenceSettings, Project, ReleaseCreationStrategy};
 pub use project_group::ProjectGroup;
 pub use root::RootDocument;
 pub use space::Space;

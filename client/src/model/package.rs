@@ -31,8 +31,8 @@ pub struct Package {
     /// NuGet-style alias of `FeedId`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nu_get_feed_id: Option<String>,
-    /// Free text (from package metadata; empty for plain archives).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Free text (from package metadata; empty for plain archives). `null` when there is none (always present, as Octopus sends it).
+    #[serde(default)]
     pub description: Option<String>,
     /// When this version was (last) stored, ISO 8601.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,11 +40,11 @@ pub struct Package {
     /// Display title (the package ID for plain archives).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// Short summary (from package metadata).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Short summary (from package metadata). `null` when there is none (always present, as Octopus sends it).
+    #[serde(default)]
     pub summary: Option<String>,
-    /// Release notes (from package metadata).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Release notes (from package metadata). `null` when there is none (always present, as Octopus sends it).
+    #[serde(default)]
     pub release_notes: Option<String>,
     /// Extension with its leading dot, e.g. `.zip` or `.tar.gz`.
     #[serde(default, deserialize_with = "nullable::deserialize")]

@@ -36,8 +36,24 @@ fn project_from_a_real_server_shape() {
     );
     // Unmodelled fields are kept and written back unchanged.
     assert_eq!(p.extra["VersioningStrategy"]["DonorPackage"], Value::Null);
-    assert_eq!(p.extra["PersistenceSettings"]["Type"], "Database");
+    // Fields Octopus' own clients require are modelled, with Octopus' defaults.
+    assert_eq!(p.persistence_settings.kind, "Database");
+    assert!(!p.extra.contains_key("PersistenceSettings"));
     let back = serde_json::to_value(&p).unwrap();
+    let original: Value = serde_json::from_str(&fixture("project.json")).unwrap();
+    for key in [
+        "PersistenceSettings",
+        "Templates",
+        "ReleaseCreationStrategy",
+        "AutoCreateRelease",
+        "AutoDeployReleaseOverrides",
+        "ExtensionSettings",
+        "ClonedFromProjectId",
+    ] {
+        if let Some(v) = original.get(key) {
+            assert_eq!(&back[key], v, "{key} round-trips");
+        }
+    }
     assert_eq!(
         back["ProjectConnectivityPolicy"]["SkipMachineBehavior"],
         "None"
@@ -133,10 +149,7 @@ fn spaces_environments_groups_lifecycles_errors_root() {
     let env: Environment = serde_json::from_value(misc["environment"].clone()).unwrap();
     assert!(env.allow_dynamic_infrastructure);
     assert_eq!(env.sort_order, 2);
-    assert_eq!(
-        env.extra["ExtensionSettings"][0]["ExtensionId"],
-        "jira-integration"
-    );
+    assert_eq!(env.extension_settings[0]["ExtensionId"], "jira-integration");
     let group: ProjectGroup = serde_json::from_value(misc["project_group"].clone()).unwrap();
     assert!(group.environment_ids.is_empty());
     let lc: Lifecycle = serde_json::from_value(misc["lifecycle"].clone()).unwrap();
@@ -155,6 +168,50 @@ fn spaces_environments_groups_lifecycles_errors_root() {
         "/api/steps/deploymenttargets"
     );
     assert_eq!(root.extra["HasLongTermSupport"], true);
+}
+
+#[test]
+fn unset_fields_octopus_clients_require_are_written_with_octopus_defaults() {
+    let v = serde_json::to_value(Project::new("New")).unwrap();
+    assert_eq!(
+        v["PersistenceSettings"],
+        serde_json::json!({"Type": "Database"})
+    );
+    assert_eq!(v["Templates"], serde_json::json!([]));
+    assert_eq!(v["AutoCreateRelease"], false);
+    assert_eq!(v["AutoDeployReleaseOverrides"], serde_json::json!([]));
+    assert_eq!(v["ExtensionSettings"], serde_json::json!([]));
+    assert_eq!(
+        v["ReleaseCreationStrategy"],
+        serde_json::json!({"ChannelId": null, "ReleaseCreationPackage": null, "ReleaseCreationPackageStepId": null})
+    );
+    for key in ["Description", "ClonedFromProjectId"] {
+        assert!(
+            v.as_object().unwrap().contains_key(key) && v[key].is_null(),
+            "{key}"
+        );
+    }
+    // `null` reads as the default too.
+    let p: Project =
+        serde_json::from_str(r#"{"Name":"x","PersistenceSettings":null,"Templates":null}"#)
+            .unwrap();
+    assert_eq!(p.persistence_settings.kind, "Database");
+    let v = serde_json::to_value(Environment::new("E")).unwrap();
+    assert_eq!(v["ExtensionSettings"], serde_json::json!([]));
+    let v = serde_json::to_value(octopus_client::model::Action::default()).unwrap();
+    for key in ["Notes", "WorkerPoolId", "WorkerPoolVariable"] {
+        assert!(
+            v.as_object().unwrap().contains_key(key) && v[key].is_null(),
+            "{key}"
+        );
+    }
+    let v = serde_json::to_value(octopus_client::model::package::Package::default()).unwrap();
+    for key in ["Description", "ReleaseNotes", "Summary"] {
+        assert!(
+            v.as_object().unwrap().contains_key(key) && v[key].is_null(),
+            "{key}"
+        );
+    }
 }
 
 #[test]

@@ -593,3 +593,155 @@ fn inconsistent_zip_directories_are_refused() {
     let e = inspect_reader(io::Cursor::new(bytes), PackageFormat::Zip, &lim()).unwrap_err();
     assert!(e.to_string().contains("duplicate file names"), "{e}");
 }
+
+/// One entry of a hand-written zip: name, compression method, stored data, CRC-32 and
+/// uncompressed size as the headers declare them.
+struct RawZipEntry<'a> {
+    name: &'a str,
+    method: u16,
+    data: Vec<u8>,
+    crc: u32,
+    size: u32,
+    /// External attributes (MS-DOS directory bit 0x10, Unix mode in the high half).
+    attrs: u32,
+}
+
+/// Writes a zip byte by byte the way adm-zip (used by Octopus' `ZipPackageBuilder` and
+/// `NuGetPackageBuilder`) does: local header and data per entry, then the central
+/// directory and the end record. No data descriptors, no extra fields.
+fn raw_zip(entries: &[RawZipEntry<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for e in entries {
+        let offset = out.len() as u32;
+        let name = e.name.as_bytes();
+        let common = |buf: &mut Vec<u8>| {
+            buf.extend_from_slice(&20u16.to_le_bytes()); // version needed
+            buf.extend_from_slice(&0u16.to_le_bytes()); // flags
+            buf.extend_from_slice(&e.method.to_le_bytes());
+            buf.extend_from_slice(&0u16.to_le_bytes()); // time
+            buf.extend_from_slice(&0x21u16.to_le_bytes()); // date: 1980-01-01
+            buf.extend_from_slice(&e.crc.to_le_bytes());
+            buf.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
+            buf.extend_from_slice(&e.size.to_le_bytes());
+            buf.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            buf.extend_from_slice(&0u16.to_le_bytes()); // extra length
+        };
+        out.extend_from_slice(b"PK\x03\x04");
+        common(&mut out);
+        out.extend_from_slice(name);
+        out.extend_from_slice(&e.data);
+
+        central.extend_from_slice(b"PK\x01\x02");
+        central.extend_from_slice(&0x0314u16.to_le_bytes()); // made by: Unix, 2.0
+        common(&mut central);
+        central.extend_from_slice(&0u16.to_le_bytes()); // comment length
+        central.extend_from_slice(&0u16.to_le_bytes()); // disk
+        central.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
+        central.extend_from_slice(&e.attrs.to_le_bytes());
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name);
+    }
+    let cd_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(b"PK\x05\x06");
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+fn deflated(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    crc.sum()
+}
+
+const DIR_ATTRS: u32 = (0o40755 << 16) | 0x10;
+const FILE_ATTRS: u32 = 0o100644 << 16;
+
+#[test]
+fn directories_marked_deflated_with_no_data_are_accepted() {
+    // What Octopus' ZipPackageBuilder writes: adm-zip's directory entries carry no
+    // bytes at all, and the builder then sets every entry's method to 8 (deflate).
+    // Zero bytes are not a valid deflate stream, but unzip and Python extract them.
+    let hello = b"hello from a deflated file\n";
+    let bytes = raw_zip(&[
+        RawZipEntry {
+            name: "wwwroot/",
+            method: 8,
+            data: Vec::new(),
+            crc: 0,
+            size: 0,
+            attrs: DIR_ATTRS,
+        },
+        RawZipEntry {
+            name: "wwwroot/css/",
+            method: 8,
+            data: Vec::new(),
+            crc: 0,
+            size: 0,
+            attrs: DIR_ATTRS,
+        },
+        RawZipEntry {
+            name: "wwwroot/index.html",
+            method: 8,
+            data: deflated(hello),
+            crc: crc32(hello),
+            size: hello.len() as u32,
+            attrs: FILE_ATTRS,
+        },
+        // An empty file written the same way: no bytes, marked deflated.
+        RawZipEntry {
+            name: "wwwroot/css/empty.css",
+            method: 8,
+            data: Vec::new(),
+            crc: 0,
+            size: 0,
+            attrs: FILE_ATTRS,
+        },
+    ]);
+    let s = inspect_reader(io::Cursor::new(bytes), PackageFormat::Zip, &lim()).unwrap();
+    let kinds: Vec<(&str, &EntryKind)> = s
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), &e.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("wwwroot", &EntryKind::Directory),
+            ("wwwroot/css", &EntryKind::Directory),
+            ("wwwroot/index.html", &EntryKind::File),
+            ("wwwroot/css/empty.css", &EntryKind::File),
+        ]
+    );
+    assert_eq!(s.total_size, hello.len() as u64);
+}
+
+#[test]
+fn entries_without_data_must_declare_nothing() {
+    // No bytes, yet a size or a checksum of something: that is a damaged entry.
+    for (size, crc) in [(5, 0), (0, 0x1234_5678)] {
+        let bytes = raw_zip(&[RawZipEntry {
+            name: "a.txt",
+            method: 8,
+            data: Vec::new(),
+            crc,
+            size,
+            attrs: FILE_ATTRS,
+        }]);
+        let e = inspect_reader(io::Cursor::new(bytes), PackageFormat::Zip, &lim()).unwrap_err();
+        assert!(matches!(e, ArchiveError::Corrupt { .. }), "{e}");
+    }
+}

@@ -9,13 +9,14 @@ use rusqlite::Connection;
 
 use super::AppState;
 use super::extract::{Body, ItemId, ListQuery, Scope};
+use super::unknown::{self, UnknownFields};
 use crate::error::{ApiError, ApiResult};
 use crate::store::documents::{self, NO_SPACE};
 use crate::util::encode_query;
 
 /// A named document the generic handlers list, get, create, replace and delete.
 /// Its identity (name, ID, space, links) comes from [`Named`].
-pub trait ApiResource: Named {
+pub trait ApiResource: Named + UnknownFields {
     /// ID prefix, e.g. `Projects` for `Projects-1`.
     const ID_PREFIX: &'static str;
     /// `ItemType` in collections, and the noun in messages.
@@ -24,6 +25,8 @@ pub trait ApiResource: Named {
     const MAX_NAME: usize = 200;
     /// Extra list filters: lowercase query parameter to JSON path.
     const JSON_FILTERS: &'static [(&'static str, &'static str)] = &[];
+    /// JSON path lists are sorted by (then creation order); `None`: creation order.
+    const ORDER_BY: Option<&'static str> = None;
 
     /// Validates and normalizes an incoming document; `existing` is set on updates.
     /// Runs after [`Named::set_identity`].
@@ -36,6 +39,9 @@ pub trait ApiResource: Named {
     fn before_delete(&self, _tx: &Connection, _space: &str) -> ApiResult<()> {
         Ok(())
     }
+    /// Runs after the deleting transaction committed, on the blocking pool: cleanup
+    /// outside the database (files). The delete stands whatever happens here.
+    fn after_delete(&self, _state: &super::State) {}
     /// Links to add when answering (besides `Self`).
     fn extra_links(&self, _space: &str, _links: &mut Links) {}
     /// Hides secrets before answering.
@@ -50,6 +56,8 @@ pub trait Served: Resource {
     const ITEM_TYPE: &'static str;
     /// Extra list filters: lowercase query parameter to JSON path.
     const JSON_FILTERS: &'static [(&'static str, &'static str)] = &[];
+    /// JSON path lists are sorted by (then creation order); `None`: creation order.
+    const ORDER_BY: Option<&'static str> = None;
 
     /// The hypermedia links, replaced when answering.
     fn links(&mut self) -> &mut Links;
@@ -63,6 +71,7 @@ pub trait Served: Resource {
 impl<T: ApiResource> Served for T {
     const ITEM_TYPE: &'static str = <T as ApiResource>::ITEM_TYPE;
     const JSON_FILTERS: &'static [(&'static str, &'static str)] = <T as ApiResource>::JSON_FILTERS;
+    const ORDER_BY: Option<&'static str> = <T as ApiResource>::ORDER_BY;
 
     fn links(&mut self) -> &mut Links {
         self.links_mut()
@@ -141,6 +150,7 @@ pub fn create_tx<T: ApiResource>(
         Some(id) => id.to_owned(),
         None => documents::next_id(tx, T::ID_PREFIX)?,
     };
+    unknown::check(&item)?;
     item.links_mut().clear();
     item.set_identity(id.clone(), space);
     item.prepare(tx, space, None)?;
@@ -159,6 +169,7 @@ fn update_tx<T: ApiResource>(tx: &Connection, space: &str, id: &str, mut item: T
             body_id.chars().take(100).collect::<String>().escape_debug()
         )]));
     }
+    unknown::check(&item)?;
     item.links_mut().clear();
     item.set_identity(id.to_owned(), space);
     item.prepare(tx, space, Some(&existing))?;
@@ -223,6 +234,7 @@ pub async fn list<T: Served>(
             q.filter.json_equals.push(((*path).to_owned(), v.clone()));
         }
     }
+    q.filter.order_by = T::ORDER_BY;
     let (filter, skip, take) = (q.filter.clone(), q.skip, q.take);
     let sp = space.clone();
     let (items, total) = st
@@ -301,15 +313,20 @@ pub async fn delete<T: ApiResource>(
     ItemId(id): ItemId,
 ) -> ApiResult<StatusCode> {
     let space = storage_space::<T>(&scope).to_owned();
-    st.store
+    let deleted = st
+        .store
         .write(move |tx| {
             let existing: T = documents::get(tx, T::COLLECTION, &space, &id)?
                 .ok_or_else(|| ApiError::not_found(T::ITEM_TYPE, &id))?;
             existing.before_delete(tx, &space)?;
             documents::delete(tx, T::COLLECTION, &space, &id)?;
-            Ok(())
+            Ok(existing)
         })
         .await?;
+    let state = st.clone();
+    tokio::task::spawn_blocking(move || deleted.after_delete(&state))
+        .await
+        .map_err(ApiError::internal)?;
     if !T::SPACE_SCOPED {
         st.refresh_spaces().await?;
     }

@@ -94,27 +94,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     }
 }
 
-/// Parses JSON with a message naming the offending field.
+/// Parses JSON with a message naming the offending field and the expected type;
+/// it never quotes a value from the body (see [`super::json`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "The request body is empty; a JSON document is required.",
         ));
     }
-    axum::Json::<T>::from_bytes(bytes)
-        .map(|j| j.0)
-        .map_err(|e| {
-            let detail = e.body_text();
-            let detail = detail
-                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
-                .or_else(|| detail.strip_prefix("Failed to parse the request body as JSON: "))
-                .unwrap_or(&detail);
-            ApiError {
-                status: StatusCode::BAD_REQUEST,
-                message: "The request body is not a valid JSON document for this resource.".into(),
-                errors: vec![detail.to_owned()],
-            }
-        })
+    super::json::from_slice::<T>(bytes).map_err(|detail| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        message: "The request body is not a valid JSON document for this resource.".into(),
+        errors: vec![detail],
+    })
 }
 
 /// Paging and filter parameters: `skip`, `take`, `partialName`, `name`, `ids`

@@ -143,6 +143,11 @@ impl ApiResource for Feed {
         for f in self.sensitive_fields_mut() {
             redact_secret(f);
         }
+        // Octopus always reports it on the built-in feed (its clients require it); the
+        // feed of a store seeded before octopus-lite did lacks it.
+        if self.feed_type == FeedType::BuiltIn {
+            self.is_built_in_repo_sync_enabled.get_or_insert(false);
+        }
     }
     fn extra_links(&self, space: &str, links: &mut Links) {
         if let Some(id) = &self.id {

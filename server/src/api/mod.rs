@@ -1,8 +1,10 @@
 //! HTTP API: routes, shared state, authentication and the generic handlers.
 
 mod crud;
+mod environments;
 mod extract;
 mod feeds;
+mod json;
 mod packages;
 mod processes;
 mod projects;
@@ -10,6 +12,7 @@ mod resources;
 mod root;
 mod spaces;
 mod step_packages;
+mod unknown;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
@@ -21,6 +24,7 @@ use octopus_client::model::{Environment, Feed, Lifecycle, Project, ProjectGroup,
 
 pub use crud::{ApiResource, Served, create_tx};
 pub use spaces::ensure_default_space as spaces_seed;
+pub use unknown::{MAX_UNKNOWN_BYTES, MAX_UNKNOWN_FIELDS, UnknownFields};
 
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
@@ -152,8 +156,10 @@ pub fn router(state: AppState) -> Router {
                 .put(crud::update::<Space>)
                 .delete(crud::delete::<Space>),
         )
+        .route("/api/capabilities", get(root::capabilities))
         .route("/api/{space_id}", get(root::space_home));
     r = crud_routes::<Environment>(r);
+    r = environments::routes(r);
     r = crud_routes::<ProjectGroup>(r);
     r = crud_routes::<Lifecycle>(r);
     r = crud_routes::<Project>(r);

@@ -75,7 +75,7 @@ impl ApiResource for Project {
         self.variable_set_id = Some(format!("variableset-{id}"));
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
-        normalize_slug(&mut self.slug, &self.name, &mut errors);
+        normalize_slug(&mut self.slug, &self.name, self.id.as_deref(), &mut errors);
         reference::<Lifecycle>(
             tx,
             space,

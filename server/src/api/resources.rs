@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::crud::ApiResource;
 use crate::error::{ApiError, ApiResult};
 use crate::store::documents;
-use crate::util::{check_id, check_len, check_name, new_guid, slugify};
+use crate::util::{check_id, check_len, check_name, new_guid, slug_for};
 
 /// Longest accepted description.
 pub const MAX_DESCRIPTION: usize = 2000;
@@ -28,10 +28,11 @@ pub fn finish(errors: Vec<String>) -> ApiResult<()> {
     }
 }
 
-/// Fills an empty slug from the name and checks it.
-pub fn normalize_slug(slug: &mut String, name: &str, errors: &mut Vec<String>) {
+/// Fills an empty slug from the name (or, for names without ASCII letters or
+/// digits, from the ID: a slug is never empty) and checks a given one.
+pub fn normalize_slug(slug: &mut String, name: &str, id: Option<&str>, errors: &mut Vec<String>) {
     if slug.trim().is_empty() {
-        *slug = slugify(name);
+        *slug = slug_for(name, id.unwrap_or_default());
     } else if slug.len() > 210
         || !slug
             .bytes()
@@ -46,11 +47,13 @@ pub fn normalize_slug(slug: &mut String, name: &str, errors: &mut Vec<String>) {
 impl ApiResource for Environment {
     const ID_PREFIX: &'static str = "Environments";
     const ITEM_TYPE: &'static str = "Environment";
+    /// Octopus lists environments in their sort order (`PUT …/environments/sortorder`).
+    const ORDER_BY: Option<&'static str> = Some("$.SortOrder");
 
     fn prepare(&mut self, tx: &Connection, space: &str, existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
-        normalize_slug(&mut self.slug, &self.name, &mut errors);
+        normalize_slug(&mut self.slug, &self.name, self.id.as_deref(), &mut errors);
         if existing.is_none() && self.sort_order == 0 {
             let n = documents::list::<serde_json::Value>(
                 tx,
@@ -109,7 +112,7 @@ impl ApiResource for Lifecycle {
     fn prepare(&mut self, tx: &Connection, space: &str, _existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
-        normalize_slug(&mut self.slug, &self.name, &mut errors);
+        normalize_slug(&mut self.slug, &self.name, self.id.as_deref(), &mut errors);
         let mut names = std::collections::HashSet::new();
         for (i, phase) in self.phases.iter_mut().enumerate() {
             check_name(

@@ -9,8 +9,17 @@ use super::AppState;
 use super::extract::Scope;
 use crate::error::ApiResult;
 
-/// Server version reported in the root document.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Octopus Server version the root document reports (`Version`). Octopus' own
+/// clients gate features on it: `@octopusdeploy/api-client` refuses its executions
+/// API below `2022.3.5512`, so the crate's `0.1.0` would not do. octopus-lite
+/// answers as the Octopus release whose API it follows.
+pub const VERSION: &str = "2024.1.0";
+
+/// octopus-lite's own version (the crate's), reported as `OctopusLiteVersion`.
+pub const LITE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Names in `GET /api/capabilities`: the Octopus request names octopus-lite serves.
+pub const CAPABILITIES: &[&str] = &["GetAllSpacesRequest"];
 
 const SCOPED: &[(&str, &str)] = &[
     (
@@ -43,6 +52,8 @@ const SCOPED: &[(&str, &str)] = &[
     ),
     // Clients tell `overwriteMode` support from this template (Octopus 2019.7+).
     ("PackageUpload", "packages/raw{?replace,overwriteMode}"),
+    // PUT only: the environment IDs in their new order.
+    ("EnvironmentSortOrder", "environments/sortorder"),
 ];
 
 /// `GET /api`.
@@ -73,6 +84,8 @@ pub async fn root(State(st): State<AppState>) -> Json<RootDocument> {
     };
     doc.extra.insert("ServerName".into(), json!("octopus-lite"));
     doc.extra
+        .insert("OctopusLiteVersion".into(), json!(LITE_VERSION));
+    doc.extra
         .insert("DefaultSpaceId".into(), json!(st.default_space()));
     Json(doc)
 }
@@ -86,4 +99,10 @@ pub async fn space_home(scope: Scope) -> ApiResult<Json<serde_json::Value>> {
         links.insert((*name).into(), format!("/api/{space}/{tail}"));
     }
     Ok(Json(json!({ "Id": space, "Links": links })))
+}
+
+/// `GET /api/capabilities`: `{"Capabilities": [...]}`, the request names served, as
+/// Octopus (2022.3+) answers it; clients check a name before using a feature.
+pub async fn capabilities() -> Json<serde_json::Value> {
+    Json(json!({ "Capabilities": CAPABILITIES }))
 }

@@ -20,7 +20,7 @@ impl ApiResource for Space {
     fn prepare(&mut self, tx: &Connection, _space: &str, existing: Option<&Self>) -> ApiResult<()> {
         self.name = self.name.trim().to_owned();
         let mut errors = check_common(&self.name, Self::MAX_NAME, self.description.as_deref());
-        normalize_slug(&mut self.slug, &self.name, &mut errors);
+        normalize_slug(&mut self.slug, &self.name, self.id.as_deref(), &mut errors);
         finish(errors)?;
         let own = self.id.clone().unwrap_or_default();
         match (existing.map(|e| e.is_default), self.is_default) {
@@ -76,6 +76,17 @@ impl ApiResource for Space {
         }
         documents::delete_space_contents(tx, self.id.as_deref().unwrap_or_default())
     }
+    /// The space's package rows went with it (a trigger); its files go now.
+    fn after_delete(&self, state: &super::State) {
+        let Some(id) = self.id.as_deref() else { return };
+        if state.data_dir.as_os_str().is_empty() {
+            return;
+        }
+        if let Err(e) = crate::packages::remove_space_files(&state.data_dir, id) {
+            // The delete stands; the start-up sweep removes what is left.
+            eprintln!("octopus-lite: could not remove the package files of {id}: {e}");
+        }
+    }
     fn extra_links(&self, _space: &str, links: &mut Links) {
         if let Some(id) = &self.id {
             links.insert("SpaceHome".into(), format!("/api/{id}"));
@@ -93,7 +104,8 @@ pub fn seed_space(tx: &Connection, space: &str) -> ApiResult<()> {
     lifecycle.description =
         Some("The default lifecycle: deploy to any environment in any order.".into());
     create_tx(tx, space, lifecycle, None)?;
-    let feed = Feed::new("Octopus Server (built-in)", FeedType::BuiltIn, None);
+    let mut feed = Feed::new("Octopus Server (built-in)", FeedType::BuiltIn, None);
+    feed.is_built_in_repo_sync_enabled = Some(false);
     create_tx(tx, space, feed, Some(BUILT_IN_FEED_ID))?;
     Ok(())
 }

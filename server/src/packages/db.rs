@@ -126,22 +126,16 @@ pub fn list(
     package_id: Option<&str>,
     filter: Option<&str>,
 ) -> ApiResult<Vec<PackageRow>> {
-    let like = filter.map(|f| {
-        let escaped = f
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    // instr() rather than LIKE: no 50,000-byte pattern limit, no escaping.
+    let needle = filter.map(str::to_lowercase);
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM packages
          WHERE space_id = ?1
            AND (?2 IS NULL OR package_key = lower(?2))
-           AND (?3 IS NULL OR package_key LIKE ?3 ESCAPE '\\')"
+           AND (?3 IS NULL OR instr(package_key, ?3) > 0)"
     ))?;
     let rows = stmt
-        .query_map(params![space, package_id, like], from_row)?
+        .query_map(params![space, package_id, needle], from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

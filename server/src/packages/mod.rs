@@ -27,6 +27,9 @@ pub const PACKAGES_DIR: &str = "packages";
 /// Prefix of temporary upload files.
 pub const TEMP_PREFIX: &str = ".tmp-";
 
+/// Prefix a deleted space's package directory is renamed to while it is removed.
+pub const DELETED_PREFIX: &str = ".deleted-";
+
 /// Default largest package: 2 GiB.
 pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 2 << 30;
 
@@ -72,10 +75,7 @@ pub fn space_dir(data_dir: &Path, space: &str) -> PathBuf {
 pub fn io_error(context: &str, e: io::Error) -> ApiError {
     // ENOSPC / EDQUOT
     if matches!(e.raw_os_error(), Some(28) | Some(122)) {
-        return ApiError::new(
-            axum::http::StatusCode::INSUFFICIENT_STORAGE,
-            "The server does not have enough disk space to store the package.",
-        );
+        return ApiError::insufficient_storage("the package");
     }
     ApiError::internal(format!("{context}: {e}"))
 }
@@ -93,6 +93,55 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Removes the package files of a deleted space. Call it after the transaction that
+/// deleted the space (and, by trigger, its package rows) committed, so no row can
+/// point to a removed file. The directory is first renamed to
+/// `.deleted-<space>-<random>` and the rename made durable: from then on the space's
+/// files are gone from their place in one step, and a crash before the removal ends
+/// leaves only that directory, which [`sweep`] removes at the next start (as it
+/// removes a deleted space's directory a crash before the rename left behind).
+/// Returns how many files were removed.
+pub fn remove_space_files(data_dir: &Path, space: &str) -> io::Result<usize> {
+    let root = data_dir.join(PACKAGES_DIR);
+    let hex: String = crate::util::random_bytes::<6>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let tomb = root.join(format!("{DELETED_PREFIX}{space}-{hex}"));
+    match std::fs::rename(space_dir(data_dir, space), &tomb) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    }
+    sync_dir(&root)?;
+    let removed = remove_tree(&tomb)?;
+    sync_dir(&root)?;
+    Ok(removed)
+}
+
+/// Removes a directory of package files (no subdirectories are expected, but any
+/// are removed too); returns how many files went.
+fn remove_tree(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            removed += remove_tree(&entry.path())?;
+        } else {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(removed),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(removed),
+        Err(e) => Err(e),
+    }
+}
+
 /// What [`sweep`] cleaned up.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepReport {
@@ -102,10 +151,13 @@ pub struct SweepReport {
     pub orphan_files: usize,
     /// Rows whose file is missing, or whose space no longer exists.
     pub orphan_rows: usize,
+    /// Directories of deleted spaces whose removal a crash interrupted.
+    pub deleted_dirs: usize,
 }
 
 /// Start-up cleanup (call before serving): removes temporary files, files no
-/// row refers to, rows of deleted spaces and rows whose file is missing.
+/// row refers to, directories of deleted spaces, rows of deleted spaces and rows
+/// whose file is missing.
 pub fn sweep(store: &Store, data_dir: &Path) -> ApiResult<SweepReport> {
     let mut report = SweepReport::default();
     report.orphan_rows += store.write_blocking(|tx| db::delete_rows_of_missing_spaces(tx))?;
@@ -125,6 +177,13 @@ pub fn sweep(store: &Store, data_dir: &Path) -> ApiResult<SweepReport> {
         let space = space_entry.file_name().to_string_lossy().into_owned();
         let dir = space_entry.path();
         if !dir.is_dir() {
+            continue;
+        }
+        if space.starts_with(DELETED_PREFIX) {
+            report.orphan_files += remove_tree(&dir)
+                .map_err(|e| io_error("removing a deleted space's packages", e))?;
+            sync_dir(&root).map_err(|e| io_error("syncing the package directory", e))?;
+            report.deleted_dirs += 1;
             continue;
         }
         let files = known.get(&space);

@@ -420,8 +420,18 @@ pub fn publish(
     let dir = space_dir(data_dir, space);
     let file_name = stored_file_name(name);
     let final_path = dir.join(&file_name);
-    std::fs::rename(written.file.path(), &final_path)
-        .map_err(|e| io_error("publishing an upload", e))?;
+    std::fs::rename(written.file.path(), &final_path).map_err(|e| {
+        // The space was deleted (and its directory with it) while the upload streamed.
+        if e.kind() == io::ErrorKind::NotFound
+            && matches!(
+                store.read_blocking(|c| documents::exists(c, "spaces", NO_SPACE, space)),
+                Ok(false)
+            )
+        {
+            return ApiError::not_found("space", space);
+        }
+        io_error("publishing an upload", e)
+    })?;
     written.file.keep();
     // From here on the file is ours to remove if the commit does not happen.
     let published = TempFile {

@@ -21,6 +21,9 @@ pub struct Filter {
     pub ids: Option<Vec<String>>,
     /// `(JSON path, value)` pairs the body must match exactly.
     pub json_equals: Vec<(String, String)>,
+    /// JSON path to sort by (then creation order); `None`: creation order. A constant
+    /// of the code (it is written into the SQL), never client input.
+    pub order_by: Option<&'static str>,
 }
 
 /// The key used for name uniqueness.
@@ -155,20 +158,8 @@ pub fn count_referencing(
     )?)
 }
 
-/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
-fn like_pattern(s: &str) -> String {
-    let mut p = String::from("%");
-    for c in s.trim().to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
-/// One page of documents (in creation order) and the total matching count.
+/// One page of documents (in `filter.order_by`, then creation order) and the total
+/// matching count.
 pub fn list<T: DeserializeOwned>(
     conn: &Connection,
     kind: &str,
@@ -180,8 +171,11 @@ pub fn list<T: DeserializeOwned>(
     let mut sql = String::from(" FROM documents WHERE kind = ? AND space_id = ?");
     let mut args: Vec<String> = vec![kind.into(), space.into()];
     if let Some(p) = &filter.partial_name {
-        sql.push_str(" AND name_key LIKE ? ESCAPE '\\'");
-        args.push(like_pattern(p));
+        // A substring test with instr(), not LIKE: LIKE patterns are limited to
+        // 50,000 bytes ("LIKE or GLOB pattern too complex") and need escaping.
+        // Both sides are lowercased (name_key is), so this is case-insensitive.
+        sql.push_str(" AND instr(name_key, ?) > 0");
+        args.push(name_key(p));
     }
     if let Some(n) = &filter.name {
         sql.push_str(" AND name_key = ?");
@@ -201,8 +195,12 @@ pub fn list<T: DeserializeOwned>(
         .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
     let mut items = Vec::new();
     if take > 0 && skip < total {
+        let order = match filter.order_by {
+            Some(path) if !path.contains('\'') => format!("json_extract(body, '{path}'), rowid"),
+            _ => "rowid".to_owned(),
+        };
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT id, body{sql} ORDER BY rowid LIMIT {take} OFFSET {skip}"
+            "SELECT id, body{sql} ORDER BY {order} LIMIT {take} OFFSET {skip}"
         ))?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
         while let Some(row) = rows.next()? {

@@ -97,6 +97,23 @@ impl Store {
         Ok(out)
     }
 
+    /// Limits the database to `pages` pages (`PRAGMA max_page_count`), so tests can
+    /// make writes fail as on a full disk (`SQLITE_FULL`). Returns the limit in force.
+    #[doc(hidden)]
+    pub fn limit_pages_for_tests(&self, pages: i64) -> rusqlite::Result<i64> {
+        let conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+            r.get(0)
+        })
+    }
+
+    /// The database's current size in pages.
+    #[doc(hidden)]
+    pub fn page_count(&self) -> rusqlite::Result<i64> {
+        let conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        conn.query_row("PRAGMA page_count", [], |r| r.get(0))
+    }
+
     /// [`Store::read_blocking`] on the blocking pool.
     pub async fn read<R: Send + 'static>(
         &self,
@@ -182,6 +199,33 @@ mod tests {
             .write_blocking(|tx| documents::next_id(tx, "Things"))
             .unwrap();
         assert_eq!(id, "Things-1");
+    }
+
+    #[test]
+    fn a_full_database_is_507_and_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let pages = store.page_count().unwrap();
+        assert_eq!(store.limit_pages_for_tests(pages).unwrap(), pages);
+        let big = serde_json::json!({"Blob": "x".repeat(64 * 1024)});
+        let e = store
+            .write_blocking(|tx| documents::insert(tx, "things", "", "T-1", Some("t"), &big))
+            .unwrap_err();
+        assert_eq!(
+            e.status,
+            axum::http::StatusCode::INSUFFICIENT_STORAGE,
+            "{e:?}"
+        );
+        assert!(e.message.contains("not have enough disk space"), "{e:?}");
+        // Rolled back, and the store keeps working once there is room again.
+        store.limit_pages_for_tests(i64::from(i32::MAX)).unwrap();
+        let found = store
+            .read_blocking(|c| documents::exists(c, "things", "", "T-1"))
+            .unwrap();
+        assert!(!found);
+        store
+            .write_blocking(|tx| documents::insert(tx, "things", "", "T-1", Some("t"), &big))
+            .unwrap();
     }
 
     #[test]

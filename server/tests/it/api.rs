@@ -45,8 +45,12 @@ async fn root_document_and_default_space() {
             .await
             .unwrap()
             .status();
-        // The upload link only takes POST/PUT.
-        let want = if name == "PackageUpload" { 405 } else { 200 };
+        // The upload and sort-order links only take POST/PUT.
+        let want = if name == "PackageUpload" || name == "EnvironmentSortOrder" {
+            405
+        } else {
+            200
+        };
         assert_eq!(status.as_u16(), want, "link {name}: GET {path}");
     }
     // Clients detect overwriteMode support from the upload link.
@@ -773,4 +777,300 @@ async fn concurrently_created_spaces_are_usable_at_once() {
                 .unwrap_or_else(|e| panic!("space {id} (round {round}) is unusable: {e}"));
         }
     }
+}
+
+// ------------------------------------------------- Octopus' own clients' needs
+
+/// GET a path as raw JSON.
+async fn get_json(url: &str, path: &str) -> serde_json::Value {
+    let resp = common::raw()
+        .get(format!("{url}{path}"))
+        .header("X-Octopus-ApiKey", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "GET {path}");
+    resp.json().await.unwrap()
+}
+
+/// Sends a JSON body; returns the status and the JSON answer.
+async fn send_json(
+    url: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let resp = common::raw()
+        .request(method, format!("{url}{path}"))
+        .header("X-Octopus-ApiKey", KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or_default())
+}
+
+/// Whether `version` is semver at least `min` (numeric major.minor.patch), as
+/// api-client.ts's `isServerVersionAtLeast` decides.
+fn at_least(version: &str, min: &str) -> bool {
+    let parse = |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap()).collect() };
+    let (v, m) = (parse(version), parse(min));
+    assert_eq!(v.len(), 3, "{version} is not major.minor.patch");
+    v >= m
+}
+
+#[tokio::test]
+async fn root_version_passes_the_octopus_clients_executions_api_check() {
+    let t = start().await;
+    let root = get_json(&t.url(), "/api").await;
+    let version = root["Version"].as_str().unwrap();
+    // @octopusdeploy/api-client refuses its executions API below this version.
+    assert!(at_least(version, "2022.3.5512"), "{version}");
+    assert_eq!(version, "2024.1.0");
+    assert_eq!(root["OctopusLiteVersion"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(root["ApiVersion"], "3.0.0");
+}
+
+#[tokio::test]
+async fn documents_carry_the_fields_octopus_clients_require() {
+    let t = start().await;
+    let url = t.url();
+    let project = t
+        .client
+        .projects("Spaces-1")
+        .create(&Project::new("P"))
+        .await
+        .unwrap();
+    let pid = project.id.clone().unwrap();
+    let p = get_json(&url, &format!("/api/Spaces-1/projects/{pid}")).await;
+    assert_eq!(
+        p["PersistenceSettings"],
+        serde_json::json!({"Type": "Database"})
+    );
+    assert_eq!(p["Templates"], serde_json::json!([]));
+    assert_eq!(
+        p["ReleaseCreationStrategy"],
+        serde_json::json!({"ChannelId": null, "ReleaseCreationPackage": null, "ReleaseCreationPackageStepId": null})
+    );
+    assert_eq!(p["AutoCreateRelease"], false);
+    assert_eq!(p["AutoDeployReleaseOverrides"], serde_json::json!([]));
+    assert_eq!(p["ExtensionSettings"], serde_json::json!([]));
+    for key in ["ClonedFromProjectId", "Description"] {
+        assert!(
+            p.as_object().unwrap().contains_key(key),
+            "{key} missing: {p}"
+        );
+        assert!(p[key].is_null(), "{p}");
+    }
+    let listed = get_json(&url, "/api/Spaces-1/projects").await;
+    assert_eq!(
+        listed["Items"][0]["PersistenceSettings"]["Type"],
+        "Database"
+    );
+
+    let env = t
+        .client
+        .environments("Spaces-1")
+        .create(&Environment::new("Dev"))
+        .await
+        .unwrap();
+    let e = get_json(
+        &url,
+        &format!("/api/Spaces-1/environments/{}", env.id.unwrap()),
+    )
+    .await;
+    assert_eq!(e["ExtensionSettings"], serde_json::json!([]));
+
+    let feed = get_json(&url, "/api/Spaces-1/feeds/feeds-builtin").await;
+    assert_eq!(feed["IsBuiltInRepoSyncEnabled"], false);
+
+    let (status, process) = send_json(
+        &url,
+        reqwest::Method::PUT,
+        &format!("/api/Spaces-1/projects/{pid}/deploymentprocesses"),
+        serde_json::json!({"Version": 0, "Steps": [{"Name": "s", "Actions": [
+            {"Name": "a", "ActionType": "Octopus.Script"}]}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{process}");
+    let process = get_json(
+        &url,
+        &format!("/api/Spaces-1/projects/{pid}/deploymentprocesses"),
+    )
+    .await;
+    let action = process["Steps"][0]["Actions"][0].as_object().unwrap();
+    for key in ["Notes", "WorkerPoolId", "WorkerPoolVariable"] {
+        assert!(
+            action.contains_key(key) && action[key].is_null(),
+            "{key}: {action:?}"
+        );
+    }
+
+    // Round trips: the new fields keep what clients send, unknown fields still survive.
+    let body = serde_json::json!({
+        "Name": "Q",
+        "Description": "d",
+        "Templates": [{"Id": "t1", "Name": "Region", "DisplaySettings": {"Octopus.ControlType": "SingleLineText"}}],
+        "PersistenceSettings": {"Type": "Database", "Future": 1},
+        "ReleaseCreationStrategy": {"ChannelId": "Channels-1", "ReleaseCreationPackage": {"DeploymentAction": "a", "PackageReference": ""}, "ReleaseCreationPackageStepId": "s", "Other": true},
+        "AutoCreateRelease": true,
+        "AutoDeployReleaseOverrides": [{"EnvironmentId": "Environments-1", "ReleaseId": "Releases-1"}],
+        "ExtensionSettings": [{"ExtensionId": "jira", "Values": {"JiraIssueTracker": true}}],
+        "SomethingNew": {"x": [1]},
+    });
+    let (status, created) = send_json(
+        &url,
+        reqwest::Method::POST,
+        "/api/Spaces-1/projects",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let got = get_json(
+        &url,
+        &format!("/api/Spaces-1/projects/{}", created["Id"].as_str().unwrap()),
+    )
+    .await;
+    for key in [
+        "Description",
+        "Templates",
+        "PersistenceSettings",
+        "ReleaseCreationStrategy",
+        "AutoCreateRelease",
+        "AutoDeployReleaseOverrides",
+        "ExtensionSettings",
+        "SomethingNew",
+    ] {
+        assert_eq!(got[key], body[key], "{key}");
+    }
+    // And through the Rust client, which reads and writes whole documents.
+    let mut q = t
+        .client
+        .projects("Spaces-1")
+        .get(created["Id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(q.persistence_settings.kind, "Database");
+    q.is_disabled = true;
+    t.client.projects("Spaces-1").update(&q).await.unwrap();
+    let got = get_json(
+        &url,
+        &format!("/api/Spaces-1/projects/{}", created["Id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(got["Templates"], body["Templates"]);
+    assert_eq!(got["SomethingNew"], body["SomethingNew"]);
+    assert_eq!(
+        got["ReleaseCreationStrategy"],
+        body["ReleaseCreationStrategy"]
+    );
+}
+
+#[tokio::test]
+async fn environments_v2_sort_order_and_capabilities() {
+    let t = start().await;
+    let url = t.url();
+    let envs = t.client.environments("Spaces-1");
+    let mut ids = Vec::new();
+    for name in ["Dev", "Test", "Prod"] {
+        ids.push(
+            envs.create(&Environment::new(name))
+                .await
+                .unwrap()
+                .id
+                .unwrap(),
+        );
+    }
+    // The v2 listing, not an environment called `v2`.
+    for base in ["/api/Spaces-1/environments/v2", "/api/environments/v2"] {
+        let v2 = get_json(&url, base).await;
+        assert_eq!(v2["TotalResults"], 3, "{v2}");
+        assert_eq!(v2["Items"][0]["Name"], "Dev");
+        assert_eq!(v2["Items"][0]["Type"], "Static");
+        assert_eq!(v2["Items"][0]["Slug"], "dev");
+        assert!(v2["Items"][0]["SortOrder"].is_number());
+    }
+    let v2 = get_json(
+        &url,
+        "/api/Spaces-1/environments/v2?partialName=pro&take=100&skip=0",
+    )
+    .await;
+    assert_eq!(v2["TotalResults"], 1);
+    let v2 = get_json(&url, "/api/Spaces-1/environments/v2?type=Static").await;
+    assert_eq!(v2["TotalResults"], 3);
+    let v2 = get_json(&url, "/api/Spaces-1/environments/v2?type=Ephemeral").await;
+    assert_eq!(v2["TotalResults"], 0);
+    let resp = common::raw()
+        .get(format!("{url}/api/Spaces-1/environments/v2?type=Bogus"))
+        .header("X-Octopus-ApiKey", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+
+    // Sort order: the ordered ID list, as the client's `sort(order)` sends it.
+    let order = serde_json::json!([ids[2], ids[0]]);
+    let (status, answer) = send_json(
+        &url,
+        reqwest::Method::PUT,
+        "/api/Spaces-1/environments/sortorder",
+        order,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // Unlisted environments follow, in their previous order.
+    assert_eq!(answer, serde_json::json!([ids[2], ids[0], ids[1]]));
+    let listed = envs.list_all(&ListOptions::default()).await.unwrap();
+    let names: Vec<&str> = listed.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["Prod", "Dev", "Test"]);
+    let orders: Vec<i32> = listed.iter().map(|e| e.sort_order).collect();
+    assert_eq!(orders, [0, 1, 2]);
+    let v2 = get_json(&url, "/api/Spaces-1/environments/v2").await;
+    assert_eq!(v2["Items"][0]["Name"], "Prod");
+    // The default-space form, and refusals: unknown or repeated IDs, not a list.
+    let (status, _) = send_json(
+        &url,
+        reqwest::Method::PUT,
+        "/api/environments/sortorder",
+        serde_json::json!([ids[0]]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for bad in [
+        serde_json::json!(["Environments-99"]),
+        serde_json::json!([ids[0], ids[0]]),
+        serde_json::json!({"Ids": []}),
+    ] {
+        let (status, e) = send_json(
+            &url,
+            reqwest::Method::PUT,
+            "/api/Spaces-1/environments/sortorder",
+            bad.clone(),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {e}");
+        assert!(e["ErrorMessage"].is_string(), "{e}");
+    }
+    // Nothing changed by the refused ones.
+    let names: Vec<String> = envs
+        .list_all(&ListOptions::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["Dev", "Prod", "Test"]);
+    // `sortorder` is not an ID either.
+    let resp = common::raw()
+        .get(format!("{url}/api/Spaces-1/environments/sortorder"))
+        .header("X-Octopus-ApiKey", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+
+    let caps = get_json(&url, "/api/capabilities").await;
+    let caps = caps["Capabilities"].as_array().unwrap();
+    assert!(caps.iter().any(|c| c == "GetAllSpacesRequest"), "{caps:?}");
 }

@@ -372,3 +372,428 @@ async fn a_body_that_never_arrives_times_out() {
     // Meanwhile the server kept serving others.
     assert_eq!(t.client.root().await.unwrap().api_version, "3.0.0");
 }
+
+/// Sends a request and returns its status and body text, whatever the body is.
+async fn send_text(p: &Probe, method: Method, path: &str, body: Option<String>) -> (u16, String) {
+    let mut req = p
+        .http
+        .request(method, format!("{}{path}", p.base))
+        .header("X-Octopus-ApiKey", KEY);
+    if let Some(b) = body {
+        req = req.header("Content-Type", "application/json").body(b);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn secrets_in_malformed_bodies_are_never_echoed() {
+    const SECRET: &str = "PWSECRET-1111";
+    let t = start().await;
+    let p = Probe::new(t.url());
+    t.client
+        .projects("Spaces-1")
+        .create(&octopus_client::model::Project::new("P"))
+        .await
+        .unwrap();
+    let feed =
+        |extra: &str| format!(r#"{{"Name":"f","FeedType":"NuGet","FeedUri":"https://x",{extra}}}"#);
+    let action = |props: &str| {
+        format!(
+            r#"{{"Version":0,"Steps":[{{"Name":"s","Actions":[{{"Name":"a","ActionType":"Octopus.Script","Properties":{props}}}]}}]}}"#
+        )
+    };
+    let process = "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-1";
+    let cases: Vec<(Method, &str, String)> = vec![
+        // The issue's cases: a string where a sensitive value belongs.
+        (
+            Method::POST,
+            "/api/Spaces-1/feeds",
+            feed(&format!(r#""Password":"{SECRET}""#)),
+        ),
+        (
+            Method::POST,
+            "/api/Spaces-1/feeds",
+            feed(&format!(r#""SecretKey":"{SECRET}""#)),
+        ),
+        (
+            Method::POST,
+            "/api/Spaces-1/feeds",
+            feed(&format!(r#""Password":{{"HasValue":"{SECRET}"}}"#)),
+        ),
+        (
+            Method::POST,
+            "/api/Spaces-1/feeds",
+            feed(&format!(r#""ServiceAccountJsonKey":["{SECRET}"]"#)),
+        ),
+        (
+            Method::POST,
+            "/api/Spaces-1/feeds",
+            feed(&format!(
+                r#""Password":{{"HasValue":true,"NewValue":["{SECRET}"]}}"#
+            )),
+        ),
+        (
+            Method::PUT,
+            "/api/Spaces-1/feeds/feeds-builtin",
+            feed(&format!(r#""Password":"{SECRET}""#)),
+        ),
+        // Sensitive step properties of the wrong shape.
+        (
+            Method::PUT,
+            process,
+            action(&format!(r#"{{"k":["{SECRET}"]}}"#)),
+        ),
+        (
+            Method::PUT,
+            process,
+            action(&format!(r#"{{"k":{{"HasValue":"{SECRET}"}}}}"#)),
+        ),
+        (
+            Method::PUT,
+            process,
+            action(&format!(r#"{{"k":{{"NewValue":{{"v":"{SECRET}"}}}}}}"#)),
+        ),
+        // Any field of any document.
+        (
+            Method::POST,
+            "/api/Spaces-1/projects",
+            format!(r#"{{"Name":"p","IsDisabled":"{SECRET}"}}"#),
+        ),
+        (
+            Method::POST,
+            "/api/Spaces-1/environments",
+            format!(r#"{{"Name":"e","SortOrder":"{SECRET}"}}"#),
+        ),
+        (
+            Method::POST,
+            "/api/spaces",
+            format!(r#"{{"Name":{{"x":"{SECRET}"}}}}"#),
+        ),
+        (
+            Method::POST,
+            "/api/Spaces-1/lifecycles",
+            format!(r#"{{"Name":"l","Phases":"{SECRET}"}}"#),
+        ),
+        (
+            Method::PUT,
+            process,
+            format!(r#"{{"Version":"{SECRET}","Steps":[]}}"#),
+        ),
+        (
+            Method::PUT,
+            "/api/Spaces-1/environments/sortorder",
+            format!(r#"{{"Ids":"{SECRET}"}}"#),
+        ),
+        (
+            Method::POST,
+            "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-1/steppackages/upgrade",
+            format!(r#"{{"Version":["{SECRET}"]}}"#),
+        ),
+    ];
+    for (method, path, body) in cases {
+        let (status, text) = send_text(&p, method.clone(), path, Some(body.clone())).await;
+        assert_eq!(status, 400, "{method} {path} {body}: {text}");
+        assert!(
+            !text.contains(SECRET),
+            "{method} {path} echoed the secret: {text}"
+        );
+        assert!(!text.contains("PWSECRET"), "{text}");
+        let json: Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            json["ErrorMessage"].as_str().is_some_and(|m| !m.is_empty()),
+            "{text}"
+        );
+    }
+    // The message still says which field and what was expected.
+    let (_, text) = send_text(
+        &p,
+        Method::POST,
+        "/api/Spaces-1/feeds",
+        Some(feed(&format!(r#""Password":"{SECRET}""#))),
+    )
+    .await;
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        json["Errors"][0],
+        "Password: invalid type: expected struct SensitiveValue, got a string"
+    );
+    let (_, text) = send_text(
+        &p,
+        Method::POST,
+        "/api/Spaces-1/feeds",
+        Some(feed(&format!(r#""Password":{{"HasValue":"{SECRET}"}}"#))),
+    )
+    .await;
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        json["Errors"][0],
+        "Password.HasValue: invalid type: expected a boolean, got a string"
+    );
+}
+
+#[tokio::test]
+async fn very_long_filters_are_answered_not_500() {
+    let t = start().await;
+    let p = Probe::new(t.url());
+    for name in ["a_b", "axb", "100%"] {
+        t.client
+            .projects("Spaces-1")
+            .create(&octopus_client::model::Project::new(name))
+            .await
+            .unwrap();
+    }
+    // Over SQLite's 50,000-byte LIKE pattern limit.
+    let long = "a".repeat(60_000);
+    for path in [
+        format!("/api/spaces?partialName={long}"),
+        format!("/api/Spaces-1/projects?partialName={long}"),
+        format!("/api/Spaces-1/environments?partialName={long}"),
+        format!("/api/Spaces-1/environments/v2?partialName={long}"),
+        format!("/api/Spaces-1/feeds?partialName={long}"),
+        format!("/api/Spaces-1/lifecycles?partialName={long}"),
+        format!("/api/Spaces-1/packages?filter={long}"),
+        format!("/api/steppackages?partialName={long}"),
+    ] {
+        let (status, text) = send_text(&p, Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{}: {text}", &path[..60]);
+        let json: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["TotalResults"], 0, "{}", &path[..60]);
+    }
+    // `_` and `%` are plain characters in a partial name.
+    for (filter, want) in [("a_b", 1), ("a%5Fb", 1), ("0%25", 1), ("A", 2)] {
+        let (status, text) = send_text(
+            &p,
+            Method::GET,
+            &format!("/api/Spaces-1/projects?partialName={filter}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        let json: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["TotalResults"], want, "{filter}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_is_507_with_an_octopus_error() {
+    use octopus_server::api;
+    use octopus_server::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.write_blocking(|tx| api::spaces_seed(tx)).unwrap();
+    let state = api::State::new(store.clone(), KEY.into(), 4 << 20).unwrap();
+    let app = api::router(std::sync::Arc::new(state));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let p = Probe::new(format!("http://{addr}"));
+    // The database may not grow: as on a full disk, SQLite answers SQLITE_FULL.
+    store
+        .limit_pages_for_tests(store.page_count().unwrap())
+        .unwrap();
+    let body = serde_json::json!({ "Name": "p", "Description": "x".repeat(1900), "Pad": "y".repeat(60_000) })
+        .to_string();
+    let e = p
+        .expect(
+            Method::POST,
+            "/api/Spaces-1/projects",
+            Some(body.as_bytes()),
+            507,
+        )
+        .await;
+    assert!(
+        e["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("enough disk space"),
+        "{e}"
+    );
+    // Nothing of the write remains, and it works once there is room.
+    store.limit_pages_for_tests(1 << 30).unwrap();
+    let (status, json) = p.send(Method::GET, "/api/Spaces-1/projects", None).await;
+    assert_eq!((status, json["TotalResults"].as_i64()), (200, Some(0)));
+    let (status, _) = p
+        .send(
+            Method::POST,
+            "/api/Spaces-1/projects",
+            Some(body.into_bytes()),
+        )
+        .await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn unknown_fields_are_capped_per_document() {
+    let t = start().await;
+    let p = Probe::new(t.url());
+    // The issue's document: 200,000 extra keys.
+    let mut doc = serde_json::Map::new();
+    doc.insert("Name".into(), "many".into());
+    for i in 0..200_000 {
+        doc.insert(format!("k{i}"), Value::from(1));
+    }
+    let body = Value::Object(doc).to_string();
+    let e = p
+        .expect(
+            Method::POST,
+            "/api/Spaces-1/projects",
+            Some(body.as_bytes()),
+            400,
+        )
+        .await;
+    assert!(
+        e["Errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("at most 1000 unknown fields"),
+        "{e}"
+    );
+    // Few keys, but a large value.
+    let body =
+        serde_json::json!({ "Name": "big", "Junk": { "deep": "x".repeat(70_000) } }).to_string();
+    let e = p
+        .expect(
+            Method::POST,
+            "/api/Spaces-1/environments",
+            Some(body.as_bytes()),
+            400,
+        )
+        .await;
+    assert!(
+        e["Errors"][0].as_str().unwrap().contains("65536 bytes"),
+        "{e}"
+    );
+    // Unknown fields in process actions count too.
+    t.client
+        .projects("Spaces-1")
+        .create(&octopus_client::model::Project::new("P"))
+        .await
+        .unwrap();
+    let actions: Vec<Value> = (0..10)
+        .map(|i| {
+            let mut a =
+                serde_json::json!({"Name": format!("a{i}"), "ActionType": "Octopus.Script"});
+            for k in 0..150 {
+                a[format!("x{k}")] = Value::from(k);
+            }
+            a
+        })
+        .collect();
+    let body =
+        serde_json::json!({"Version": 0, "Steps": [{"Name": "s", "Actions": actions}]}).to_string();
+    let e = p
+        .expect(
+            Method::PUT,
+            "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-1",
+            Some(body.as_bytes()),
+            400,
+        )
+        .await;
+    assert!(
+        e["Errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("in Steps[0].Actions[0]"),
+        "{e}"
+    );
+    // Within the limits they are kept verbatim.
+    let body = serde_json::json!({ "Name": "kept", "FutureField": {"A": [1, 2]}, "Other": "x" })
+        .to_string();
+    let (status, created) = p
+        .send(
+            Method::POST,
+            "/api/Spaces-1/projects",
+            Some(body.into_bytes()),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["Id"].as_str().unwrap();
+    let (_, got) = p
+        .send(Method::GET, &format!("/api/Spaces-1/projects/{id}"), None)
+        .await;
+    assert_eq!(got["FutureField"], serde_json::json!({"A": [1, 2]}));
+    assert_eq!(got["Other"], "x");
+    // A listing stays small.
+    let (_, list) = p.send(Method::GET, "/api/Spaces-1/projects", None).await;
+    assert_eq!(list["TotalResults"], 2);
+}
+
+#[tokio::test]
+async fn invisible_names_and_bidi_controls_are_refused() {
+    let t = start().await;
+    let p = Probe::new(t.url());
+    for name in [
+        "\u{200b}",
+        "\u{200b}\u{200c}\u{feff}",
+        "\u{2060}",
+        "evil\u{202e}txt.exe",
+        "a\u{202a}b",
+        "a\u{2066}b\u{2069}",
+        "\u{200f}name",
+    ] {
+        let body = serde_json::json!({ "Name": name }).to_string();
+        for path in [
+            "/api/spaces",
+            "/api/Spaces-1/projects",
+            "/api/Spaces-1/environments",
+            "/api/Spaces-1/projectgroups",
+            "/api/Spaces-1/lifecycles",
+        ] {
+            let e = p
+                .expect(Method::POST, path, Some(body.as_bytes()), 400)
+                .await;
+            assert!(
+                e["Errors"][0].as_str().unwrap().starts_with("Name:"),
+                "{path} {name:?}: {e}"
+            );
+        }
+        let feed = serde_json::json!({ "Name": name, "FeedType": "NuGet", "FeedUri": "https://x" })
+            .to_string();
+        p.expect(
+            Method::POST,
+            "/api/Spaces-1/feeds",
+            Some(feed.as_bytes()),
+            400,
+        )
+        .await;
+    }
+    // Step and action names too.
+    t.client
+        .projects("Spaces-1")
+        .create(&octopus_client::model::Project::new("P"))
+        .await
+        .unwrap();
+    let body = serde_json::json!({"Version": 0, "Steps": [{"Name": "s\u{202e}", "Actions": [
+        {"Name": "\u{200b}", "ActionType": "Octopus.Script"}]}]})
+    .to_string();
+    let e = p
+        .expect(
+            Method::PUT,
+            "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-1",
+            Some(body.as_bytes()),
+            400,
+        )
+        .await;
+    let errors = e["Errors"].to_string();
+    assert!(errors.contains("Steps[0].Name:"), "{e}");
+    assert!(errors.contains("Steps[0].Actions[0].Name:"), "{e}");
+    // A name with no ASCII letter or digit still gets a slug.
+    for path in [
+        "/api/spaces",
+        "/api/Spaces-1/projects",
+        "/api/Spaces-1/environments",
+        "/api/Spaces-1/lifecycles",
+    ] {
+        let body = serde_json::json!({ "Name": "日本語" }).to_string();
+        let (status, created) = p.send(Method::POST, path, Some(body.into_bytes())).await;
+        assert_eq!(status, 201, "{path}: {created}");
+        let slug = created["Slug"].as_str().unwrap();
+        assert!(!slug.is_empty(), "{path}: {created}");
+        assert_eq!(
+            slug,
+            created["Id"].as_str().unwrap().to_lowercase(),
+            "{path}"
+        );
+    }
+}

@@ -1235,3 +1235,234 @@ async fn kill_during_upload_leaves_no_half_package_after_restart() {
     .await
     .unwrap();
 }
+
+// ------------------------------------------------ space deletion and Octopus zips
+
+/// Entries (files and directories) under `packages/`, relative to it.
+fn package_tree(data_dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let e = e.unwrap();
+            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &format!("{name}/"), out);
+            }
+            out.push(name);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&data_dir.join("packages"), "", &mut out);
+    out.sort();
+    out
+}
+
+/// Creates a space, pushes one package into it and stops its task queue.
+async fn space_with_package(client: &Client, dir: &Path, name: &str) -> String {
+    let mut space = client
+        .spaces()
+        .create(&octopus_client::model::Space::new(name))
+        .await
+        .unwrap();
+    let id = space.id.clone().unwrap();
+    let src = tempfile::tempdir_in(dir).unwrap();
+    let path = write_file(src.path(), "App.1.0.0.zip", &sample_zip(name));
+    client
+        .packages(&id)
+        .upload_path(&path, OverwriteMode::FailIfExists, |_, _| {})
+        .await
+        .unwrap();
+    space.task_queue_stopped = true;
+    client.spaces().update(&space).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn deleting_a_space_removes_its_package_files_at_once() {
+    let t = start().await;
+    let dir = t.dir.path();
+    upload(
+        &t.client,
+        dir,
+        "Stays.1.0.0.zip",
+        &sample_zip("stays"),
+        OverwriteMode::FailIfExists,
+    )
+    .await
+    .unwrap();
+    let gone = space_with_package(&t.client, dir, "Going").await;
+    assert!(dir.join("packages").join(&gone).is_dir());
+    t.client.spaces().delete(&gone).await.unwrap();
+    // No directory of the deleted space, no leftover of its removal; the other
+    // space's package is untouched.
+    let tree = package_tree(dir);
+    assert_eq!(tree.len(), 2, "{tree:?}");
+    assert_eq!(tree[0], SPACE);
+    assert!(
+        tree[1].starts_with(&format!("{SPACE}/Stays.1.0.0@")),
+        "{tree:?}"
+    );
+    let listed = t
+        .client
+        .packages(SPACE)
+        .list(&Default::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+}
+
+#[tokio::test]
+async fn a_space_delete_cut_short_by_a_crash_is_finished_at_start() {
+    let t = start().await;
+    let dir = t.dir.path().to_owned();
+    upload(
+        &t.client,
+        &dir,
+        "Stays.1.0.0.zip",
+        &sample_zip("stays"),
+        OverwriteMode::FailIfExists,
+    )
+    .await
+    .unwrap();
+    let before_rename = space_with_package(&t.client, &dir, "Crashed early").await;
+    let mid_removal = space_with_package(&t.client, &dir, "Crashed late").await;
+    let TestServer {
+        server, dir: tmp, ..
+    } = t;
+    server.shutdown().await;
+    // A crash right after the delete committed: the space and (by trigger) its
+    // package rows are gone, its directory is still in place.
+    let db = rusqlite::Connection::open(dir.join("octopus-lite.db")).unwrap();
+    db.execute(
+        "DELETE FROM documents WHERE kind = 'spaces' AND space_id = '' AND id = ?1",
+        [&before_rename],
+    )
+    .unwrap();
+    // A crash while the renamed directory was being emptied.
+    db.execute(
+        "DELETE FROM documents WHERE kind = 'spaces' AND space_id = '' AND id = ?1",
+        [&mid_removal],
+    )
+    .unwrap();
+    drop(db);
+    let packages = dir.join("packages");
+    let tomb = packages.join(format!(".deleted-{mid_removal}-0123456789ab"));
+    std::fs::rename(packages.join(&mid_removal), &tomb).unwrap();
+    std::fs::write(tomb.join(".tmp-0123"), b"half").unwrap();
+    assert_eq!(package_tree(&dir).len(), 7, "{:?}", package_tree(&dir));
+
+    let t = start_with(|c| c.data_dir = dir.clone()).await;
+    let tree = package_tree(&dir);
+    assert_eq!(tree.len(), 2, "{tree:?}");
+    assert!(
+        tree[1].starts_with(&format!("{SPACE}/Stays.1.0.0@")),
+        "{tree:?}"
+    );
+    let listed = t
+        .client
+        .packages(SPACE)
+        .list(&Default::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    drop(tmp);
+}
+
+/// The zip Octopus' TypeScript client (`ZipPackageBuilder`, via adm-zip) writes,
+/// byte by byte: every entry marked deflated (method 8), directories and empty files
+/// with no data at all, no data descriptors.
+fn octopus_client_style_zip() -> Vec<u8> {
+    fn deflate(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+    fn crc(data: &[u8]) -> u32 {
+        let mut c = flate2::Crc::new();
+        c.update(data);
+        c.sum()
+    }
+    let index = b"<html>hello</html>\n";
+    let dir_attrs: u32 = (0o40755 << 16) | 0x10;
+    let file_attrs: u32 = 0o100644 << 16;
+    let entries: [(&str, Vec<u8>, u32, u32, u32); 4] = [
+        ("site/", Vec::new(), 0, 0, dir_attrs),
+        ("site/css/", Vec::new(), 0, 0, dir_attrs),
+        (
+            "site/index.html",
+            deflate(index),
+            crc(index),
+            index.len() as u32,
+            file_attrs,
+        ),
+        ("site/css/.keep", Vec::new(), 0, 0, file_attrs),
+    ];
+    let (mut out, mut central) = (Vec::new(), Vec::new());
+    for (name, data, crc, size, attrs) in &entries {
+        let offset = out.len() as u32;
+        let mut common = Vec::new();
+        for v in [20u16, 0, 8, 0, 0x21] {
+            common.extend_from_slice(&v.to_le_bytes()); // version, flags, method, time, date
+        }
+        common.extend_from_slice(&crc.to_le_bytes());
+        common.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        common.extend_from_slice(&size.to_le_bytes());
+        common.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        common.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(b"PK\x03\x04");
+        out.extend_from_slice(&common);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        central.extend_from_slice(b"PK\x01\x02");
+        central.extend_from_slice(&0x0314u16.to_le_bytes());
+        central.extend_from_slice(&common);
+        central.extend_from_slice(&[0; 6]); // comment length, disk, internal attributes
+        central.extend_from_slice(&attrs.to_le_bytes());
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let cd_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+#[tokio::test]
+async fn zips_from_octopus_zip_package_builder_are_accepted() {
+    let t = start().await;
+    let bytes = octopus_client_style_zip();
+    let up = upload(
+        &t.client,
+        t.dir.path(),
+        "Site.1.0.0.zip",
+        &bytes,
+        OverwriteMode::FailIfExists,
+    )
+    .await
+    .unwrap();
+    assert!(up.created);
+    assert_eq!(up.package.package_size_bytes, bytes.len() as u64);
+    // Octopus' client requires these on packages; null when there is no metadata.
+    let json: serde_json::Value = common::raw()
+        .get(format!(
+            "{}/api/{SPACE}/packages/packages-Site.1.0.0",
+            t.url()
+        ))
+        .header("X-Octopus-ApiKey", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for key in ["Description", "ReleaseNotes", "Summary"] {
+        assert!(json.as_object().unwrap().contains_key(key), "{key}: {json}");
+    }
+}

@@ -266,3 +266,78 @@ fn refuses_hosts_without_protocol_6() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("protocol 6"));
 }
+
+/// Runs the plugin with `env` until it exits (killing it after 10 s: a plugin that
+/// accepted its environment would serve forever) and returns its output.
+fn run_to_exit(env: &[(&str, &std::ffi::OsStr)]) -> std::process::Output {
+    let mut cmd = Command::new(BIN);
+    cmd.env("TF_PLUGIN_MAGIC_COOKIE", COOKIE)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
+        .env_remove("PLUGIN_CLIENT_CERT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the plugin kept running (stdout {:?}); it should have refused its environment",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Exits non-zero before printing a handshake line, saying why on stderr.
+fn assert_refused(out: &std::process::Output, names: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "no handshake line: {:?}", out.stdout);
+    assert!(stderr.contains(names), "{stderr}");
+}
+
+#[test]
+fn refuses_a_client_certificate_that_is_pem_around_garbage() {
+    use base64::engine::general_purpose::STANDARD;
+    // Valid PEM armour and base64, but the DER inside is not a certificate.
+    for inner in [
+        b"garbage, not a certificate".to_vec(),
+        // A truncated real certificate.
+        go_plugin_style_cert().1[..100].to_vec(),
+    ] {
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            STANDARD.encode(&inner)
+        );
+        let out = run_to_exit(&[("PLUGIN_CLIENT_CERT", pem.as_ref())]);
+        assert_refused(&out, "PLUGIN_CLIENT_CERT");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("X.509"), "{stderr}");
+    }
+    // Not UTF-8 at all.
+    use std::os::unix::ffi::OsStrExt;
+    let out = run_to_exit(&[(
+        "PLUGIN_CLIENT_CERT",
+        std::ffi::OsStr::from_bytes(b"-----BEGIN CERTIFICATE-----\n\xff\xfe\n"),
+    )]);
+    assert_refused(&out, "PLUGIN_CLIENT_CERT");
+}
+
+#[test]
+fn refuses_protocol_versions_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = run_to_exit(&[(
+        "PLUGIN_PROTOCOL_VERSIONS",
+        std::ffi::OsStr::from_bytes(b"5,6\xff"),
+    )]);
+    assert_refused(&out, "PLUGIN_PROTOCOL_VERSIONS");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UTF-8"));
+}
