@@ -12,8 +12,10 @@
 //!   test fails or panics.
 
 mod fixture;
+mod step_package;
 
 pub use fixture::{Cloud, Fixture};
+pub use step_package::{StepDef, TRUSTED, step_package_zip};
 
 use octopus_client::{Client, Config, Credentials};
 use std::collections::HashSet;
@@ -46,7 +48,14 @@ impl Backend {
                 .prefix("octopus-lite-")
                 .tempdir()
                 .expect("temp dir");
-            let config = octopus_server::ServerConfig::new(data.path());
+            let mut config = octopus_server::ServerConfig::new(data.path());
+            config.trusted_step_packages.packages = TRUSTED
+                .iter()
+                .map(|id| octopus_packaging::step_package::TrustedPackage {
+                    id: id.to_string(),
+                    versions: None,
+                })
+                .collect();
             let server = runtime
                 .block_on(octopus_server::Server::start(config))
                 .expect("start the embedded server");

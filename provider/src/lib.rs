@@ -59,6 +59,8 @@ pub struct Octopus {
     configured_space: Option<String>,
     default_space: OnceCell<String>,
     space_defaults: Mutex<HashMap<String, Arc<OnceCell<SpaceDefaults>>>>,
+    /// Installed step packages, read once per provider run when a plan needs them.
+    pub(crate) step_catalog: resources::StepCatalog,
 }
 
 /// What a new project gets when it names no lifecycle or project group.
@@ -99,6 +101,7 @@ impl Octopus {
             configured_space: space_id,
             default_space: OnceCell::new(),
             space_defaults: Mutex::new(HashMap::new()),
+            step_catalog: resources::StepCatalog::default(),
         }
     }
 

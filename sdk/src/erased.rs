@@ -292,6 +292,7 @@ impl<D: Send + Sync + 'static, R: Resource<D>> ErasedResource<D> for ResourceAda
             let block = &schema.block;
             let mut planned = proposed;
             plan::apply_defaults(block, &mut planned, &config);
+            plan::null_unconfigured(block, &mut planned, &config);
             plan::adopt_prior_in_sets(block, &mut planned, &config, &prior);
             if prior.is_null() || !planned.semantic_eq(&prior) {
                 plan::mark_computed_unknown(block, &mut planned, &config, &prior);

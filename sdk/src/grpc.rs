@@ -294,7 +294,13 @@ fn attr_to_pb(a: &Attribute) -> pb::schema::Attribute {
         description: a.description.clone(),
         required: a.required,
         optional: a.optional,
-        computed: a.computed,
+        // Terraform up to at least 1.0 crashes planning a null single nested
+        // attribute that is not computed when there is a prior state (objchange's
+        // proposedNewNestedType reads attributes of the null object). Declared computed,
+        // Terraform takes the prior value instead, and the SDK plans null whenever the
+        // configuration is null (`plan::null_unconfigured`), as for any attribute the
+        // provider does not compute.
+        computed: a.computed || crate::plan::shielded_from_tf10(a),
         sensitive: a.sensitive,
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: !a.deprecated.is_empty(),

@@ -178,6 +178,37 @@ fn nested_attrs(a: &Attribute) -> Option<(Nesting, Block)> {
     }
 }
 
+/// Whether an attribute is declared computed to Terraform only to avoid Terraform
+/// 1.0's crash on null single nested attributes: optional, not computed, single.
+pub fn shielded_from_tf10(a: &Attribute) -> bool {
+    !a.required && !a.computed && matches!(a.ty, AttributeType::Nested(Nesting::Single, _))
+}
+
+/// Plans null for every attribute that the provider does not compute and whose
+/// configuration is null (Terraform proposes the prior value for attributes it
+/// believes computed; see [`shielded_from_tf10`]).
+pub fn null_unconfigured(block: &Block, plan: &mut Value, config: &Value) {
+    let Some(m) = obj_mut(plan) else { return };
+    for a in &block.attributes {
+        let cfg = attr(config, &a.name);
+        if shielded_from_tf10(a) && cfg.is_null() {
+            m.insert(a.name.clone(), Value::Null);
+        } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
+            for (child, c, _) in pair_children(n, &b, p, cfg, &Value::Null) {
+                null_unconfigured(&b, child, c);
+            }
+        }
+    }
+    for nb in &block.blocks {
+        if let Some(p) = m.get_mut(&nb.name) {
+            let cfg = attr(config, &nb.name);
+            for (child, c, _) in pair_children(nb.nesting, &nb.block, p, cfg, &Value::Null) {
+                null_unconfigured(&nb.block, child, c);
+            }
+        }
+    }
+}
+
 /// Sets attributes that have a default and are null in configuration.
 pub fn apply_defaults(block: &Block, plan: &mut Value, config: &Value) {
     let Some(m) = obj_mut(plan) else { return };
@@ -314,7 +345,7 @@ fn restore_into(
         }
         let path = at.clone().attr(a.name.clone());
         match (nested_attrs(a), m.get_mut(&a.name)) {
-            (Some((n @ (Nesting::Single | Nesting::List), b)), Some(p))
+            (Some((n @ (Nesting::Single | Nesting::List | Nesting::Map), b)), Some(p))
                 if !cfg.is_unknown() && same_shape(p, cfg) =>
             {
                 for (child, c, _) in pair_children(n, &b, p, cfg, &Value::Null) {
@@ -345,8 +376,11 @@ fn restore_into(
     }
 }
 
+/// Whether a planned nested value has the configured one's elements (list length,
+/// map keys), so that it can be restored element by element.
 fn same_shape(a: &Value, b: &Value) -> bool {
     match (a.peel(), b.peel()) {
+        (Value::Map(x), Value::Map(y)) => x.keys().eq(y.keys()),
         (Value::Object(_), Value::Object(_)) => true,
         (Value::List(x), Value::List(y)) => x.len() == y.len(),
         _ => false,

@@ -1,6 +1,7 @@
 //! Managed resources: each is a model and its mapping to the API ([`api::ApiModel`]).
 
 mod api;
+mod deployment_process;
 mod environment;
 mod project;
 mod space;
@@ -9,6 +10,7 @@ use crate::Octopus;
 use api::ApiResource;
 use tf_sdk::{ErasedResource, Model, Val, resource};
 
+pub use deployment_process::{ProcessModel, StepCatalog};
 pub use environment::EnvironmentModel;
 pub use project::ProjectModel;
 pub use space::SpaceModel;
@@ -19,6 +21,7 @@ pub fn all() -> Vec<Box<dyn ErasedResource<Octopus>>> {
         resource(ApiResource::<SpaceModel>::new("space")),
         resource(ApiResource::<EnvironmentModel>::new("environment")),
         resource(ApiResource::<ProjectModel>::new("project")),
+        resource(deployment_process::ProcessResource),
     ]
 }
 

@@ -19,6 +19,7 @@ use super::extract::{Body, ItemId, Scope, parse_json};
 use super::feeds::merge_secret;
 use super::resources::{check_refs, finish};
 use crate::error::{ApiError, ApiResult};
+use crate::step_packages::usages::is_sensitive_input;
 use crate::store::documents;
 use crate::util::{check_id, check_len, check_name, new_guid, now_iso8601};
 
@@ -45,6 +46,9 @@ impl Served for DeploymentProcess {
             redact_properties(&mut step.properties);
             for action in &mut step.actions {
                 redact_properties(&mut action.properties);
+                if let Some(inputs) = &mut action.inputs {
+                    redact_inputs(inputs);
+                }
             }
         }
     }
@@ -61,6 +65,46 @@ fn redact_properties(props: &mut std::collections::BTreeMap<String, PropertyValu
         if let PropertyValue::Sensitive(s) = v {
             s.has_value = s.has_value || s.new_value.is_some();
             s.new_value = None;
+        }
+    }
+}
+
+/// Step-package inputs that are sensitive values answer only `HasValue`.
+fn redact_inputs(v: &mut serde_json::Value) {
+    if is_sensitive_input(v) {
+        if let Some(o) = v.as_object_mut() {
+            let has = o.get("HasValue").and_then(serde_json::Value::as_bool) == Some(true)
+                || o.get("NewValue").is_some_and(|n| !n.is_null());
+            o.remove("NewValue");
+            o.insert("HasValue".into(), has.into());
+        }
+        return;
+    }
+    match v {
+        serde_json::Value::Object(m) => m.values_mut().for_each(redact_inputs),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_inputs),
+        _ => {}
+    }
+}
+
+/// A sensitive input sent back as `{"HasValue": true}` keeps the stored secret.
+fn merge_sensitive_inputs(incoming: &mut serde_json::Value, stored: Option<&serde_json::Value>) {
+    if is_sensitive_input(incoming) {
+        let keep = incoming
+            .get("NewValue")
+            .is_none_or(serde_json::Value::is_null)
+            && incoming
+                .get("HasValue")
+                .and_then(serde_json::Value::as_bool)
+                == Some(true);
+        if keep && let Some(old) = stored.filter(|o| is_sensitive_input(o)) {
+            *incoming = old.clone();
+        }
+        return;
+    }
+    if let serde_json::Value::Object(m) = incoming {
+        for (k, v) in m.iter_mut() {
+            merge_sensitive_inputs(v, stored.and_then(|s| s.get(k)));
         }
     }
 }
@@ -126,6 +170,7 @@ async fn put_by_id(
     finish(missing)?;
     let bytes = serde_json::to_vec(&raw).map_err(ApiError::internal)?;
     let incoming: DeploymentProcess = parse_json(&bytes)?;
+    super::unknown::check(&incoming)?;
     let sp = space.clone();
     let stored = st
         .store
@@ -416,10 +461,19 @@ fn merge_sensitive(steps: &mut [Step], existing: &[Step]) {
             }
         }
     };
+    let stored_inputs: HashMap<String, serde_json::Value> = existing
+        .iter()
+        .flat_map(|s| &s.actions)
+        .filter_map(|a| Some((a.id.clone()?, a.inputs.clone()?)))
+        .collect();
     for s in steps {
         apply(&s.id, &mut s.properties);
         for a in &mut s.actions {
             apply(&a.id, &mut a.properties);
+            if let Some(inputs) = &mut a.inputs {
+                let old = a.id.as_ref().and_then(|id| stored_inputs.get(id));
+                merge_sensitive_inputs(inputs, old);
+            }
         }
     }
 }

@@ -84,7 +84,7 @@ pub fn auto_upgrade(
                 let empty = serde_json::Value::Object(Default::default());
                 let inputs = a.inputs.as_ref().unwrap_or(&empty);
                 let usage = usages::usage_of(&sp.space, &snapshot, &step.name, a, package_id);
-                match schema.validate(inputs) {
+                match schema.validate(&super::usages::as_schema_sees(inputs)) {
                     Ok(()) => {
                         a.step_package_version = Some(version.to_string());
                         changed = true;
@@ -213,7 +213,10 @@ pub fn upgrade_action(
             "{field}.Inputs: cannot migrate the inputs: {e}"
         )])
     })?;
-    if let Err(errs) = target.schema()?.validate(&migrated) {
+    if let Err(errs) = target
+        .schema()?
+        .validate(&super::usages::as_schema_sees(&migrated))
+    {
         return Err(ApiError {
             status: StatusCode::BAD_REQUEST,
             message: format!(

@@ -232,11 +232,39 @@ pub fn check_action(
         None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
         Some(v) => v,
     };
-    if let Err(errs) = row.schema()?.validate(&inputs) {
+    if let Err(errs) = row.schema()?.validate(&as_schema_sees(&inputs)) {
         errors.extend(input_errors(field, &errs));
     }
     action.inputs = Some(inputs);
     Ok(true)
+}
+
+/// Whether an input value is a sensitive value (`{"HasValue": …, "NewValue": …}`).
+pub fn is_sensitive_input(v: &serde_json::Value) -> bool {
+    v.as_object().is_some_and(|o| {
+        o.contains_key("HasValue")
+            && o.keys()
+                .all(|k| matches!(k.as_str(), "HasValue" | "NewValue" | "Hint"))
+    })
+}
+
+/// Inputs as a step's schema sees them: each sensitive value is the text it stands
+/// for (a placeholder when only `HasValue` is sent, which keeps the stored secret).
+pub fn as_schema_sees(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        s if is_sensitive_input(s) => match s.get("NewValue") {
+            Some(J::String(text)) => J::String(text.clone()),
+            _ => J::String("********".into()),
+        },
+        J::Object(m) => J::Object(
+            m.iter()
+                .map(|(k, e)| (k.clone(), as_schema_sees(e)))
+                .collect(),
+        ),
+        J::Array(items) => J::Array(items.iter().map(as_schema_sees).collect()),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,155 @@
+//! The server's installed step packages, looked up at plan time (once per provider
+//! run) to check step-package usages before anything is sent.
+
+use crate::errors::api;
+use octopus_client::Client;
+use octopus_client::model::step_package::{
+    StepPackageStep, StepPackageSummary, StepPackageVersion,
+};
+use octopus_packaging::version::Version;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tf_sdk::Diagnostics;
+use tokio::sync::OnceCell;
+
+/// The step a usage resolves to.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The package holding the step.
+    pub package_id: String,
+    /// The exact version used.
+    pub version: Version,
+    /// The step: its schema and migrations.
+    pub step: StepPackageStep,
+}
+
+/// Installed step packages and the versions read so far.
+#[derive(Default)]
+pub struct StepCatalog {
+    packages: OnceCell<Vec<StepPackageSummary>>,
+    versions: Mutex<HashMap<(String, String), Arc<OnceCell<StepPackageVersion>>>>,
+}
+
+impl StepCatalog {
+    async fn packages(&self, client: &Client) -> Result<&[StepPackageSummary], Diagnostics> {
+        self.packages
+            .get_or_try_init(|| async {
+                client
+                    .step_packages()
+                    .list()
+                    .await
+                    .map_err(|e| api("list the installed step packages", e, None))
+            })
+            .await
+            .map(Vec::as_slice)
+    }
+
+    async fn version(
+        &self,
+        client: &Client,
+        package: &str,
+        version: &str,
+    ) -> Result<StepPackageVersion, Diagnostics> {
+        let cell = self
+            .versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((package.to_string(), version.to_string()))
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| async {
+            client
+                .step_packages()
+                .version(package, version)
+                .await
+                .map_err(|e| api(&format!("read step package {package} {version}"), e, None))
+        })
+        .await
+        .cloned()
+    }
+
+    /// The step `step_id` at `wanted` (a major such as `1`, or an exact version), as the
+    /// server resolves it. `Ok(Err(message))` when it is not installed: the message
+    /// lists what is.
+    pub async fn resolve(
+        &self,
+        client: &Client,
+        step_id: &str,
+        wanted: &str,
+    ) -> Result<Result<Resolved, String>, Diagnostics> {
+        let packages = self.packages(client).await?;
+        let Some(package) = packages
+            .iter()
+            .find(|p| p.steps.iter().any(|s| s.id == step_id))
+        else {
+            let known: Vec<String> = packages
+                .iter()
+                .flat_map(|p| p.steps.iter().map(|s| s.id.clone()))
+                .collect();
+            return Ok(Err(format!(
+                "No installed step package has a step `{step_id}` (installed steps: {}).",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        let versions: Vec<Version> = package
+            .versions
+            .iter()
+            .filter_map(|v| Version::parse(v).ok())
+            .collect();
+        let listed = package.versions.join(", ");
+        let text = wanted.trim();
+        let major = text
+            .strip_suffix(".x")
+            .or_else(|| text.strip_suffix(".*"))
+            .unwrap_or(text);
+        let pick = if !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()) {
+            let m: Option<u64> = major.parse().ok();
+            versions
+                .iter()
+                .filter(|v| Some(v.major) == m && !v.is_prerelease())
+                .max()
+                .cloned()
+                .ok_or_else(|| {
+                    format!(
+                        "Step package {} has no release on major {major} (installed: {listed}).",
+                        package.id
+                    )
+                })
+        } else {
+            match Version::parse(text) {
+                Ok(v) if versions.contains(&v) => Ok(v),
+                Ok(v) => Err(format!(
+                    "Step package {} {v} is not installed (installed: {listed}).",
+                    package.id
+                )),
+                Err(e) => Err(format!(
+                    "`{text}` is neither a major (`1`) nor a version (`1.2.0`): {e}"
+                )),
+            }
+        };
+        let version = match pick {
+            Ok(v) => v,
+            Err(why) => return Ok(Err(why)),
+        };
+        let doc = self
+            .version(client, &package.id, &version.to_string())
+            .await?;
+        let step = doc.steps.into_iter().find(|s| s.id == step_id);
+        Ok(step
+            .map(|step| Resolved {
+                package_id: package.id.clone(),
+                version: version.clone(),
+                step,
+            })
+            .ok_or_else(|| {
+                format!(
+                    "Step package {} {version} has no step `{step_id}`.",
+                    package.id
+                )
+            }))
+    }
+}
