@@ -354,10 +354,12 @@ fn step_package_steps() {
                 .project_groups(&ctx.space_id)
                 .list_all(&Default::default())
                 .await?;
-            let mut p = octopus_client::model::Project::default();
-            p.name = format!("sp-{}", ctx.code);
-            p.lifecycle_id = defaults[0].id.clone().unwrap();
-            p.project_group_id = groups[0].id.clone().unwrap();
+            let p = octopus_client::model::Project {
+                name: format!("sp-{}", ctx.code),
+                lifecycle_id: defaults[0].id.clone().unwrap(),
+                project_group_id: groups[0].id.clone().unwrap(),
+                ..Default::default()
+            };
             ctx.client.projects(&ctx.space_id).create(&p).await
         })
         .unwrap();

@@ -23,11 +23,14 @@ pub struct Resolved {
     pub step: StepPackageStep,
 }
 
+/// A version document read once, by package ID and version.
+type VersionCells = HashMap<(String, String), Arc<OnceCell<StepPackageVersion>>>;
+
 /// Installed step packages and the versions read so far.
 #[derive(Default)]
 pub struct StepCatalog {
     packages: OnceCell<Vec<StepPackageSummary>>,
-    versions: Mutex<HashMap<(String, String), Arc<OnceCell<StepPackageVersion>>>>,
+    versions: Mutex<VersionCells>,
 }
 
 impl StepCatalog {

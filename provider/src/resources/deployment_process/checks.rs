@@ -184,9 +184,9 @@ fn check_packages(at: &AttributePath, packages: &tf_sdk::Json, diags: &mut Diagn
                 "The empty reference name is the primary package: use `primary_package`.".into(),
             );
         }
-        if !fields
+        if fields
             .get("package_id")
-            .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+            .is_none_or(|v| v.as_str().is_none_or(str::is_empty))
         {
             problem(
                 &here,
