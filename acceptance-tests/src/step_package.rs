@@ -6,7 +6,7 @@ use std::io::{Cursor, Write};
 
 /// Package IDs the harness's server trusts (step packages are server-wide, so each
 /// test that installs one uses its own ID).
-pub const TRUSTED: &[&str] = &["acc-notify", "acc-db", "acc-bench"];
+pub const TRUSTED: &[&str] = &["acc-notify", "acc-db", "acc-bench", "acme-notify"];
 
 /// One step of a package: its ID, inputs schema and (from major 2 on) migrations.
 #[derive(Debug, Clone)]

@@ -1,8 +1,62 @@
 //! Every example under `examples/` is `terraform fmt` clean and applied here, so what
 //! users copy works.
 
-use acceptance_tests::{Step, TERRAFORM_BLOCK, TestCase, TestContext};
+use acceptance_tests::{Step, StepDef, TERRAFORM_BLOCK, TestCase, TestContext, step_package_zip};
 use std::path::{Path, PathBuf};
+
+/// The step package the examples use, installed once per test run (step packages are
+/// server-wide).
+fn install_acme_notify(ctx: &TestContext) {
+    static ONCE: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut done = ONCE.lock().unwrap();
+    if *done {
+        return;
+    }
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "channel": {"type": "string"},
+            "retries": {"type": "integer"},
+            "token": {"type": "string"}
+        },
+        "required": ["channel"],
+        "additionalProperties": false
+    });
+    let zip = step_package_zip(
+        "acme-notify",
+        "1.0.0",
+        &[StepDef::new("acme-notify", schema)],
+    );
+    ctx.block_on(
+        ctx.client
+            .step_packages()
+            .upload("acme-notify.1.0.0.zip", zip),
+    )
+    .expect("install acme-notify");
+    *done = true;
+}
+
+/// An example directory's `main.tf` pointed at the test's space, with relative
+/// module sources made absolute (the test runs it from another directory).
+fn example_root(ctx: &TestContext, rel: &str) -> String {
+    let dir = examples().join(rel);
+    let text = read(&dir.join("main.tf"));
+    assert!(
+        text.contains("provider \"octopus\" {}"),
+        "{rel} configures through the environment"
+    );
+    let mut out = text.replace("provider \"octopus\" {}", &ctx.provider_config());
+    for line in text.lines() {
+        if let Some(src) = line.trim().strip_prefix("source").map(str::trim)
+            && let Some(path) = src.strip_prefix('=').map(|s| s.trim().trim_matches('"'))
+            && path.starts_with("..")
+        {
+            let abs = dir.join(path).canonicalize().unwrap();
+            out = out.replace(&format!("\"{path}\""), &format!("\"{}\"", abs.display()));
+        }
+    }
+    out
+}
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
@@ -76,6 +130,7 @@ fn every_resource_has_examples_in_the_registry_layout() {
 fn resource_examples_apply_and_import() {
     for dir in dirs("resources") {
         let ctx = TestContext::new();
+        install_acme_notify(&ctx);
         let example = read(&dir.join("resource.tf"));
         let import = read(&dir.join("import.sh"));
         let line = import
@@ -92,6 +147,7 @@ fn resource_examples_apply_and_import() {
 #[test]
 fn data_source_examples_apply() {
     let ctx = TestContext::new();
+    install_acme_notify(&ctx);
     // What the examples look up by name.
     let env = octopus_client::model::Environment::new("Production");
     ctx.block_on(ctx.client.environments(&ctx.space_id).create(&env))
@@ -129,6 +185,7 @@ fn data_source_examples_apply() {
             "web_deployment_process_id",
             "default_project_group_id",
             "default_lifecycle_id",
+            "notify_version",
         ] {
             assert!(
                 outputs[name]["value"]
@@ -137,6 +194,11 @@ fn data_source_examples_apply() {
                 "{name}: {outputs}"
             );
         }
+        assert_eq!(outputs["web_step_names"]["value"], serde_json::json!([]));
+        assert_eq!(
+            outputs["notify_inputs_schema"]["value"]["required"],
+            serde_json::json!(["channel"])
+        );
     })])
     .run(&ctx);
 }
@@ -190,4 +252,76 @@ fn provider_example_validates() {
     ctx.workdir.config(&format!("{TERRAFORM_BLOCK}\n{example}"));
     let r = ctx.workdir.run(&["validate", "-no-color"]);
     assert_eq!(r.code, 0, "{}", r.output());
+}
+
+#[test]
+fn module_serves_two_projects() {
+    let ctx = TestContext::new();
+    ctx.workdir
+        .config(&example_root(&ctx, "modules/two-projects"));
+    ctx.workdir.run(&["init", "-no-color"]);
+    ctx.workdir.apply();
+    ctx.workdir.assert_empty_plan();
+    let projects = ctx
+        .block_on(
+            ctx.client
+                .projects(&ctx.space_id)
+                .list_all(&Default::default()),
+        )
+        .unwrap();
+    assert_eq!(projects.len(), 2);
+    for p in &projects {
+        let process = ctx
+            .block_on(
+                ctx.client
+                    .deployment_processes(&ctx.space_id)
+                    .get_for_project(p.id.as_deref().unwrap()),
+            )
+            .unwrap();
+        let names: Vec<_> = process.steps.iter().map(|s| s.name.as_str()).collect();
+        let package = p.name.to_lowercase();
+        assert_eq!(
+            names,
+            [format!("Deploy {package}"), format!("Smoke test {package}")]
+        );
+    }
+    ctx.workdir.destroy();
+}
+
+#[test]
+fn space_per_branch_applies_and_destroys() {
+    let mut ctx = TestContext::new();
+    ctx.workdir.env("TF_VAR_branch", &ctx.code.clone());
+    ctx.workdir.config(&example_root(&ctx, "space-per-branch"));
+    ctx.workdir.run(&["init", "-no-color"]);
+    ctx.workdir.apply();
+    ctx.workdir.assert_empty_plan();
+    let space_id = ctx.workdir.state()["values"]["outputs"]["space_id"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let admin = acceptance_tests::Backend::get().client(None);
+    let space = ctx.block_on(admin.spaces().get(&space_id)).unwrap();
+    assert_eq!(space.name, format!("branch-{}", ctx.code));
+    let envs = ctx
+        .block_on(admin.environments(&space_id).list_all(&Default::default()))
+        .unwrap();
+    assert_eq!(envs.len(), 2);
+    let projects = ctx
+        .block_on(admin.projects(&space_id).list_all(&Default::default()))
+        .unwrap();
+    let process = ctx
+        .block_on(
+            admin
+                .deployment_processes(&space_id)
+                .get_for_project(projects[0].id.as_deref().unwrap()),
+        )
+        .unwrap();
+    assert_eq!(process.steps.len(), 2);
+    ctx.workdir.destroy();
+    let gone = ctx.block_on(admin.spaces().get(&space_id));
+    assert!(
+        gone.is_err_and(|e| e.is_not_found()),
+        "the branch's space is gone"
+    );
 }

@@ -1,6 +1,9 @@
 //! Data sources: look spaces, environments, projects, project groups and lifecycles
-//! up by name, so modules can refer to what other teams manage. One generic look-up,
+//! up by name (plus step packages and deployment processes), so modules can refer to what other teams manage. One generic look-up,
 //! [`ByName`], serves them all: each is its model and how it reads the API document.
+
+mod deployment_process;
+mod step_package;
 
 use crate::Octopus;
 use crate::errors::api;
@@ -20,6 +23,8 @@ pub fn all() -> Vec<Box<dyn ErasedDataSource<Octopus>>> {
         data_source(ByName::<ProjectData, Project>::new("project")),
         data_source(ByName::<NamedData, ProjectGroup>::new("project_group")),
         data_source(ByName::<NamedData, Lifecycle>::new("lifecycle")),
+        data_source(step_package::StepPackageLookup),
+        data_source(deployment_process::ProcessLookup),
     ]
 }
 

@@ -1,7 +1,7 @@
 //! Managed resources: each is a model and its mapping to the API ([`api::ApiModel`]).
 
 mod api;
-mod deployment_process;
+pub(crate) mod deployment_process;
 mod environment;
 mod project;
 mod space;

@@ -34,7 +34,8 @@ pub struct StepCatalog {
 }
 
 impl StepCatalog {
-    async fn packages(&self, client: &Client) -> Result<&[StepPackageSummary], Diagnostics> {
+    /// Every installed package (read once).
+    pub async fn packages(&self, client: &Client) -> Result<&[StepPackageSummary], Diagnostics> {
         self.packages
             .get_or_try_init(|| async {
                 client
@@ -47,7 +48,8 @@ impl StepCatalog {
             .map(Vec::as_slice)
     }
 
-    async fn version(
+    /// One version's document (read once).
+    pub async fn version(
         &self,
         client: &Client,
         package: &str,

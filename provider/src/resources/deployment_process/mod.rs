@@ -9,11 +9,12 @@ mod mapping;
 mod model;
 
 pub use catalog::StepCatalog;
+pub(crate) use mapping::from_process;
 pub use model::ProcessModel;
 
 use crate::Octopus;
 use crate::errors::{api, not_found_as_none};
-use mapping::{from_process, to_steps};
+use mapping::to_steps;
 use model::StepModel;
 use octopus_client::ListOptions;
 use octopus_client::model::DeploymentProcess;
