@@ -594,3 +594,33 @@ fn a_write_that_meets_another_writer_is_retried() {
     ctx.workdir.config(&ctx.hcl(&config));
     ctx.workdir.destroy();
 }
+
+#[test]
+fn plan_time_checks_of_steps() {
+    let ctx = TestContext::new();
+    let from_package = |extra: &str| {
+        format!(
+            "{BASE}\nresource \"octopus_deployment_process\" \"app\" {{\n  project_id = octopus_project.app.id\n  step {{\n    name = \"Deploy\"\n    type = \"Octopus.Script\"\n    execution_properties = {{\n      \"Octopus.Action.Script.ScriptSource\" = \"Package\"\n{extra}    }}\n  }}\n}}\n"
+        )
+    };
+    TestCase::new(vec![
+        // Scripts as code: a script from a package needs the package and its file.
+        Step::config(&from_package(""))
+            .expect_error(r"(?s)A script from a package needs the package.*A script from a package needs its file name"),
+        Step::config(&process(&[script("Same", "echo 1", ""), script("same", "echo 2", "")]))
+            .expect_error(r"(?s)Duplicate step name"),
+        Step::config(&process(&["  step {\n    name = \"No type\"\n  }\n".to_string()]))
+            .expect_error(r"(?s)Missing action type"),
+        Step::config(&process(&[script("Gated", "echo 1", "    condition = \"Variable\"\n")]))
+            .expect_error(r"(?s)Missing condition_expression"),
+        Step::config(&process(&[DEPLOY_WEB.replace("extract_during_deployment = false", "extract = false")]))
+            .expect_error(r"(?s)Invalid package reference.*`extract` is not a package field"),
+    ])
+    .check_destroy(|ctx| {
+        let left = ctx
+            .block_on(ctx.client.projects(&ctx.space_id).list_all(&Default::default()))
+            .unwrap();
+        assert!(left.is_empty(), "nothing was applied: {left:?}");
+    })
+    .run(&ctx);
+}

@@ -547,3 +547,60 @@ fn from_action(a: Action, before: Option<&ActionFields>) -> ActionFields {
         step_package: step_package.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn automatic_upgrades_on_the_same_major_are_no_change() {
+        assert!(version_still_holds("1", "1.4.0"));
+        assert!(version_still_holds("1.x", "1.4.0"));
+        assert!(
+            version_still_holds("1.0.0", "1.4.0"),
+            "an older exact version moved up"
+        );
+        assert!(version_still_holds("1.4.0", "1.4.0"));
+        assert!(!version_still_holds("1.5.0", "1.4.0"), "not a downgrade");
+        assert!(!version_still_holds("1", "2.0.0"));
+        assert!(!version_still_holds("2.0.0", "1.9.0"));
+        assert!(!version_still_holds("one", "1.0.0"));
+    }
+
+    #[test]
+    fn secrets_merge_into_inputs_as_sensitive_values() {
+        let sp = StepPackageModel {
+            id: Val::Known("s".into()),
+            version: Val::Known("1".into()),
+            inputs: Val::Known(Json(serde_json::json!({"db": {"host": "h"}, "n": 1}))),
+            sensitive_inputs: Val::Known(Json(
+                serde_json::json!({"db": {"password": "p"}, "token": "t"}),
+            )),
+            resolved_version: Val::Unknown,
+        };
+        assert_eq!(
+            wire_inputs(&sp),
+            serde_json::json!({
+                "db": {"host": "h", "password": {"HasValue": true, "NewValue": "p"}},
+                "n": 1,
+                "token": {"HasValue": true, "NewValue": "t"}
+            })
+        );
+        assert_eq!(
+            plain_inputs(&sp),
+            serde_json::json!({"db": {"host": "h", "password": "p"}, "n": 1, "token": "t"})
+        );
+        let (plain, secrets) = split_inputs(&serde_json::json!({
+            "db": {"host": "h", "password": {"HasValue": true}},
+            "token": {"HasValue": false}
+        }));
+        assert_eq!(plain, serde_json::json!({"db": {"host": "h"}}));
+        assert_eq!(
+            secrets,
+            vec![
+                (vec!["db".to_string(), "password".to_string()], true),
+                (vec!["token".to_string()], false)
+            ]
+        );
+    }
+}
