@@ -130,84 +130,6 @@ impl Resource<Store> for MemoryProcess {
 }
 
 // ---------------------------------------------------------------------------------
-// Counting the provider's HTTP requests
-// ---------------------------------------------------------------------------------
-
-/// A reverse proxy to the server that counts requests by method.
-struct Counter {
-    url: String,
-    counts: Arc<Mutex<HashMap<String, usize>>>,
-    _runtime: tokio::runtime::Runtime,
-}
-
-fn counter() -> Counter {
-    use axum::body::Bytes;
-    use axum::http::{HeaderMap, Method, Uri};
-    let upstream = Backend::get().url().to_string();
-    let counts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = counts.clone();
-    let http = reqwest::Client::new();
-    let app = axum::Router::new().fallback(
-        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (http, upstream, seen) = (http.clone(), upstream.clone(), seen.clone());
-            async move {
-                *seen.lock().unwrap().entry(method.to_string()).or_default() += 1;
-                let path = uri
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or("/")
-                    .to_string();
-                let mut req = http.request(method, format!("{upstream}{path}")).body(body);
-                for (name, value) in &headers {
-                    if name != "host" && name != "content-length" {
-                        req = req.header(name, value);
-                    }
-                }
-                let resp = req.send().await.unwrap();
-                let status = resp.status();
-                let content_type = resp.headers().get("content-type").cloned();
-                let mut out = axum::response::Response::new(axum::body::Body::from(
-                    resp.bytes().await.unwrap(),
-                ));
-                *out.status_mut() = status;
-                if let Some(ct) = content_type {
-                    out.headers_mut().insert("content-type", ct);
-                }
-                out
-            }
-        },
-    );
-    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Counter {
-        url,
-        counts,
-        _runtime: runtime,
-    }
-}
-
-impl Counter {
-    fn take(&self) -> String {
-        let mut c = std::mem::take(&mut *self.counts.lock().unwrap())
-            .into_iter()
-            .collect::<Vec<_>>();
-        c.sort();
-        c.iter()
-            .map(|(m, n)| format!("{n} {m}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-// ---------------------------------------------------------------------------------
 
 struct Results {
     create: Vec<Sample>,
@@ -304,7 +226,7 @@ fn main() {
     );
 
     eprintln!("process100: requests…");
-    let proxy = counter();
+    let proxy = acceptance_tests::Proxy::counting();
     let via_proxy = provider_block(&proxy.url, backend.api_key(), &space_id);
     wd.config(&process_hcl(&via_proxy, &project_id, None));
     assert_eq!(wd.run(&["apply", "-auto-approve", "-no-color"]).code, 0);

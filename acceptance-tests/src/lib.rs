@@ -12,9 +12,11 @@
 //!   test fails or panics.
 
 mod fixture;
+mod proxy;
 mod step_package;
 
 pub use fixture::{Cloud, Fixture};
+pub use proxy::{Hook, Proxy};
 pub use step_package::{StepDef, TRUSTED, step_package_zip};
 
 use octopus_client::{Client, Config, Credentials};

@@ -796,5 +796,7 @@ fn check_migrations(m: &Migrations, major: u64) -> Result<(), String> {
     Ok(())
 }
 
+pub mod builder;
+
 #[cfg(test)]
 mod tests;

@@ -464,94 +464,44 @@ fn step_package_steps() {
     .run(&ctx);
 }
 
-/// A reverse proxy to the embedded server that, before forwarding the first
-/// `sabotage` process writes, saves the process itself: the provider's write then
-/// carries a stale `Version` and gets Octopus's 409.
-struct Interloper {
-    url: String,
-    puts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    _runtime: tokio::runtime::Runtime,
-}
-
-fn interloper(sabotage: usize) -> Interloper {
-    use axum::body::Bytes;
-    use axum::http::{HeaderMap, Method, Uri};
+/// A proxy that, before forwarding each of the first `sabotage` process writes, saves
+/// the process itself: the provider's write then carries a stale `Version` and gets
+/// Octopus's 409.
+fn interloper(sabotage: usize) -> acceptance_tests::Proxy {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let backend = acceptance_tests::Backend::get();
-    let upstream = backend.url().to_string();
-    let key = backend.api_key().to_string();
-    let puts = Arc::new(AtomicUsize::new(0));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = puts.clone();
+    let (upstream, key) = (backend.url().to_string(), backend.api_key().to_string());
+    let writes = Arc::new(AtomicUsize::new(0));
     let http = reqwest::Client::new();
-    let app = axum::Router::new().fallback(
-        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (http, upstream, key, seen) =
-                (http.clone(), upstream.clone(), key.clone(), seen.clone());
-            async move {
-                let path = uri
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or("/")
-                    .to_string();
-                if method == Method::PUT && path.contains("deploymentprocesses") {
-                    let n = seen.fetch_add(1, Ordering::SeqCst);
-                    if n < sabotage {
-                        // Another writer saves the process in between.
-                        let doc: serde_json::Value = http
-                            .get(format!("{upstream}{path}"))
-                            .header("X-Octopus-ApiKey", &key)
-                            .send()
-                            .await
-                            .unwrap()
-                            .json()
-                            .await
-                            .unwrap();
-                        http.put(format!("{upstream}{path}"))
-                            .header("X-Octopus-ApiKey", &key)
-                            .json(&doc)
-                            .send()
-                            .await
-                            .unwrap();
-                    }
-                }
-                let mut req = http.request(method, format!("{upstream}{path}")).body(body);
-                for (name, value) in &headers {
-                    if name != "host" && name != "content-length" {
-                        req = req.header(name, value);
-                    }
-                }
-                let resp = req.send().await.unwrap();
-                let status = resp.status();
-                let content_type = resp.headers().get("content-type").cloned();
-                let bytes = resp.bytes().await.unwrap();
-                let mut out = axum::response::Response::new(axum::body::Body::from(bytes));
-                *out.status_mut() = status;
-                if let Some(ct) = content_type {
-                    out.headers_mut().insert("content-type", ct);
-                }
-                out
+    acceptance_tests::Proxy::start(Arc::new(move |method, path| {
+        let (http, upstream, key, writes) = (http.clone(), upstream.clone(), key.clone(), writes.clone());
+        Box::pin(async move {
+            let is_write = method == reqwest::Method::PUT && path.contains("deploymentprocesses");
+            if !is_write || writes.fetch_add(1, Ordering::SeqCst) >= sabotage {
+                return;
             }
-        },
-    );
-    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Interloper {
-        url,
-        puts,
-        _runtime: runtime,
-    }
+            let url = format!("{upstream}{path}");
+            let doc: serde_json::Value = http
+                .get(&url)
+                .header("X-Octopus-ApiKey", &key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            http.put(&url)
+                .header("X-Octopus-ApiKey", &key)
+                .json(&doc)
+                .send()
+                .await
+                .unwrap();
+        })
+    }))
 }
 
-fn via(ctx: &TestContext, proxy: &Interloper, body: &str) -> String {
+fn via(ctx: &TestContext, proxy: &acceptance_tests::Proxy, body: &str) -> String {
     let b = acceptance_tests::Backend::get();
     format!(
         "{}\nprovider \"octopus\" {{\n  address  = \"{}\"\n  api_key  = \"{}\"\n  space_id = \"{}\"\n}}\n{}",
@@ -565,7 +515,6 @@ fn via(ctx: &TestContext, proxy: &Interloper, body: &str) -> String {
 
 #[test]
 fn a_write_that_meets_another_writer_is_retried() {
-    use std::sync::atomic::Ordering;
     let ctx = TestContext::new();
     let config = process(&[script("One", "echo one", ""), script("Two", "echo two", "")]);
     // Another writer gets in between twice: the third attempt succeeds.
@@ -590,7 +539,7 @@ fn a_write_that_meets_another_writer_is_retried() {
     let r = ctx.workdir.run(&["apply", "-auto-approve", "-no-color"]);
     assert_eq!(r.code, 1, "{}", r.output());
     assert!(r.stderr.contains("keeps changing"), "{}", r.stderr);
-    assert_eq!(busy.puts.load(Ordering::SeqCst), 6, "bounded attempts");
+    assert_eq!(busy.count("PUT"), 6, "bounded attempts");
     ctx.workdir.config(&ctx.hcl(&config));
     ctx.workdir.destroy();
 }

@@ -162,30 +162,25 @@ fn to_action(a: &ActionFields, name: &str, current: &[Action]) -> Action {
 /// The inputs as sent: `inputs` with `sensitive_inputs` merged in, every secret as a
 /// sensitive value (`{"HasValue": true, "NewValue": "..."}`).
 pub fn wire_inputs(sp: &StepPackageModel) -> J {
-    let mut out = sp
-        .inputs
-        .known()
-        .map(|j| j.0.clone())
-        .unwrap_or(J::Object(Default::default()));
-    if let Some(secrets) = sp.sensitive_inputs.known() {
-        merge(
-            &mut out,
-            &secrets.0,
-            &|leaf| serde_json::json!({"HasValue": true, "NewValue": as_text(leaf)}),
-        );
-    }
-    out
+    merged_inputs(sp, &|leaf| {
+        serde_json::json!({"HasValue": true, "NewValue": as_text(leaf)})
+    })
 }
 
 /// The inputs as the step's schema sees them: secrets as plain strings.
 pub fn plain_inputs(sp: &StepPackageModel) -> J {
+    merged_inputs(sp, &|leaf| J::String(as_text(leaf)))
+}
+
+/// `inputs` with each secret of `sensitive_inputs` merged in as `secret` makes it.
+fn merged_inputs(sp: &StepPackageModel, secret: &dyn Fn(&J) -> J) -> J {
     let mut out = sp
         .inputs
         .known()
         .map(|j| j.0.clone())
         .unwrap_or(J::Object(Default::default()));
     if let Some(secrets) = sp.sensitive_inputs.known() {
-        merge(&mut out, &secrets.0, &|leaf| J::String(as_text(leaf)));
+        merge(&mut out, &secrets.0, secret);
     }
     out
 }
