@@ -10,7 +10,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 /// What runs before a request is forwarded: its method and path (with query).
-pub type Hook = Arc<dyn Fn(Method, String) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+pub type Hook =
+    Arc<dyn Fn(Method, String) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// A running proxy to [`crate::Backend`]; point a provider's `address` at [`Proxy::url`].
 pub struct Proxy {
@@ -78,7 +79,12 @@ impl Proxy {
 
     /// How many requests of `method` were seen.
     pub fn count(&self, method: &str) -> usize {
-        self.counts.lock().unwrap().get(method).copied().unwrap_or(0)
+        self.counts
+            .lock()
+            .unwrap()
+            .get(method)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The requests seen so far, as `"3 GET, 1 PUT"`, and forgets them.

@@ -162,9 +162,10 @@ fn to_action(a: &ActionFields, name: &str, current: &[Action]) -> Action {
 /// The inputs as sent: `inputs` with `sensitive_inputs` merged in, every secret as a
 /// sensitive value (`{"HasValue": true, "NewValue": "..."}`).
 pub fn wire_inputs(sp: &StepPackageModel) -> J {
-    merged_inputs(sp, &|leaf| {
-        serde_json::json!({"HasValue": true, "NewValue": as_text(leaf)})
-    })
+    merged_inputs(
+        sp,
+        &|leaf| serde_json::json!({"HasValue": true, "NewValue": as_text(leaf)}),
+    )
 }
 
 /// The inputs as the step's schema sees them: secrets as plain strings.
