@@ -137,6 +137,8 @@ pub struct TestContext {
     pub client: Client,
     /// The working directory.
     pub workdir: WorkDir,
+    /// The `terraform` binary of this test, when it is not the harness's.
+    terraform: Option<std::path::PathBuf>,
     _provider: tf_sdk::InProcess,
 }
 
@@ -166,8 +168,59 @@ impl TestContext {
             code,
             space_id,
             workdir,
+            terraform: None,
             _provider: provider,
         }
+    }
+
+    /// A context whose Terraform commands (the [`TestCase`] steps, [`TestContext::attrs`],
+    /// the clean-up) run `bin` instead of the harness's binary, for tests of features
+    /// a newer Terraform has (see [`terraform_at_least`]).
+    pub fn with_terraform(bin: std::path::PathBuf) -> TestContext {
+        let mut ctx = TestContext::new();
+        ctx.terraform = Some(bin);
+        ctx
+    }
+
+    /// Runs `terraform <args>` in the working directory, with this test's binary.
+    pub fn terraform(&self, args: &[&str]) -> tf_testing::Run {
+        let Some(bin) = &self.terraform else {
+            return self.workdir.run(args);
+        };
+        let wd = &self.workdir;
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .current_dir(wd.path())
+            .envs(wd.env_vars())
+            .env("TF_CLI_CONFIG_FILE", wd.path().join(".terraformrc"))
+            .output()
+            .expect("run terraform");
+        tf_testing::Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `terraform <args>`, which must succeed.
+    fn terraform_ok(&self, args: &[&str]) -> tf_testing::Run {
+        let r = self.terraform(args);
+        assert_eq!(r.code, 0, "terraform {}:\n{}", args.join(" "), r.output());
+        r
+    }
+
+    /// `terraform plan`: `Ok(true)` with changes, `Ok(false)` when empty.
+    fn plan_has_changes(&self) -> Result<bool, tf_testing::Run> {
+        let r = self.terraform(&["plan", "-detailed-exitcode", "-no-color"]);
+        match r.code {
+            0 => Ok(false),
+            2 => Ok(true),
+            _ => Err(r),
+        }
+    }
+
+    fn plan_text(&self) -> String {
+        self.terraform_ok(&["plan", "-no-color"]).stdout
     }
 
     /// Runs a future on the harness runtime.
@@ -177,11 +230,16 @@ impl TestContext {
 
     /// HCL that declares and configures the provider for this test's space, then
     /// `body` with `{code}` replaced by the test's code.
+    ///
+    /// `${path.module}` becomes `${abspath(path.module)}`: the provider runs in this
+    /// process, whose working directory is not Terraform's, so relative file paths
+    /// (a package's `source`) would not name the test's files.
     pub fn hcl(&self, body: &str) -> String {
         format!(
             "{}\n{}",
             self.provider_block(),
             body.replace("{code}", &self.code)
+                .replace("${path.module}", "${abspath(path.module)}")
         )
     }
 
@@ -203,8 +261,12 @@ impl TestContext {
 
     /// Attribute values of `address` in the state.
     pub fn attrs(&self, address: &str) -> Json {
-        self.workdir
-            .resource(address)
+        let show = self.terraform_ok(&["show", "-json", "-no-color"]);
+        let state: Json = serde_json::from_str(&show.stdout).expect("show -json is JSON");
+        state["values"]["root_module"]["resources"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["address"] == address))
+            .map(|r| r["values"].clone())
             .unwrap_or_else(|| panic!("{address} is not in the state"))
     }
 }
@@ -218,7 +280,7 @@ impl Default for TestContext {
 impl Drop for TestContext {
     fn drop(&mut self) {
         // Best effort: whatever a failed test left behind goes with its space.
-        let _ = self.workdir.run(&["destroy", "-auto-approve", "-no-color"]);
+        let _ = self.terraform(&["destroy", "-auto-approve", "-no-color"]);
         let admin = Backend::get().client(None);
         let id = self.space_id.clone();
         let _ = Backend::get().block_on(async move {
@@ -242,6 +304,7 @@ pub struct Step {
     checks: Vec<Check>,
     expect_error: Option<regex_lite::Regex>,
     import: Option<(String, Option<IdFn>)>,
+    import_ignores: Vec<String>,
     expect_non_empty_plan: bool,
     before: Option<Check>,
     plan_only: Option<regex_lite::Regex>,
@@ -264,6 +327,7 @@ impl Step {
             checks: Vec::new(),
             expect_error: None,
             import: None,
+            import_ignores: Vec::new(),
             expect_non_empty_plan: false,
             before: None,
             plan_only: None,
@@ -298,6 +362,13 @@ impl Step {
                 a["id"].as_str().expect("id in state")
             )
         })
+    }
+
+    /// For an import step: leaves these attributes out of the comparison, for what
+    /// an import cannot know (secrets the server never returns, local file paths).
+    pub fn ignoring(mut self, attributes: &[&str]) -> Step {
+        self.import_ignores = attributes.iter().map(|a| a.to_string()).collect();
+        self
     }
 
     /// A check after the step.
@@ -359,9 +430,9 @@ impl TestCase {
             }
             if let (Some(re), Some(config)) = (&step.plan_only, &step.config) {
                 wd.config(&ctx.hcl(config));
-                match wd.plan_has_changes() {
+                match ctx.plan_has_changes() {
                     Ok(true) => {
-                        let text = wd.plan_text();
+                        let text = ctx.plan_text();
                         assert!(
                             re.is_match(&text),
                             "step {n}: plan does not match {re}:\n{text}"
@@ -371,10 +442,10 @@ impl TestCase {
                     Err(r) => panic!("step {n}: plan failed:\n{}", r.output()),
                 }
             } else if let Some((address, id)) = &step.import {
-                import_and_compare(ctx, address, id.as_deref(), n);
+                import_and_compare(ctx, address, id.as_deref(), &step.import_ignores, n);
             } else if let Some(config) = &step.config {
                 wd.config(&ctx.hcl(config));
-                let r = wd.run(&["apply", "-auto-approve", "-no-color"]);
+                let r = ctx.terraform(&["apply", "-auto-approve", "-no-color"]);
                 match &step.expect_error {
                     Some(re) => {
                         assert_ne!(
@@ -394,11 +465,11 @@ impl TestCase {
                 }
                 last_applied = Some(ctx.hcl(config));
                 if !step.expect_non_empty_plan {
-                    match wd.plan_has_changes() {
+                    match ctx.plan_has_changes() {
                         Ok(false) => {}
                         Ok(true) => panic!(
                             "step {n}: plan after apply is not empty:\n{}",
-                            wd.plan_text()
+                            ctx.plan_text()
                         ),
                         Err(r) => panic!("step {n}: plan after apply failed:\n{}", r.output()),
                     }
@@ -409,7 +480,7 @@ impl TestCase {
             }
         }
         wd.config(last_applied.as_deref().unwrap_or(&ctx.provider_block()));
-        wd.destroy();
+        ctx.terraform_ok(&["destroy", "-auto-approve", "-no-color"]);
         if let Some(check) = &self.check_destroy {
             check(ctx);
         }
@@ -420,6 +491,7 @@ fn import_and_compare(
     ctx: &TestContext,
     address: &str,
     id: Option<&dyn Fn(&Json) -> String>,
+    ignores: &[String],
     n: usize,
 ) {
     let wd = &ctx.workdir;
@@ -431,7 +503,7 @@ fn import_and_compare(
     // Import into a separate state so the applied one stays intact.
     let state = wd.path().join(format!("import-{n}.tfstate"));
     let state_arg = format!("-state={}", state.display());
-    let r = wd.run(&[
+    let r = ctx.terraform(&[
         "import",
         "-no-color",
         "-lock=false",
@@ -440,7 +512,7 @@ fn import_and_compare(
         &id,
     ]);
     assert_eq!(r.code, 0, "step {n}: import failed:\n{}", r.output());
-    let show = wd.run(&["show", "-json", "-no-color", &state.display().to_string()]);
+    let show = ctx.terraform(&["show", "-json", "-no-color", &state.display().to_string()]);
     assert_eq!(show.code, 0, "{}", show.output());
     let json: Json = serde_json::from_str(&show.stdout).expect("show -json");
     let imported = json["values"]["root_module"]["resources"]
@@ -448,8 +520,57 @@ fn import_and_compare(
         .and_then(|rs| rs.iter().find(|r| r["address"] == address))
         .map(|r| r["values"].clone())
         .unwrap_or_else(|| panic!("step {n}: {address} missing from the imported state"));
+    let without = |mut v: Json| {
+        if let Some(m) = v.as_object_mut() {
+            for a in ignores {
+                m.remove(a);
+            }
+        }
+        v
+    };
     assert_eq!(
-        imported, applied,
+        without(imported),
+        without(applied),
         "step {n}: imported state differs from the applied one"
     );
+}
+
+/// A `terraform` of at least `major.minor`, for tests of newer features: the harness's
+/// own binary (`TF_ACC_TERRAFORM_PATH`, else the pinned one) when it is new enough,
+/// else `/usr/local/bin/terraform` when that is. `Err` says why there is none, for the
+/// test to print as its reason to skip.
+pub fn terraform_at_least(major: u64, minor: u64) -> Result<std::path::PathBuf, String> {
+    let candidates = [
+        tf_testing::terraform().to_path_buf(),
+        std::path::PathBuf::from("/usr/local/bin/terraform"),
+    ];
+    let mut seen = Vec::new();
+    for bin in candidates {
+        if !bin.is_file() {
+            continue;
+        }
+        let version = terraform_version(&bin).unwrap_or_else(|| "unknown".into());
+        let mut parts = version.split('.').map(|p| p.parse::<u64>().ok());
+        if let (Some(Some(a)), Some(Some(b))) = (parts.next(), parts.next())
+            && (a, b) >= (major, minor)
+        {
+            return Ok(bin);
+        }
+        seen.push(format!("{} is {version}", bin.display()));
+    }
+    Err(format!(
+        "needs Terraform {major}.{minor} or later; {}",
+        seen.join(", ")
+    ))
+}
+
+/// `terraform version -json`'s version of `bin`.
+fn terraform_version(bin: &std::path::Path) -> Option<String> {
+    let out = std::process::Command::new(bin)
+        .args(["version", "-json"])
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .ok()?;
+    let v: Json = serde_json::from_slice(&out.stdout).ok()?;
+    v["terraform_version"].as_str().map(str::to_string)
 }

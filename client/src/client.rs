@@ -215,6 +215,11 @@ impl Client {
         crate::packages::Packages::new(self, space_id)
     }
 
+    /// The packages of any feed of a space, through Octopus' feed routes.
+    pub fn feed_packages(&self, space_id: &str, feed_id: &str) -> crate::FeedPackages<'_> {
+        crate::FeedPackages::new(self, space_id, feed_id)
+    }
+
     /// The underlying HTTP client (its default headers carry the credentials).
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http

@@ -13,6 +13,8 @@ mod config;
 #[cfg(feature = "http")]
 mod error;
 #[cfg(feature = "http")]
+mod feed_packages;
+#[cfg(feature = "http")]
 mod packages;
 #[cfg(feature = "http")]
 mod retry;
@@ -27,5 +29,7 @@ pub use client::{Client, Collection, DeploymentProcesses, ListOptions};
 pub use config::{Config, Credentials, RetryPolicy};
 #[cfg(feature = "http")]
 pub use error::Error;
+#[cfg(feature = "http")]
+pub use feed_packages::{FeedPackages, VersionQuery};
 #[cfg(feature = "http")]
 pub use packages::{OverwriteMode, PackageListOptions, Packages, Uploaded};

@@ -116,7 +116,7 @@ impl<'a> Packages<'a> {
         &self,
         path: impl AsRef<Path>,
         mode: OverwriteMode,
-        mut progress: impl FnMut(u64, Option<u64>) + Send,
+        progress: impl FnMut(u64, Option<u64>) + Send,
     ) -> Result<Uploaded, Error> {
         let path = path.as_ref();
         let file_name = path
@@ -124,6 +124,19 @@ impl<'a> Packages<'a> {
             .and_then(|n| n.to_str())
             .ok_or_else(|| Error::Config(format!("{} has no UTF-8 file name", path.display())))?
             .to_owned();
+        self.upload_path_as(path, &file_name, mode, progress).await
+    }
+
+    /// [`Packages::upload_path`] under another file name than the file's own
+    /// (`file_name` names the package: `<PackageId>.<Version>.<ext>`).
+    pub async fn upload_path_as(
+        &self,
+        path: impl AsRef<Path>,
+        file_name: &str,
+        mode: OverwriteMode,
+        mut progress: impl FnMut(u64, Option<u64>) + Send,
+    ) -> Result<Uploaded, Error> {
+        let path = path.as_ref();
         let policy = self.client.config().retry.clone();
         let mut attempt = 0u32;
         loop {
@@ -138,7 +151,7 @@ impl<'a> Packages<'a> {
             let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
             let can_retry = attempt < policy.max_retries;
             match self
-                .send_upload(&file_name, stream, Some(len), mode, &mut progress)
+                .send_upload(file_name, stream, Some(len), mode, &mut progress)
                 .await
             {
                 Err(Attempt::Retryable { retry_after, error }) if can_retry => {

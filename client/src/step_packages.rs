@@ -5,7 +5,7 @@ use reqwest::Method;
 
 use crate::model::step_package::{
     StepPackageSummary, StepPackageUpgrade, StepPackageUsage, StepPackageVersion,
-    StepPackageVersionSummary,
+    StepPackageVersionSummary, TrustedStepPackages,
 };
 use crate::model::{DeploymentProcess, ResourceCollection};
 use crate::{Client, Error};
@@ -124,6 +124,26 @@ impl StepPackages<'_> {
                 archive,
             )
             .await
+    }
+
+    /// `DELETE /api/steppackages/{id}/{version}`: uninstalls one version.
+    /// [`Error::is_not_found`] when it is not installed, [`Error::is_conflict`] while a
+    /// process uses it (the error's `errors` name each using action).
+    pub async fn uninstall(&self, package_id: &str, version: &str) -> Result<(), Error> {
+        self.client
+            .request::<(), serde_json::Value>(
+                Method::DELETE,
+                &format!("/api/steppackages/{}/{}", seg(package_id), seg(version)),
+                &[],
+                None,
+            )
+            .await
+            .map(drop)
+    }
+
+    /// `GET /api/steppackages/trusted`: the packages the server allows to be installed.
+    pub async fn trusted(&self) -> Result<TrustedStepPackages, Error> {
+        self.client.get_json("/api/steppackages/trusted", &[]).await
     }
 
     /// `GET /api/steppackages/usages`: process actions using step-package steps.

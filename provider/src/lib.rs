@@ -61,6 +61,9 @@ pub struct Octopus {
     space_defaults: Mutex<HashMap<String, Arc<OnceCell<SpaceDefaults>>>>,
     /// Installed step packages, read once per provider run when a plan needs them.
     pub(crate) step_catalog: resources::StepCatalog,
+    /// The version of the Terraform (or OpenTofu) running the provider, as it told
+    /// `configure`; empty when not configured by Terraform.
+    pub terraform_version: String,
 }
 
 /// What a new project gets when it names no lifecycle or project group.
@@ -102,6 +105,7 @@ impl Octopus {
             default_space: OnceCell::new(),
             space_defaults: Mutex::new(HashMap::new()),
             step_catalog: resources::StepCatalog::default(),
+            terraform_version: String::new(),
         }
     }
 
@@ -174,7 +178,7 @@ impl Provider for OctopusProvider {
         "octopus"
     }
 
-    async fn configure(&self, config: ProviderConfig, _tf: String) -> Result<Octopus, Diagnostics> {
+    async fn configure(&self, config: ProviderConfig, tf: String) -> Result<Octopus, Diagnostics> {
         let mut diags = Diagnostics::new();
         if config.address.is_unknown()
             || config.api_key.is_unknown()
@@ -218,10 +222,9 @@ impl Provider for OctopusProvider {
                     .at(AttributePath::root("address")),
             )
         })?;
-        Ok(Octopus::new(
-            client,
-            setting(&config.space_id, &["OCTOPUS_SPACE_ID"]),
-        ))
+        let mut octopus = Octopus::new(client, setting(&config.space_id, &["OCTOPUS_SPACE_ID"]));
+        octopus.terraform_version = tf;
+        Ok(octopus)
     }
 
     fn resources(&self) -> Vec<Box<dyn ErasedResource<Octopus>>> {

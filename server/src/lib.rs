@@ -16,7 +16,10 @@
 pub mod api;
 mod auth;
 pub mod error;
+pub mod http;
+pub mod limits;
 pub mod packages;
+pub mod secrets;
 pub mod step_packages;
 pub mod store;
 pub mod util;
@@ -58,6 +61,20 @@ pub struct ServerConfig {
     pub step_feed_dir: Option<PathBuf>,
     /// Step-package IDs (and optional version ranges) that may be installed.
     pub trusted_step_packages: octopus_packaging::step_package::TrustedAllowList,
+    /// Longest time from the first byte of a request to the end of its head (408 after).
+    pub header_timeout: std::time::Duration,
+    /// Longest time a connection may wait for a request (fresh or kept alive) before
+    /// it is closed, and longest time a peer may read nothing of a response.
+    pub idle_timeout: std::time::Duration,
+    /// Most connections open at once (lowered to fit the open-file limit); when all
+    /// are taken, the longest idle one is closed for a new one, or the new one gets 503.
+    pub max_connections: usize,
+    /// Longest wait for requests in progress when shutting down.
+    pub shutdown_grace: std::time::Duration,
+    /// Most package and step-package uploads received at once; more get 503.
+    pub max_uploads: usize,
+    /// Longest time an upload's body may take to arrive (408 after).
+    pub upload_deadline: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -72,6 +89,12 @@ impl ServerConfig {
             max_package_bytes: packages::DEFAULT_MAX_PACKAGE_BYTES,
             step_feed_dir: None,
             trusted_step_packages: Default::default(),
+            header_timeout: http::DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: http::DEFAULT_IDLE_TIMEOUT,
+            max_connections: http::DEFAULT_MAX_CONNECTIONS,
+            shutdown_grace: http::DEFAULT_SHUTDOWN_GRACE,
+            max_uploads: limits::DEFAULT_MAX_UPLOADS,
+            upload_deadline: limits::DEFAULT_UPLOAD_DEADLINE,
         }
     }
 }
@@ -116,10 +139,11 @@ pub struct RunningServer {
 
 impl Server {
     /// Opens the store, seeds the default space on first start, binds and serves.
+    /// The data directory is made 0700 (see `docs/security.md`).
     pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         let data_dir = config.data_dir.clone();
-        std::fs::create_dir_all(&data_dir)
-            .map_err(io(format!("creating {}", data_dir.display())))?;
+        create_private_dir(&data_dir)?;
+        secrets::remove_stale_temp_files(&data_dir);
         let api_key = match config.api_key.clone() {
             Some(k) => k,
             None => load_or_create_key(&data_dir)?,
@@ -129,6 +153,7 @@ impl Server {
         let limit = config.max_body_bytes;
         let body_timeout = config.body_timeout;
         let max_package_bytes = config.max_package_bytes;
+        let (max_uploads, upload_deadline) = (config.max_uploads, config.upload_deadline);
         let packages_dir = data_dir.clone();
         if let Some(feed) = &config.step_feed_dir {
             let store_dir = data_dir.join(step_packages::STORE_DIR);
@@ -154,6 +179,7 @@ impl Server {
             let mut state =
                 api::State::new(store, key, limit).map_err(|e| ServerError::Startup(e.message))?;
             state.body_timeout = body_timeout;
+            state.set_upload_limits(max_uploads, upload_deadline);
             // Interrupted uploads leave temporary or unreferenced files: remove them.
             packages::sweep(&state.store, &packages_dir)
                 .map_err(|e| ServerError::Startup(e.message))?;
@@ -181,15 +207,25 @@ impl Server {
             )
         });
         let app = api::router(state);
+        let open_files = http::open_file_limit();
+        let max_connections = http::fit_connection_limit(config.max_connections, open_files);
+        if max_connections < config.max_connections {
+            eprintln!(
+                "octopus-lite: serving at most {max_connections} connections (not {}): the open-file limit is {}",
+                config.max_connections,
+                open_files.unwrap_or_default()
+            );
+        }
+        let limits = http::ConnectionLimits {
+            header_timeout: config.header_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections,
+            shutdown_grace: config.shutdown_grace,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                eprintln!("octopus-lite: server error: {e}");
-            }
-        });
+        let task = tokio::spawn(http::serve(listener, app, limits, async {
+            let _ = stopped.await;
+        }));
         Ok(RunningServer {
             addr,
             api_key,
@@ -222,7 +258,8 @@ impl RunningServer {
         &self.data_dir
     }
 
-    /// Stops accepting connections and waits for in-flight requests.
+    /// Stops accepting connections, closes idle ones and waits for requests in
+    /// progress, at most [`ServerConfig::shutdown_grace`] (then closes them too).
     pub async fn shutdown(mut self) {
         if let Some((stop, task)) = self.step_feed.take() {
             let _ = stop.send(());
@@ -240,29 +277,59 @@ impl RunningServer {
     }
 }
 
+/// Creates the data directory (and missing parents) with mode 0700 and makes an
+/// existing one 0700: it holds the database, the master key and the API key.
+fn create_private_dir(dir: &Path) -> Result<(), ServerError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(io(format!("creating {}", dir.display())))?;
+    secrets::restrict_to_owner(dir)
+        .map_err(io(format!("restricting {} to its owner", dir.display())))?;
+    Ok(())
+}
+
+/// Whether `key` has the form of a key octopus-lite accepts from its key file:
+/// `API-` and at least 16 ASCII letters or digits (generated keys have 32).
+pub fn is_valid_api_key(key: &str) -> bool {
+    key.strip_prefix("API-")
+        .is_some_and(|tail| tail.len() >= 16 && tail.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The key in `dir/api-key`, or a new one written there (mode 0600, atomically). A
+/// file that does not hold a valid key is refused, never overwritten.
 fn load_or_create_key(dir: &Path) -> Result<String, ServerError> {
     let path = dir.join(API_KEY_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(k) if !k.trim().is_empty() => return Ok(k.trim().to_owned()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(format!("reading {}", path.display()))(e)),
+    for _ in 0..2 {
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                secrets::restrict_to_owner(&path)
+                    .map_err(io(format!("restricting {} to its owner", path.display())))?;
+                return match std::str::from_utf8(&bytes).map(str::trim) {
+                    Ok(key) if is_valid_api_key(key) => Ok(key.to_owned()),
+                    _ => Err(ServerError::Startup(format!(
+                        "{} does not hold a valid API key (API- followed by at least 16 letters or digits); \
+                         correct it, or delete it to have a new key generated",
+                        path.display()
+                    ))),
+                };
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(format!("reading {}", path.display()))(e)),
+        }
+        let key = util::new_api_key();
+        match secrets::create_private_file(dir, API_KEY_FILE, key.as_bytes()) {
+            Ok(true) => return Ok(key),
+            // Another process wrote one first: read it.
+            Ok(false) => {}
+            Err(e) => return Err(io(format!("writing {}", path.display()))(e)),
+        }
     }
-    let key = util::new_api_key();
-    let tmp = dir.join(format!("{API_KEY_FILE}.tmp"));
-    {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts
-            .open(&tmp)
-            .map_err(io(format!("writing {}", tmp.display())))?;
-        f.write_all(key.as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(io("writing the API key"))?;
-    }
-    std::fs::rename(&tmp, &path).map_err(io(format!("writing {}", path.display())))?;
-    Ok(key)
+    Err(ServerError::Startup(format!(
+        "{} keeps changing; is another octopus-lite starting on this data directory?",
+        path.display()
+    )))
 }

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use lexopt::{Arg, Parser};
 use octopus_packaging::range::VersionRange;
@@ -24,8 +25,23 @@ options (each VALUE may also be given as --option=VALUE):
   --trust-step-package ID[@RANGE]
                    allow installing step package ID (optionally only versions in RANGE,
                    e.g. acme-steps@^2.0); repeatable
+  --max-uploads N  package uploads received at once; more get 503 (default 64)
+  --upload-deadline DURATION
+                   longest time an upload may take to arrive (default 1h)
+  --header-timeout DURATION
+                   longest time from a request's first byte to the end of its
+                   headers (default 20s)
+  --idle-timeout DURATION
+                   close connections waiting this long for a request (default 120s)
+  --max-connections N
+                   connections open at once (default 4096; lowered to fit the
+                   open-file limit)
+  --shutdown-grace DURATION
+                   on SIGTERM, longest wait for requests in progress (default 5s)
   -h, --help       print this help and exit
-  -V, --version    print the version and exit";
+  -V, --version    print the version and exit
+
+DURATION is a number of seconds, or a number with ms, s, m or h (500ms, 90s, 2m, 1h).";
 
 /// What the command line asks for.
 enum Command {
@@ -84,6 +100,24 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Command, Strin
                 let trusted = value(&mut parser, "--trust-step-package", parse_trusted)?;
                 config.trusted_step_packages.packages.push(trusted);
             }
+            Arg::Long("max-uploads") => {
+                config.max_uploads = value(&mut parser, "--max-uploads", parse_count)?;
+            }
+            Arg::Long("upload-deadline") => {
+                config.upload_deadline = value(&mut parser, "--upload-deadline", parse_duration)?;
+            }
+            Arg::Long("header-timeout") => {
+                config.header_timeout = value(&mut parser, "--header-timeout", parse_duration)?;
+            }
+            Arg::Long("idle-timeout") => {
+                config.idle_timeout = value(&mut parser, "--idle-timeout", parse_duration)?;
+            }
+            Arg::Long("max-connections") => {
+                config.max_connections = value(&mut parser, "--max-connections", parse_count)?;
+            }
+            Arg::Long("shutdown-grace") => {
+                config.shutdown_grace = value(&mut parser, "--shutdown-grace", parse_duration)?;
+            }
             other => return Err(describe(other.unexpected())),
         }
     }
@@ -122,6 +156,34 @@ fn api_key(value: OsString) -> Result<String, String> {
             Ok(key)
         }
         _ => Err("invalid value for --api-key: it must look like API-XXXXXXXX".into()),
+    }
+}
+
+/// A count of at least 1.
+fn parse_count(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number of at least 1".into()),
+    }
+}
+
+/// A positive duration: seconds, or a number with `ms`, `s`, `m` or `h`.
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let v = value.trim();
+    let (number, unit) = match v.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => v.split_at(i),
+        None => (v, "s"),
+    };
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err("expected a duration such as 30, 500ms, 90s, 2m or 1h".into()),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n > 0.0 && (n * scale) < 1e9 => Ok(Duration::from_secs_f64(n * scale)),
+        _ => Err("expected a positive duration such as 30, 500ms, 90s, 2m or 1h".into()),
     }
 }
 
@@ -173,6 +235,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A server wants every file descriptor it may have (connections, uploads, the
+    // database); the connection limit is then fitted to what it got.
+    octopus_server::http::raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -183,7 +248,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let server = match Server::start(config).await {
             Ok(s) => s,
             Err(e) => {
@@ -201,7 +266,11 @@ fn main() -> ExitCode {
         shutdown_signal().await;
         server.shutdown().await;
         ExitCode::SUCCESS
-    })
+    });
+    // Database work already under way on the blocking pool is not waited for long:
+    // a write either committed or left no trace.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
 }
 
 async fn shutdown_signal() {
@@ -317,6 +386,45 @@ mod tests {
                 .unwrap_or_else(|| panic!("{args:?} parsed"));
             assert!(e.starts_with(want), "{args:?}: {e}");
             assert!(!e.contains('\n'), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn limits_take_counts_and_durations() {
+        let c = config(&[
+            "--max-uploads=3",
+            "--upload-deadline",
+            "90s",
+            "--header-timeout",
+            "500ms",
+            "--idle-timeout=2m",
+            "--max-connections",
+            "10",
+            "--shutdown-grace",
+            "1.5",
+        ]);
+        assert_eq!(c.max_uploads, 3);
+        assert_eq!(c.upload_deadline, Duration::from_secs(90));
+        assert_eq!(c.header_timeout, Duration::from_millis(500));
+        assert_eq!(c.idle_timeout, Duration::from_secs(120));
+        assert_eq!(c.max_connections, 10);
+        assert_eq!(c.shutdown_grace, Duration::from_millis(1500));
+        assert_eq!(
+            config(&["--upload-deadline=1h"]).upload_deadline,
+            Duration::from_secs(3600)
+        );
+        for bad in [
+            &["--max-uploads", "0"][..],
+            &["--max-connections", "-1"][..],
+            &["--header-timeout", "0"][..],
+            &["--idle-timeout", "soon"][..],
+            &["--shutdown-grace", "5d"][..],
+        ] {
+            let e = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} parsed"));
+            assert!(
+                e.starts_with(&format!("invalid value {:?} for {}", bad[1], bad[0])),
+                "{e}"
+            );
         }
     }
 

@@ -36,6 +36,25 @@ fn install_acme_notify(ctx: &TestContext) {
     *done = true;
 }
 
+/// Writes the files an example reads (`${path.module}/<path>`) into the test's working
+/// directory: archives named `<id>.<version>.zip` are step packages of that ID and
+/// version (so they serve as packages and step packages alike), others any zip.
+fn write_example_files(ctx: &TestContext, example: &str) {
+    for reference in example.split("${path.module}/").skip(1) {
+        let rel = reference.split('"').next().unwrap_or_default();
+        let base = rel.rsplit('/').next().unwrap_or_default();
+        let (id, version) = match octopus_packaging::filename::PackageFileName::parse(base) {
+            Ok(name) => (name.id, name.version.to_string()),
+            Err(_) => ("example".to_string(), "1.0.0".to_string()),
+        };
+        let schema = serde_json::json!({"type": "object"});
+        let bytes = step_package_zip(&id, &version, &[StepDef::new(&id, schema)]);
+        let path = ctx.workdir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
 /// An example directory's `main.tf` pointed at the test's space, with relative
 /// module sources made absolute (the test runs it from another directory).
 fn example_root(ctx: &TestContext, rel: &str) -> String {
@@ -140,7 +159,10 @@ fn resource_examples_apply_and_import() {
         let address = line.split_whitespace().nth(2).expect("address").to_string();
         let documented_id = line.split_whitespace().nth(3).expect("ID").to_string();
         assert!(documented_id.contains('-'), "{line}");
-        TestCase::new(vec![Step::config(&example), Step::import(&address)]).run(&ctx);
+        write_example_files(&ctx, &example);
+        // What an import cannot know: secrets the server never returns, local paths.
+        let import = Step::import(&address).ignoring(&["password", "secret_key", "source"]);
+        TestCase::new(vec![Step::config(&example), import]).run(&ctx);
     }
 }
 
@@ -171,6 +193,16 @@ fn data_source_examples_apply() {
     web.project_group_id = groups[0].id.clone().unwrap();
     ctx.block_on(ctx.client.projects(&ctx.space_id).create(&web))
         .unwrap();
+    for version in ["1.0.0", "1.2.0", "2.0.0-beta.1"] {
+        let file = ctx.workdir.path().join(format!("web.{version}.zip"));
+        std::fs::write(&file, step_package_zip("web", version, &[])).unwrap();
+        ctx.block_on(ctx.client.packages(&ctx.space_id).upload_path(
+            &file,
+            octopus_client::OverwriteMode::FailIfExists,
+            |_, _| {},
+        ))
+        .unwrap();
+    }
 
     let mut all = String::new();
     for dir in dirs("data-sources") {
@@ -186,6 +218,8 @@ fn data_source_examples_apply() {
             "default_project_group_id",
             "default_lifecycle_id",
             "notify_version",
+            "built_in_feed_id",
+            "web_latest_1x",
         ] {
             assert!(
                 outputs[name]["value"]
@@ -195,6 +229,12 @@ fn data_source_examples_apply() {
             );
         }
         assert_eq!(outputs["web_step_names"]["value"], serde_json::json!([]));
+        assert_eq!(outputs["built_in_feed_id"]["value"], "feeds-builtin");
+        assert_eq!(outputs["web_latest_1x"]["value"], "1.2.0");
+        assert_eq!(
+            outputs["web_versions"]["value"],
+            serde_json::json!(["2.0.0-beta.1", "1.2.0", "1.0.0"])
+        );
         assert_eq!(
             outputs["notify_inputs_schema"]["value"]["required"],
             serde_json::json!(["channel"])
@@ -243,6 +283,70 @@ fn quickstart_applies() {
         )
         .unwrap();
     assert!(left.is_empty());
+}
+
+/// `examples/ci-push`: the one-line `curl` push of `push.sh`, then the same build's
+/// next package as code; destroy removes only the one Terraform manages.
+#[test]
+fn ci_push_pushes_both_ways() {
+    let ctx = TestContext::new();
+    let dir = examples().join("ci-push");
+    let wd = ctx.workdir.path();
+    std::fs::create_dir_all(wd.join("dist")).unwrap();
+    for version in ["1.0.0", "1.0.1"] {
+        let bytes = step_package_zip("web", version, &[]);
+        std::fs::write(wd.join(format!("dist/web.{version}.zip")), bytes).unwrap();
+    }
+    let backend = acceptance_tests::Backend::get();
+    let push = std::process::Command::new("sh")
+        .arg(dir.join("push.sh"))
+        .current_dir(wd)
+        .env("OCTOPUS_URL", backend.url())
+        .env("OCTOPUS_APIKEY", backend.api_key())
+        .env("OCTOPUS_SPACE_ID", &ctx.space_id)
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "push.sh: {}{}",
+        String::from_utf8_lossy(&push.stdout),
+        String::from_utf8_lossy(&push.stderr)
+    );
+    let packages = ctx.client.packages(&ctx.space_id);
+    let by_ci = ctx.block_on(packages.get("packages-web.1.0.0")).unwrap();
+    assert_eq!(
+        by_ci.package_size_bytes,
+        wd.join("dist/web.1.0.0.zip").metadata().unwrap().len()
+    );
+
+    let main = read(&dir.join("main.tf"));
+    assert!(
+        main.contains("provider \"octopus\" {}"),
+        "configures through the environment"
+    );
+    // Relative to Terraform's directory, which the in-process provider does not share.
+    let config = main
+        .replace("provider \"octopus\" {}", &ctx.provider_config())
+        .replace("${path.module}", "${abspath(path.module)}");
+    ctx.workdir.config(&config);
+    ctx.workdir.apply();
+    ctx.workdir.assert_empty_plan();
+    let outputs = &ctx.workdir.state()["values"]["outputs"];
+    assert!(
+        outputs["pushed"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("web 1.0.1 (sha256 "),
+        "{outputs}"
+    );
+    ctx.workdir.destroy();
+    assert!(
+        ctx.block_on(packages.get("packages-web.1.0.1"))
+            .unwrap_err()
+            .is_not_found()
+    );
+    ctx.block_on(packages.get("packages-web.1.0.0"))
+        .expect("the CI's package is not Terraform's to delete");
 }
 
 #[test]

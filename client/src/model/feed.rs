@@ -201,6 +201,14 @@ impl Feed {
     }
 }
 
+impl Default for Feed {
+    /// A feed with no name and an unknown type, to be filled in (its `FeedType` set)
+    /// before it is sent.
+    fn default() -> Self {
+        Self::new(String::new(), FeedType::Unknown, None)
+    }
+}
+
 impl Resource for Feed {
     const COLLECTION: &'static str = "feeds";
     fn id(&self) -> Option<&str> {

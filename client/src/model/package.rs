@@ -86,3 +86,73 @@ impl Resource for Package {
         self.id.as_deref()
     }
 }
+
+/// A version of a package in a feed: an item of Octopus'
+/// `GET /api/{spaceId}/feeds/{feedId}/packages/versions` (`PackageVersionResource`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PackageVersion {
+    /// For the built-in feed, the package resource's ID (`packages-MyApp.1.0.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The package ID, e.g. `MyApp`.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    pub package_id: String,
+    /// The version.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    pub version: String,
+    /// The feed holding it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_id: Option<String>,
+    /// When the version was published, ISO 8601; `null` when the feed does not say.
+    #[serde(default)]
+    pub published: Option<String>,
+    /// The package file's size in bytes; `null` when the feed does not say.
+    #[serde(default)]
+    pub size_bytes: Option<u64>,
+    /// Display title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Release notes (only with `includeReleaseNotes=true`).
+    #[serde(default)]
+    pub release_notes: Option<String>,
+    /// Server-provided links.
+    #[serde(
+        default,
+        deserialize_with = "nullable::deserialize",
+        skip_serializing_if = "Links::is_empty"
+    )]
+    pub links: Links,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A package found by Octopus' `GET /api/{spaceId}/feeds/{feedId}/packages/search`
+/// (`PackageDescriptionResource`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PackageDescription {
+    /// The package ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The package's name (its ID, for the built-in feed).
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    pub name: String,
+    /// Free text from the package's metadata; `null` when there is none.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The newest version (the newest pre-release when there is no release).
+    #[serde(default)]
+    pub latest_version: Option<String>,
+    /// Server-provided links, among them `SearchPackageVersionsTemplate`.
+    #[serde(
+        default,
+        deserialize_with = "nullable::deserialize",
+        skip_serializing_if = "Links::is_empty"
+    )]
+    pub links: Links,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
+}

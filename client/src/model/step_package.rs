@@ -195,3 +195,24 @@ pub struct StepPackageUpgrade {
     #[serde(default)]
     pub dry_run: bool,
 }
+
+/// The server's trusted allow-list: `GET /api/steppackages/trusted`. Only packages on it
+/// can be installed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct TrustedStepPackages {
+    /// The trusted packages.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    pub packages: Vec<TrustedStepPackage>,
+}
+
+/// One entry of the trusted allow-list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct TrustedStepPackage {
+    /// Package ID (compared case-insensitively).
+    pub id: String,
+    /// The versions trusted (NuGet or npm range); every version when `null`.
+    #[serde(default)]
+    pub versions: Option<String>,
+}

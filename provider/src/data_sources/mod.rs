@@ -3,6 +3,8 @@
 //! [`ByName`], serves them all: each is its model and how it reads the API document.
 
 mod deployment_process;
+mod feed;
+mod package_versions;
 mod step_package;
 
 use crate::Octopus;
@@ -25,6 +27,10 @@ pub fn all() -> Vec<Box<dyn ErasedDataSource<Octopus>>> {
         data_source(ByName::<NamedData, Lifecycle>::new("lifecycle")),
         data_source(step_package::StepPackageLookup),
         data_source(deployment_process::ProcessLookup),
+        data_source(ByName::<feed::FeedData, octopus_client::model::Feed>::new(
+            "feed",
+        )),
+        data_source(package_versions::PackageVersionsLookup),
     ]
 }
 
@@ -32,6 +38,11 @@ pub fn all() -> Vec<Box<dyn ErasedDataSource<Octopus>>> {
 trait Lookup<A: Named>: Model + Clone {
     /// The result: the configuration with what was found in `space`.
     fn found(config: Self, found: A, space: &str) -> Self;
+    /// Whether what was found is what the configuration asks for beyond its name (a
+    /// feed of the requested type, say); the error says why not, at an attribute.
+    fn accepts(_config: &Self, _found: &A) -> Result<(), Diagnostic> {
+        Ok(())
+    }
 }
 
 /// Looks an object up by name: `M` is the data source's model, `A` the document,
@@ -94,6 +105,7 @@ impl<M: Lookup<A>, A: Named> DataSource<Octopus> for ByName<M, A> {
             .at(AttributePath::root("name"))
             .into());
         };
+        M::accepts(&config, &found).map_err(Diagnostics::from)?;
         Ok(M::found(config, found, &space))
     }
 }

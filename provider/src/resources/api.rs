@@ -8,7 +8,8 @@ use octopus_client::model::{Named, Resource as _};
 use octopus_client::{Collection, ListOptions};
 use std::future::Future;
 use std::marker::PhantomData;
-use tf_sdk::{Context, Diagnostic, Diagnostics, Model, Resource, Val};
+use tf_sdk::value::Value;
+use tf_sdk::{Context, Diagnostic, Diagnostics, Model, PlanRequest, Resource, Val};
 
 /// A resource model and its mapping to one API collection.
 pub(crate) trait ApiModel: Model + Clone {
@@ -19,8 +20,22 @@ pub(crate) trait ApiModel: Model + Clone {
     /// when updating (so fields the model does not manage are kept). The generic
     /// resource sets the space.
     fn to_api(&self, doc: &mut Self::Api);
-    /// The model of an API document read from `space`.
+    /// The model of an API document read from `space`. A value the server has but never
+    /// returns (a secret: Octopus answers only `HasValue`) is [`Val::Unknown`]: the
+    /// resource puts the planned or stored value in its place, and an import leaves it
+    /// null.
     fn from_api(doc: Self::Api, space: &str) -> Self;
+
+    /// Whether a document is one this model manages (a feed of its type, say); the error
+    /// says what it is instead.
+    fn accepts(_doc: &Self::Api) -> Result<(), String> {
+        Ok(())
+    }
+    /// Checks a configuration beyond its attributes' own validators (values may be
+    /// unknown).
+    fn check(&self, _diags: &mut Diagnostics) {}
+    /// Plan-time checks of a configuration that need the provider (its Terraform version).
+    fn plan_checks(&self, _o: &Octopus, _diags: &mut Diagnostics) {}
 
     /// Fills in what the server needs before a create (defaults looked up once).
     fn before_create(
@@ -86,7 +101,32 @@ async fn space_of<M: ApiModel>(o: &Octopus, model: &M) -> Result<String, Diagnos
     o.space(&attr(model, "space_id")).await
 }
 
+/// `read` with every unknown attribute (what the server does not return) taken from
+/// `known`, the plan or the prior state.
+fn with_known<M: Model>(read: M, known: &M) -> M {
+    let mut value = read.to_value();
+    let (Value::Object(fields), Value::Object(known)) = (&mut value, known.to_value()) else {
+        return read;
+    };
+    for (name, v) in fields.iter_mut() {
+        if matches!(v, Value::Unknown(_)) {
+            *v = known.get(name).cloned().unwrap_or(Value::Null);
+        }
+    }
+    M::from_value(&value).unwrap_or(read)
+}
+
 impl<M: ApiModel> ApiResource<M> {
+    /// The model of a document, unless it is not one this resource manages.
+    fn model_of(&self, doc: M::Api, space: &str) -> Result<M, Diagnostics> {
+        M::accepts(&doc).map_err(|why| {
+            let id = doc.id().unwrap_or_default();
+            let what = self.name.replace('_', " ");
+            Diagnostics::from(Diagnostic::error(format!("{id} is not a {what}"), why))
+        })?;
+        Ok(M::from_api(doc, space))
+    }
+
     fn items<'a>(&self, o: &'a Octopus, space: &str) -> Collection<'a, M::Api> {
         o.client.collection(space)
     }
@@ -113,6 +153,21 @@ impl<M: ApiModel> Resource<Octopus> for ApiResource<M> {
         self.name
     }
 
+    fn validate(&self, config: &M, diags: &mut Diagnostics) {
+        config.check(diags);
+    }
+
+    async fn modify_plan(
+        &self,
+        ctx: &Context<Octopus>,
+        req: &mut PlanRequest<M>,
+        diags: &mut Diagnostics,
+    ) {
+        if let Ok(o) = ctx.data() {
+            req.config.plan_checks(o, diags);
+        }
+    }
+
     async fn create(&self, ctx: &Context<Octopus>, plan: M) -> Result<M, Diagnostics> {
         let o = ctx.data()?;
         let space = space_of(o, &plan).await?;
@@ -126,7 +181,7 @@ impl<M: ApiModel> Resource<Octopus> for ApiResource<M> {
             .await
             .map_err(self.failed("create", true))?;
         let created = M::after_create(o, &space, &plan, created).await?;
-        Ok(M::from_api(created, &space))
+        Ok(with_known(M::from_api(created, &space), &plan))
     }
 
     async fn read(&self, ctx: &Context<Octopus>, state: M) -> Result<Option<M>, Diagnostics> {
@@ -134,7 +189,10 @@ impl<M: ApiModel> Resource<Octopus> for ApiResource<M> {
         let space = space_of(o, &state).await?;
         let found = not_found_as_none(self.items(o, &space).get(&id_of(&state)).await)
             .map_err(self.failed("read", false))?;
-        Ok(found.map(|doc| M::from_api(doc, &space)))
+        match found {
+            Some(doc) => Ok(Some(with_known(self.model_of(doc, &space)?, &state))),
+            None => Ok(None),
+        }
     }
 
     async fn update(&self, ctx: &Context<Octopus>, prior: M, plan: M) -> Result<M, Diagnostics> {
@@ -151,7 +209,7 @@ impl<M: ApiModel> Resource<Octopus> for ApiResource<M> {
             .update(&doc)
             .await
             .map_err(self.failed("update", true))?;
-        Ok(M::from_api(updated, &space))
+        Ok(with_known(M::from_api(updated, &space), &plan))
     }
 
     async fn delete(&self, ctx: &Context<Octopus>, state: M) -> Result<(), Diagnostics> {
@@ -182,16 +240,16 @@ impl<M: ApiModel> Resource<Octopus> for ApiResource<M> {
                 .get(import_id)
                 .await
                 .map_err(import_failed)?;
-            return Ok(M::from_api(doc, ""));
+            return self.model_of(doc, "");
         }
         if let Some((space, id)) = import_id.split_once('/') {
             let doc = self.items(o, space).get(id).await.map_err(import_failed)?;
-            return Ok(M::from_api(doc, space));
+            return self.model_of(doc, space);
         }
         let home = o.space(&Val::Null).await?;
         let first = self.items(o, &home).get(import_id).await;
         if let Some(doc) = not_found_as_none(first).map_err(import_failed)? {
-            return Ok(M::from_api(doc, &home));
+            return self.model_of(doc, &home);
         }
         let spaces = o
             .client
@@ -206,7 +264,7 @@ impl<M: ApiModel> Resource<Octopus> for ApiResource<M> {
         {
             let found = self.items(o, space).get(import_id).await;
             if let Some(doc) = not_found_as_none(found).map_err(import_failed)? {
-                return Ok(M::from_api(doc, space));
+                return self.model_of(doc, space);
             }
         }
         Err(Diagnostic::error(

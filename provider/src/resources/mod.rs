@@ -3,8 +3,11 @@
 mod api;
 pub(crate) mod deployment_process;
 mod environment;
+pub(crate) mod feeds;
+mod package;
 mod project;
 mod space;
+mod step_package;
 
 use crate::Octopus;
 use api::ApiResource;
@@ -17,12 +20,16 @@ pub use space::SpaceModel;
 
 /// Every resource type of the provider.
 pub fn all() -> Vec<Box<dyn ErasedResource<Octopus>>> {
-    vec![
+    let mut all = vec![
         resource(ApiResource::<SpaceModel>::new("space")),
         resource(ApiResource::<EnvironmentModel>::new("environment")),
         resource(ApiResource::<ProjectModel>::new("project")),
         resource(deployment_process::ProcessResource),
-    ]
+        resource(package::PackageResource),
+        resource(step_package::StepPackageResource),
+    ];
+    all.extend(feeds::resources());
+    all
 }
 
 /// What every named Octopus object has; flattened into the resource models.

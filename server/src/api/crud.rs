@@ -178,6 +178,24 @@ fn update_tx<T: ApiResource>(tx: &Connection, space: &str, id: &str, mut item: T
     Ok(item)
 }
 
+/// The page `q` asks for (`skip`, `take`) of every matching item, `all`, in the
+/// paging envelope.
+pub fn page_of<T>(
+    all: Vec<T>,
+    q: &ListQuery,
+    base: &str,
+    item_type: &str,
+    template: &str,
+) -> ResourceCollection<T> {
+    let total = all.len() as i64;
+    let items = all
+        .into_iter()
+        .skip(usize::try_from(q.skip).unwrap_or(usize::MAX))
+        .take(usize::try_from(q.take).unwrap_or(usize::MAX))
+        .collect();
+    page(items, total, q, base, item_type, template)
+}
+
 /// Builds the paging envelope with Octopus' `Links`.
 pub fn page<T>(
     items: Vec<T>,

@@ -97,10 +97,19 @@ impl ApiResource for Feed {
         {
             errors.push("Region: The Region field is required for this feed type.".into());
         }
+        if self.feed_type == FeedType::ArtifactoryGeneric
+            && self
+                .repository
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
+        {
+            errors.push("Repository: The Repository field is required for this feed type.".into());
+        }
         for (field, v) in [
             ("Username", &self.username),
             ("AccessKey", &self.access_key),
             ("Region", &self.region),
+            ("Repository", &self.repository),
         ] {
             check_len(field, v.as_deref(), 500, &mut errors);
         }
@@ -154,6 +163,10 @@ impl ApiResource for Feed {
             links.insert(
                 "SearchPackageVersionsTemplate".into(),
                 format!("/api/{space}/feeds/{id}/packages/versions{{?packageId,take,skip,includePreRelease,versionRange,preReleaseTag,filter,includeReleaseNotes}}"),
+            );
+            links.insert(
+                "SearchPackagesTemplate".into(),
+                format!("/api/{space}/feeds/{id}/packages/search{{?term,skip,take}}"),
             );
         }
     }

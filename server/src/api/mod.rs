@@ -3,6 +3,7 @@
 mod crud;
 mod environments;
 mod extract;
+mod feed_packages;
 mod feeds;
 mod json;
 mod packages;
@@ -49,6 +50,12 @@ pub struct State {
     pub max_package_bytes: u64,
     /// Step-package configuration (allow-list, archive directory).
     pub step_packages: crate::step_packages::StepPackages,
+    /// Most uploads received at once ([`crate::limits`]).
+    pub max_uploads: usize,
+    /// One permit per upload being received.
+    pub upload_slots: Arc<tokio::sync::Semaphore>,
+    /// Longest time an upload's body may take to arrive.
+    pub upload_deadline: std::time::Duration,
     spaces: RwLock<SpaceCache>,
     /// Serializes cache refreshes: each one reads the store and replaces the cache
     /// while holding it, so a refresh that read before a commit can never overwrite
@@ -73,11 +80,23 @@ impl State {
             data_dir: std::path::PathBuf::new(),
             max_package_bytes: crate::packages::DEFAULT_MAX_PACKAGE_BYTES,
             step_packages: Default::default(),
+            max_uploads: crate::limits::DEFAULT_MAX_UPLOADS,
+            upload_slots: Arc::new(tokio::sync::Semaphore::new(
+                crate::limits::DEFAULT_MAX_UPLOADS,
+            )),
+            upload_deadline: crate::limits::DEFAULT_UPLOAD_DEADLINE,
             spaces: RwLock::default(),
             refresh: Mutex::new(()),
         };
         state.refresh_spaces_blocking()?;
         Ok(state)
+    }
+
+    /// Sets the upload cap and deadline.
+    pub fn set_upload_limits(&mut self, max_uploads: usize, deadline: std::time::Duration) {
+        self.max_uploads = max_uploads.max(1);
+        self.upload_slots = Arc::new(tokio::sync::Semaphore::new(self.max_uploads));
+        self.upload_deadline = deadline;
     }
 
     /// Whether a space exists.
@@ -164,12 +183,18 @@ pub fn router(state: AppState) -> Router {
     r = crud_routes::<Lifecycle>(r);
     r = crud_routes::<Project>(r);
     r = crud_routes::<Feed>(r);
+    r = feed_packages::routes(r);
     r = processes::routes(r);
     r = packages::routes(r);
     r = step_packages::routes(r);
     let limit = state.max_body_bytes;
     r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the key check: requests without a key never take an upload slot.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::guard_uploads,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_key,

@@ -375,7 +375,7 @@ fn sort_rows(rows: &mut [PackageRow]) {
     }
 }
 
-fn flag(q: &ListQuery, name: &str) -> ApiResult<Option<bool>> {
+pub(super) fn flag(q: &ListQuery, name: &str) -> ApiResult<Option<bool>> {
     match q.raw.iter().find(|(k, _)| k == name) {
         None => Ok(None),
         Some((_, v)) if v.is_empty() => Ok(None),
@@ -390,7 +390,7 @@ fn flag(q: &ListQuery, name: &str) -> ApiResult<Option<bool>> {
     }
 }
 
-fn param<'a>(q: &'a ListQuery, name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(q: &'a ListQuery, name: &str) -> Option<&'a str> {
     q.raw
         .iter()
         .find(|(k, v)| k == name && !v.trim().is_empty())
@@ -458,13 +458,7 @@ async fn versions(
 ) -> ApiResult<Json<ResourceCollection<Package>>> {
     let package_id = path_value(&params, "id");
     validate_id(&package_id).map_err(|e| ApiError::bad_request(format!("packageId: {e}")))?;
-    let range = match param(&q, "versionrange") {
-        Some(text) => Some(
-            VersionRange::parse(text)
-                .map_err(|e| ApiError::bad_request(format!("versionRange: {e}")))?,
-        ),
-        None => None,
-    };
+    let range = version_range(&q)?;
     let prerelease = flag(&q, "includeprerelease")?.unwrap_or(true);
     let space = scope.0;
     let (sp, pid) = (space.clone(), package_id.clone());
@@ -472,14 +466,10 @@ async fn versions(
         .store
         .read(move |c| db::list(c, &sp, Some(&pid), None))
         .await?;
-    let mut keyed: Vec<(Version, PackageRow)> = rows
+    let rows = select_versions(rows, range.as_ref(), prerelease)
         .into_iter()
-        .filter_map(|r| r.parsed_version().map(|v| (v, r)))
-        .filter(|(v, _)| prerelease || !v.is_prerelease())
-        .filter(|(v, _)| range.as_ref().is_none_or(|r| r.contains(v)))
+        .map(|(_, r)| r)
         .collect();
-    keyed.sort_by(|a, b| b.0.cmp(&a.0));
-    let rows = keyed.into_iter().map(|(_, r)| r).collect();
     let base = format!("/api/{space}/packages/{package_id}/versions");
     Ok(paged(
         rows,
@@ -488,6 +478,33 @@ async fn versions(
         &base,
         "{?versionRange,includePreRelease,skip,take}",
     ))
+}
+
+/// The `versionRange` parameter (NuGet or npm notation), if given.
+pub(super) fn version_range(q: &ListQuery) -> ApiResult<Option<VersionRange>> {
+    param(q, "versionrange")
+        .map(|text| {
+            VersionRange::parse(text)
+                .map_err(|e| ApiError::bad_request(format!("versionRange: {e}")))
+        })
+        .transpose()
+}
+
+/// The rows of one package whose versions are in `range` (pre-releases only with
+/// `prerelease`), highest version first.
+pub(super) fn select_versions(
+    rows: Vec<PackageRow>,
+    range: Option<&VersionRange>,
+    prerelease: bool,
+) -> Vec<(Version, PackageRow)> {
+    let mut keyed: Vec<(Version, PackageRow)> = rows
+        .into_iter()
+        .filter_map(|r| r.parsed_version().map(|v| (v, r)))
+        .filter(|(v, _)| prerelease || !v.is_prerelease())
+        .filter(|(v, _)| range.is_none_or(|r| r.contains(v)))
+        .collect();
+    keyed.sort_by(|a, b| b.0.cmp(&a.0));
+    keyed
 }
 
 fn path_value(params: &RawPathParams, name: &str) -> String {

@@ -18,18 +18,18 @@ use octopus_client::model::DeploymentProcess;
 use octopus_client::model::ResourceCollection;
 use octopus_client::model::step_package::{
     StepPackageSummary, StepPackageUpgrade, StepPackageUsage, StepPackageVersion,
-    StepPackageVersionSummary,
+    StepPackageVersionSummary, TrustedStepPackage, TrustedStepPackages,
 };
 use octopus_packaging::filename;
 use octopus_packaging::version::Version;
 
 use super::AppState;
-use super::crud::{page, present};
+use super::crud::{page_of, present};
 use super::extract::{Body, ItemId, ListQuery, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::step_packages::installer::{self, Outcome, Source};
 use crate::step_packages::usages::UsageFilter;
-use crate::step_packages::{MAX_ARCHIVE_BYTES, catalog, upgrades, usages};
+use crate::step_packages::{MAX_ARCHIVE_BYTES, catalog, uninstall, upgrades, usages};
 use crate::util::new_guid;
 
 /// Registers the step-package routes.
@@ -38,12 +38,16 @@ pub fn routes(r: Router<AppState>) -> Router<AppState> {
     let upload = post(upload).layer(DefaultBodyLimit::disable());
     r.route("/api/steppackages", get(list).merge(upload))
         .route("/api/steppackages/usages", get(list_usages))
+        .route("/api/steppackages/trusted", get(trusted))
         .route("/api/steppackages/{package_id}", get(get_package))
         .route(
             "/api/steppackages/{package_id}/versions",
             get(list_versions),
         )
-        .route("/api/steppackages/{package_id}/{version}", get(get_version))
+        .route(
+            "/api/steppackages/{package_id}/{version}",
+            get(get_version).delete(uninstall_version),
+        )
         .route(
             "/api/{space_id}/deploymentprocesses/{id}/steppackages/upgrade",
             post(upgrade),
@@ -88,6 +92,17 @@ fn query_value<'a>(q: &'a ListQuery, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
+/// The `{packageId}` and `{version}` of a version's route.
+fn package_version(p: Params) -> ApiResult<(String, Version)> {
+    let params = params(p)?;
+    let id = package_param(&params)?;
+    let version = version_param(
+        "version",
+        params.get("version").map(String::as_str).unwrap_or(""),
+    )?;
+    Ok((id, version))
+}
+
 /// `GET /api/steppackages`: installed packages, paged; `partialName` filters by ID.
 async fn list(
     State(st): State<AppState>,
@@ -118,13 +133,7 @@ async fn list(
 }
 
 fn paged<T>(all: Vec<T>, q: &ListQuery, base: &str, item_type: &str) -> ResourceCollection<T> {
-    let total = all.len() as i64;
-    let items = all
-        .into_iter()
-        .skip(usize::try_from(q.skip).unwrap_or(usize::MAX))
-        .take(usize::try_from(q.take).unwrap_or(usize::MAX))
-        .collect();
-    page(items, total, q, base, item_type, "{?skip,take}")
+    page_of(all, q, base, item_type, "{?skip,take}")
 }
 
 /// `GET /api/steppackages/{packageId}`: one package (404 when no version is installed).
@@ -176,12 +185,7 @@ async fn list_versions(
 /// `GET /api/steppackages/{packageId}/{version}`: every step's metadata, inputs schema and
 /// migrations.
 async fn get_version(State(st): State<AppState>, p: Params) -> ApiResult<Json<StepPackageVersion>> {
-    let params = params(p)?;
-    let id = package_param(&params)?;
-    let version = version_param(
-        "version",
-        params.get("version").map(String::as_str).unwrap_or(""),
-    )?;
+    let (id, version) = package_version(p)?;
     let (i, v) = (id.clone(), version.clone());
     let found = st
         .store
@@ -196,6 +200,37 @@ async fn get_version(State(st): State<AppState>, p: Params) -> ApiResult<Json<St
     found
         .map(Json)
         .ok_or_else(|| ApiError::not_found("step package version", &format!("{id} {version}")))
+}
+
+/// `DELETE /api/steppackages/{packageId}/{version}`: uninstalls one version (an
+/// octopus-lite extension). 204; 404 when not installed; 409 while a process uses it,
+/// with one error per using action.
+async fn uninstall_version(State(st): State<AppState>, p: Params) -> ApiResult<StatusCode> {
+    let (id, version) = package_version(p)?;
+    let state = st.clone();
+    tokio::task::spawn_blocking(move || {
+        uninstall::uninstall(&state.step_packages, &state.store, &id, &version)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/steppackages/trusted`: the server's trusted allow-list (an octopus-lite
+/// extension), so a client can say before uploading that a package would be refused.
+async fn trusted(State(st): State<AppState>) -> Json<TrustedStepPackages> {
+    Json(TrustedStepPackages {
+        packages: st
+            .step_packages
+            .trusted
+            .packages
+            .iter()
+            .map(|p| TrustedStepPackage {
+                id: p.id.clone(),
+                versions: p.versions.as_ref().map(ToString::to_string),
+            })
+            .collect(),
+    })
 }
 
 /// `GET /api/steppackages/usages`: process actions using step-package steps; filters

@@ -1,24 +1,34 @@
 //! Streaming an upload to disk and publishing it.
 //!
-//! [`Incoming`] owns a temporary file written by a blocking thread: chunks
-//! travel through a small bounded channel (so memory stays flat whatever the
-//! package size), are checked against the size limit and hashed on two threads
-//! ([`ParallelHasher`]) while a third writes them and, for tar archives, a fourth
-//! inspects them. If the request is abandoned (client gone, error), the temporary
-//! file is removed. [`publish`] checks the archive (inspecting a zip file now that
-//! its directory is there) and makes it visible atomically.
+//! [`Incoming`] gathers the body's chunks on the request's task, asynchronously,
+//! into batches of 512 KiB ([`BATCH_BYTES`]; small chunks are copied together,
+//! large ones shared), checking the size limit as they arrive. Each complete batch
+//! is queued for three lanes at once: one writes it (with early writeback, and hands
+//! it to the archive inspector of a tar or tar.gz), the others add it to SHA-1 and
+//! SHA-256. A lane's job runs on the blocking pool only while its queue (at most
+//! `LANE_DEPTH` batches, the upload's backpressure) has work, then hands its state
+//! back and ends. So no thread is held while an upload waits for the network: a slow
+//! or stalled upload costs a socket, a task and at most one partial batch of memory,
+//! and pins no thread (a thousand of them do not starve the blocking pool the
+//! database reads run on). The temporary file is created with the first batch.
+//! If the request is abandoned (client gone, error, deadline), the temporary file is
+//! removed. [`publish`] checks the archive (inspecting a zip file, or a tar whose
+//! upload stalled, now that it is complete) and makes it visible atomically.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use octopus_packaging::archive::{self, ArchiveError, ArchiveLimits, ArchiveSummary};
 use octopus_packaging::filename::ArchiveKind;
 use octopus_packaging::filename::PackageFileName;
-use octopus_packaging::hashing::{Digests, ParallelHasher};
-use tokio::sync::mpsc;
+use octopus_packaging::hashing::{Digests, to_hex};
+use sha1::Digest;
 
 use super::db::{self, ID_PREFIX, PackageRow};
 use super::{OverwriteMode, TEMP_PREFIX, io_error, space_dir, sync_dir};
@@ -27,16 +37,12 @@ use crate::store::Store;
 use crate::store::documents::{self, NO_SPACE};
 use crate::util::{now_iso8601, random_bytes};
 
-/// Chunks buffered between the network and the disk writer.
-const CHANNEL_CHUNKS: usize = 8;
+/// Bytes gathered from the network before they are written and hashed.
+pub const BATCH_BYTES: usize = 512 * 1024;
 
-/// Write buffer of the disk writer.
-const WRITE_BUFFER: usize = 256 * 1024;
-
-enum Msg {
-    Data(Bytes),
-    Finish,
-}
+/// Chunks smaller than this are copied into a shared buffer rather than kept:
+/// a trickle of tiny chunks must not keep a network buffer alive per byte.
+const SMALL_CHUNK: usize = 16 * 1024;
 
 /// A temporary file that is removed when dropped, unless kept.
 #[derive(Debug)]
@@ -103,15 +109,26 @@ pub fn too_large(limit: u64) -> ApiError {
     )
 }
 
+/// A batch of chunks, shared by the writer and the hashers.
+type Batch = Arc<[Bytes]>;
+
 /// An upload being streamed to a temporary file in the space's package directory.
 pub struct Incoming {
-    tx: Option<mpsc::Sender<Msg>>,
-    join: tokio::task::JoinHandle<Result<Written, WriteError>>,
+    dir: PathBuf,
+    temp: TempFile,
+    kind: ArchiveKind,
+    limit: u64,
+    size: u64,
+    batch: Vec<Bytes>,
+    batch_len: usize,
+    small: bytes_buf::Small,
+    lanes: Option<Lanes>,
 }
 
 impl Incoming {
-    /// Creates the temporary file and starts the writer; an archive of `kind` that
-    /// can be read front to back is inspected as it arrives.
+    /// Prepares an upload into the space's directory (the file itself is created
+    /// with the first batch); an archive of `kind` that can be read front to back is
+    /// inspected as it arrives.
     pub fn start(data_dir: &Path, space: &str, kind: ArchiveKind, limit: u64) -> ApiResult<Self> {
         let dir = space_dir(data_dir, space);
         std::fs::create_dir_all(&dir).map_err(|e| io_error("creating the package directory", e))?;
@@ -120,131 +137,392 @@ impl Incoming {
             .map(|b| format!("{b:02x}"))
             .collect();
         let path = dir.join(format!("{TEMP_PREFIX}{hex}"));
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| io_error("creating an upload file", e))?;
-        let temp = TempFile { path, keep: false };
-        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-        let join = tokio::task::spawn_blocking(move || write_all(file, temp, kind, rx, limit));
-        Ok(Self { tx: Some(tx), join })
+        Ok(Self {
+            dir,
+            temp: TempFile { path, keep: false },
+            kind,
+            limit,
+            size: 0,
+            batch: Vec::new(),
+            batch_len: 0,
+            small: bytes_buf::Small::default(),
+            lanes: None,
+        })
     }
 
-    /// Queues one chunk; fails once the writer has failed (e.g. over the limit).
+    /// Adds one chunk; queues a complete batch for the writer and hashers (waiting
+    /// while their queues are full). Fails over the limit or once writing failed.
     pub async fn push(&mut self, chunk: Bytes) -> Result<(), WriteError> {
         if chunk.is_empty() {
             return Ok(());
         }
-        let Some(tx) = &self.tx else {
-            return Err(WriteError::Io(io::Error::other("upload already finished")));
-        };
-        if tx.send(Msg::Data(chunk)).await.is_err() {
-            // The writer stopped early: report its error.
-            self.tx = None;
-            return Err(self.join_writer().await.err().unwrap_or_else(|| {
-                WriteError::Io(io::Error::other("the upload writer stopped early"))
-            }));
+        if self.size + chunk.len() as u64 > self.limit {
+            return Err(WriteError::TooLarge(self.limit));
+        }
+        self.size += chunk.len() as u64;
+        self.batch_len += chunk.len();
+        if chunk.len() < SMALL_CHUNK {
+            if let Some(full) = self.small.add(&chunk, SMALL_CHUNK) {
+                self.batch.push(full);
+            }
+        } else {
+            if let Some(rest) = self.small.take() {
+                self.batch.push(rest);
+            }
+            self.batch.push(chunk);
+        }
+        if self.batch_len >= BATCH_BYTES {
+            self.flush().await.map_err(WriteError::Io)?;
         }
         Ok(())
     }
 
-    /// Ends the stream: flushes, fsyncs and returns the file with its digests.
+    /// Ends the stream: writes the last batch, fsyncs and returns the file with its
+    /// digests.
     pub async fn finish(mut self) -> Result<Written, WriteError> {
-        if let Some(tx) = self.tx.take() {
-            // An error here means the writer already stopped; join reports why.
-            let _ = tx.send(Msg::Finish).await;
-        }
-        self.join_writer().await
+        self.flush().await.map_err(WriteError::Io)?;
+        // An empty upload still gets its (empty) file, for the archive check to refuse.
+        self.lanes_mut().map_err(WriteError::Io)?;
+        let Some(lanes) = self.lanes.take() else {
+            return Err(WriteError::Io(io::Error::other("the upload has no file")));
+        };
+        let disk = lanes.disk.into_state().await.map_err(WriteError::Io)?;
+        let sha1 = lanes.sha1.into_state().await.map_err(WriteError::Io)?;
+        let sha256 = lanes.sha256.into_state().await.map_err(WriteError::Io)?;
+        let inspected = tokio::task::spawn_blocking(move || {
+            disk.file.sync_all()?;
+            Ok::<_, io::Error>(disk.inspector.and_then(Inspector::finish))
+        })
+        .await
+        .map_err(|e| WriteError::Io(io::Error::other(e.to_string())))?
+        .map_err(WriteError::Io)?;
+        Ok(Written {
+            file: self.temp,
+            digests: Digests {
+                sha1_hex: to_hex(&sha1.finalize()),
+                sha256_hex: to_hex(&sha256.finalize()),
+                size: self.size,
+            },
+            inspected,
+        })
     }
 
-    async fn join_writer(&mut self) -> Result<Written, WriteError> {
-        (&mut self.join)
-            .await
-            .map_err(|e| WriteError::Io(io::Error::other(e.to_string())))?
+    /// Hands the gathered chunks to the writer and the hashers.
+    async fn flush(&mut self) -> io::Result<()> {
+        if let Some(rest) = self.small.take() {
+            self.batch.push(rest);
+        }
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch: Batch = std::mem::take(&mut self.batch).into();
+        self.batch_len = 0;
+        let lanes = self.lanes_mut()?;
+        lanes.disk.push(batch.clone()).await?;
+        lanes.sha1.push(batch.clone()).await?;
+        lanes.sha256.push(batch).await
+    }
+
+    /// The writer and hashers, created (with the temporary file) on first use.
+    fn lanes_mut(&mut self) -> io::Result<&mut Lanes> {
+        if self.lanes.is_none() {
+            let create = || {
+                File::options()
+                    .write(true)
+                    .create_new(true)
+                    .open(&self.temp.path)
+            };
+            let file = match create() {
+                // The directory went (its space was deleted meanwhile): publishing
+                // will find the space gone and answer 404.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    std::fs::create_dir_all(&self.dir)?;
+                    create()?
+                }
+                other => other?,
+            };
+            // Without a thread for it, the finished file is inspected instead.
+            let inspector = (self.kind != ArchiveKind::Zip)
+                .then(|| Inspector::spawn(self.kind).ok())
+                .flatten();
+            self.lanes = Some(Lanes {
+                disk: Lane::new(
+                    Disk {
+                        file,
+                        writeback: Writeback::default(),
+                        inspector,
+                    },
+                    Disk::write,
+                ),
+                sha1: Lane::new(sha1::Sha1::new(), hash::<sha1::Sha1>),
+                sha256: Lane::new(sha2::Sha256::new(), hash::<sha2::Sha256>),
+            });
+        }
+        self.lanes
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the upload has no file"))
     }
 }
 
-/// Chunks queued between the hashing thread and the disk writer.
-const DISK_CHUNKS: usize = 8;
+/// Small chunks copied together.
+mod bytes_buf {
+    use bytes::{Bytes, BytesMut};
 
-/// Receives the upload's chunks and hands each to three threads at once: one writes
-/// it, the others compute SHA-1 and SHA-256, so the upload goes at the pace of the
-/// slowest of them rather than of their sum. Chunks are shared, not copied.
-fn write_all(
-    file: File,
-    temp: TempFile,
-    kind: ArchiveKind,
-    mut rx: mpsc::Receiver<Msg>,
-    limit: u64,
-) -> Result<Written, WriteError> {
-    let (to_disk, from_net) = std::sync::mpsc::sync_channel::<Bytes>(DISK_CHUNKS);
-    let mut hasher = ParallelHasher::new().map_err(WriteError::Io)?;
-    // Without a thread for it, the finished file is inspected instead.
-    let mut inspector = (kind != ArchiveKind::Zip)
-        .then(|| Inspector::spawn(kind).ok())
-        .flatten();
-    let outcome = std::thread::scope(|scope| {
-        let disk = scope.spawn(move || -> io::Result<File> {
-            let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-            let mut writeback = Writeback::default();
-            for chunk in from_net {
-                out.write_all(&chunk)?;
-                writeback.wrote(out.get_ref(), chunk.len());
+    #[derive(Default)]
+    pub struct Small(BytesMut);
+
+    impl Small {
+        /// Appends `chunk`; returns the buffer once it holds at least `full` bytes.
+        pub fn add(&mut self, chunk: &[u8], full: usize) -> Option<Bytes> {
+            if self.0.capacity() == 0 {
+                self.0.reserve(4 * full);
             }
-            out.into_inner().map_err(io::IntoInnerError::into_error)
-        });
-        let fed = feed(&mut rx, &mut hasher, inspector.as_mut(), &to_disk, limit);
-        drop(to_disk);
-        let written = disk
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the disk writer panicked")));
-        match (fed, written) {
-            (Err(e), _) => Err(e),
-            (Ok(()), Err(e)) => Err(WriteError::Io(e)),
-            (Ok(()), Ok(file)) => Ok(file),
+            self.0.extend_from_slice(chunk);
+            (self.0.len() >= full).then(|| self.0.split().freeze())
         }
-    });
-    let file = outcome?;
-    file.sync_all().map_err(WriteError::Io)?;
-    let digests = hasher.finish();
-    Ok(Written {
-        file: temp,
-        digests,
-        inspected: inspector.map(Inspector::finish),
-    })
+
+        /// What is buffered, if anything.
+        pub fn take(&mut self) -> Option<Bytes> {
+            (!self.0.is_empty()).then(|| self.0.split().freeze())
+        }
+    }
+}
+
+/// The three jobs a batch goes to.
+struct Lanes {
+    disk: Lane<Disk>,
+    sha1: Lane<sha1::Sha1>,
+    sha256: Lane<sha2::Sha256>,
+}
+
+/// Batches queued per lane: enough slack that the network need not wait for every
+/// hiccup of the blocking pool, little enough memory (a few MiB per upload).
+const LANE_DEPTH: usize = 6;
+
+/// One of the three jobs of an upload: a queue of batches and the job's state. A job
+/// on the blocking pool drains the queue while there is work and then hands the state
+/// back here and ends, so no thread is held while the upload waits for the network.
+struct Lane<S> {
+    shared: Arc<LaneShared<S>>,
+    work: fn(&mut S, &[Bytes]) -> io::Result<()>,
+}
+
+struct LaneShared<S> {
+    inner: std::sync::Mutex<LaneInner<S>>,
+    /// Signalled whenever a batch was taken or the job ended.
+    progress: tokio::sync::Notify,
+}
+
+struct LaneInner<S> {
+    /// `None` while a job holds it.
+    state: Option<S>,
+    queue: std::collections::VecDeque<Batch>,
+    running: bool,
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl<S> LaneShared<S> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LaneInner<S>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn lane_error(kind: io::ErrorKind, message: &str) -> io::Error {
+    io::Error::new(kind, message.to_owned())
+}
+
+impl<S: Send + 'static> Lane<S> {
+    fn new(state: S, work: fn(&mut S, &[Bytes]) -> io::Result<()>) -> Self {
+        Self {
+            shared: Arc::new(LaneShared {
+                inner: std::sync::Mutex::new(LaneInner {
+                    state: Some(state),
+                    queue: std::collections::VecDeque::new(),
+                    running: false,
+                    failed: None,
+                }),
+                progress: tokio::sync::Notify::new(),
+            }),
+            work,
+        }
+    }
+
+    /// Queues `batch`, waiting while the queue is full; starts a job if none runs.
+    async fn push(&self, batch: Batch) -> io::Result<()> {
+        let mut batch = Some(batch);
+        loop {
+            {
+                let mut g = self.shared.lock();
+                if let Some((kind, message)) = &g.failed {
+                    return Err(lane_error(*kind, message));
+                }
+                if g.queue.len() < LANE_DEPTH {
+                    if let Some(b) = batch.take() {
+                        g.queue.push_back(b);
+                    }
+                    if !g.running
+                        && let Some(state) = g.state.take()
+                    {
+                        g.running = true;
+                        let shared = self.shared.clone();
+                        let work = self.work;
+                        tokio::task::spawn_blocking(move || drain(shared, state, work));
+                    }
+                    return Ok(());
+                }
+            }
+            self.shared.progress.notified().await;
+        }
+    }
+
+    /// The state once every queued batch is done, or the first error.
+    async fn into_state(self) -> io::Result<S> {
+        loop {
+            {
+                let mut g = self.shared.lock();
+                if let Some((kind, message)) = &g.failed {
+                    return Err(lane_error(*kind, message));
+                }
+                if !g.running && g.queue.is_empty() {
+                    return g
+                        .state
+                        .take()
+                        .ok_or_else(|| io::Error::other("an upload job failed"));
+                }
+            }
+            self.shared.progress.notified().await;
+        }
+    }
+}
+
+/// The job: works through the queue, then puts the state back and ends.
+fn drain<S>(
+    shared: Arc<LaneShared<S>>,
+    mut state: S,
+    work: fn(&mut S, &[Bytes]) -> io::Result<()>,
+) {
+    /// Marks the lane failed if the work panics, so nobody waits for it forever.
+    struct Running<'a, S>(&'a LaneShared<S>, bool);
+    impl<S> Drop for Running<'_, S> {
+        fn drop(&mut self) {
+            if !self.1 {
+                let mut g = self.0.lock();
+                g.running = false;
+                g.failed = Some((io::ErrorKind::Other, "an upload job panicked".into()));
+                drop(g);
+                self.0.progress.notify_one();
+            }
+        }
+    }
+    let mut guard = Running(&shared, false);
+    loop {
+        let batch = {
+            let mut g = shared.lock();
+            match g.queue.pop_front() {
+                Some(b) => b,
+                None => {
+                    g.state = Some(state);
+                    g.running = false;
+                    guard.1 = true;
+                    drop(g);
+                    shared.progress.notify_one();
+                    return;
+                }
+            }
+        };
+        shared.progress.notify_one();
+        if let Err(e) = work(&mut state, &batch) {
+            let mut g = shared.lock();
+            g.failed = Some((e.kind(), e.to_string()));
+            g.queue.clear();
+            g.state = Some(state);
+            g.running = false;
+            guard.1 = true;
+            drop(g);
+            shared.progress.notify_one();
+            return;
+        }
+    }
+}
+
+fn hash<D: Digest>(digest: &mut D, batch: &[Bytes]) -> io::Result<()> {
+    for chunk in batch {
+        digest.update(chunk);
+    }
+    Ok(())
+}
+
+/// The temporary file being written.
+struct Disk {
+    file: File,
+    writeback: Writeback,
+    inspector: Option<Inspector>,
+}
+
+impl Disk {
+    /// Writes a batch (one `writev` per batch, usually) and passes it on to the
+    /// inspector.
+    fn write(&mut self, batch: &[Bytes]) -> io::Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|b| IoSlice::new(b)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match self.file.write_vectored(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let len: usize = batch.iter().map(Bytes::len).sum();
+        self.writeback.wrote(&self.file, len);
+        if let Some(inspector) = &mut self.inspector {
+            for chunk in batch {
+                inspector.push(chunk.clone());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Chunks queued for the archive inspector.
-const INSPECT_CHUNKS: usize = 8;
+const INSPECT_CHUNKS: usize = 64;
+
+/// How long the inspector waits for the next chunk before it gives up (the finished
+/// file is inspected instead), so a stalled upload does not hold its thread.
+const INSPECT_STALL: Duration = Duration::from_secs(1);
 
 /// Inspects a tar or tar.gz archive on its own thread while the upload streams, so
 /// the file need not be read again once it is complete.
 struct Inspector {
     tx: Option<std::sync::mpsc::SyncSender<Bytes>>,
     thread: std::thread::JoinHandle<Result<ArchiveSummary, ArchiveError>>,
+    stalled: Arc<AtomicBool>,
 }
 
 impl Inspector {
     fn spawn(kind: ArchiveKind) -> io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(INSPECT_CHUNKS);
+        let stalled = Arc::new(AtomicBool::new(false));
+        let flag = stalled.clone();
         let thread = std::thread::Builder::new()
             .name("inspect".into())
             .spawn(move || {
                 let reader = ChunkReader {
                     rx,
                     current: Bytes::new(),
+                    stalled: flag,
                 };
                 archive::inspect_stream(reader, kind, &ArchiveLimits::default())
             })?;
         Ok(Inspector {
             tx: Some(tx),
             thread,
+            stalled,
         })
     }
 
     /// Hands a chunk over; once the inspector has reached its verdict (a refusal
-    /// can come early) the rest is not needed.
+    /// can come early) or given up, the rest is not needed.
     fn push(&mut self, chunk: Bytes) {
         if let Some(tx) = &self.tx
             && tx.send(chunk).is_err()
@@ -253,12 +531,14 @@ impl Inspector {
         }
     }
 
-    /// Ends the stream and returns the verdict.
-    fn finish(mut self) -> Result<ArchiveSummary, ArchiveError> {
+    /// Ends the stream and returns the verdict; `None` if the inspector gave up.
+    fn finish(mut self) -> Option<Result<ArchiveSummary, ArchiveError>> {
         self.tx = None;
-        self.thread
+        let verdict = self
+            .thread
             .join()
-            .unwrap_or_else(|_| Err(ArchiveError::Io(io::Error::other("the inspector panicked"))))
+            .unwrap_or_else(|_| Err(ArchiveError::Io(io::Error::other("the inspector panicked"))));
+        (!self.stalled.load(Ordering::Acquire)).then_some(verdict)
     }
 }
 
@@ -267,6 +547,7 @@ impl Inspector {
 struct ChunkReader {
     rx: std::sync::mpsc::Receiver<Bytes>,
     current: Bytes,
+    stalled: Arc<AtomicBool>,
 }
 
 impl io::Read for ChunkReader {
@@ -275,9 +556,16 @@ impl io::Read for ChunkReader {
             return Ok(0);
         }
         while self.current.is_empty() {
-            match self.rx.recv() {
+            match self.rx.recv_timeout(INSPECT_STALL) {
                 Ok(chunk) => self.current = chunk,
-                Err(_) => return Ok(0),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(0),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    self.stalled.store(true, Ordering::Release);
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the upload stalled; the complete file is inspected instead",
+                    ));
+                }
             }
         }
         let n = buf.len().min(self.current.len());
@@ -302,7 +590,7 @@ const WRITEBACK_WINDOW: u64 = 8 * 1024 * 1024;
 impl Writeback {
     fn wrote(&mut self, file: &File, len: usize) {
         self.written += len as u64;
-        // Stay a window behind, so the range has surely left the write buffer.
+        // Stay a window behind, so the range has surely been written.
         while self.written - self.started >= 2 * WRITEBACK_WINDOW {
             start_writeback(file, self.started, WRITEBACK_WINDOW);
             self.started += WRITEBACK_WINDOW;
@@ -327,37 +615,6 @@ fn start_writeback(file: &File, offset: u64, len: u64) {
 #[cfg(not(target_os = "linux"))]
 fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 
-/// Hashes and forwards chunks until the stream ends; `Ok` once it finished.
-fn feed(
-    rx: &mut mpsc::Receiver<Msg>,
-    hasher: &mut ParallelHasher<Bytes>,
-    mut inspector: Option<&mut Inspector>,
-    to_disk: &std::sync::mpsc::SyncSender<Bytes>,
-    limit: u64,
-) -> Result<(), WriteError> {
-    loop {
-        match rx.blocking_recv() {
-            Some(Msg::Data(chunk)) => {
-                if hasher.size() + chunk.len() as u64 > limit {
-                    return Err(WriteError::TooLarge(limit));
-                }
-                if to_disk.send(chunk.clone()).is_err() {
-                    // The disk writer failed; joining it reports why.
-                    return Ok(());
-                }
-                if let Some(inspector) = inspector.as_deref_mut() {
-                    inspector.push(chunk.clone());
-                }
-                hasher.update(chunk);
-            }
-            Some(Msg::Finish) => return Ok(()),
-            // Abandoned (client gone or handler failed): the temporary file is removed.
-            None => return Err(WriteError::Io(io::Error::other("the upload was abandoned"))),
-        }
-    }
-}
-
-/// How an upload ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
     /// Stored as a new package version (201).

@@ -24,7 +24,7 @@ use crate::store::Store;
 use crate::util::{new_guid, now_iso8601};
 
 /// Package IDs that would be shadowed by routes under `/api/steppackages/`.
-pub const RESERVED_IDS: &[&str] = &["usages"];
+pub const RESERVED_IDS: &[&str] = &["usages", "trusted"];
 
 /// Where an archive came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod installer;
+pub mod uninstall;
 pub mod upgrades;
 pub mod usages;
 pub mod watcher;

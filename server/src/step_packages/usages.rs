@@ -10,7 +10,7 @@ use octopus_packaging::version::Version;
 use rusqlite::Connection;
 
 use super::catalog::{self, StepRow};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 
 /// A stored process with its storage key.
 pub struct StoredProcess {
@@ -32,8 +32,9 @@ pub fn processes_with_step_packages(conn: &Connection) -> ApiResult<Vec<StoredPr
         let space: String = r.get(0)?;
         let id: String = r.get(1)?;
         let body: String = r.get(2)?;
-        let process: DeploymentProcess = serde_json::from_str(&body)
-            .map_err(|e| ApiError::internal(format!("corrupt process {id}: {e}")))?;
+        // Through the store's decoding: sensitive values are encrypted at rest.
+        let process: DeploymentProcess =
+            crate::store::documents::decode(DeploymentProcess::COLLECTION, &id, &body)?;
         out.push(StoredProcess { space, process });
     }
     Ok(out)

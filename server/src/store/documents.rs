@@ -31,12 +31,15 @@ pub fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
-fn decode<T: DeserializeOwned>(kind: &str, id: &str, body: &str) -> ApiResult<T> {
-    serde_json::from_str(body).map_err(|e| ApiError::internal(format!("corrupt {kind} {id}: {e}")))
+/// A stored document body read back (sensitive values of [`crate::secrets::SECRET_KINDS`]
+/// decrypted). Call it within a store transaction; for code reading `body` itself.
+pub fn decode<T: DeserializeOwned>(kind: &str, id: &str, body: &str) -> ApiResult<T> {
+    crate::secrets::decode_document(kind, id, body)
 }
 
-fn encode<T: Serialize>(doc: &T) -> ApiResult<String> {
-    serde_json::to_string(doc).map_err(ApiError::internal)
+/// The body stored for a document (sensitive values encrypted).
+fn encode<T: Serialize>(kind: &str, doc: &T) -> ApiResult<String> {
+    crate::secrets::encode_document(kind, doc)
 }
 
 /// Next ID of the form `<prefix>-<n>`, unique forever (never reused).
@@ -108,7 +111,13 @@ pub fn insert<T: Serialize>(
     conn.prepare_cached(
         "INSERT INTO documents (kind, space_id, id, name_key, body) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![kind, space, id, name.map(name_key), encode(doc)?])?;
+    .execute(params![
+        kind,
+        space,
+        id,
+        name.map(name_key),
+        encode(kind, doc)?
+    ])?;
     Ok(())
 }
 
@@ -125,7 +134,7 @@ pub fn update<T: Serialize>(
         .prepare_cached(
             "UPDATE documents SET name_key = ?4, body = ?5 WHERE kind = ?1 AND space_id = ?2 AND id = ?3",
         )?
-        .execute(params![kind, space, id, name.map(name_key), encode(doc)?])?;
+        .execute(params![kind, space, id, name.map(name_key), encode(kind, doc)?])?;
     Ok(n == 1)
 }
 

@@ -71,10 +71,24 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     );
     CREATE INDEX step_package_steps_version ON step_package_steps (package_key, version);",
     ),
+    (
+        4,
+        "encrypt_secrets",
+        // Then, in the same transaction, `secrets::encrypt_stored` seals the plaintext
+        // sensitive values of earlier versions and records the key's check value.
+        "CREATE TABLE master_key_check (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        check_value TEXT NOT NULL
+    );",
+    ),
 ];
 
-/// Brings the schema up to date. Refuses a store written by a newer server.
-pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+/// The migration after whose SQL [`crate::secrets::encrypt_stored`] runs.
+const ENCRYPT_SECRETS: i64 = 4;
+
+/// Brings the schema up to date. Refuses a store written by a newer server. `key`
+/// is the master key migration 4 encrypts stored secrets with.
+pub fn migrate(conn: &mut Connection, key: &crate::secrets::MasterKey) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version INTEGER PRIMARY KEY,
@@ -101,6 +115,9 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if *version == ENCRYPT_SECRETS {
+            crate::secrets::encrypt_stored(&tx, key)?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_on) VALUES (?1, ?2, ?3)",
             rusqlite::params![version, name, crate::util::now_iso8601()],

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{ApiError, ApiResult};
+use crate::secrets::{self, MasterKey, startup_error};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "octopus-lite.db";
@@ -29,6 +30,8 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
+    /// Seals and opens the sensitive values of documents (see [`crate::secrets`]).
+    key: Arc<MasterKey>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     /// Bounds concurrent reads to the pool size, so connections are reused.
@@ -36,17 +39,27 @@ struct Inner {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `data_dir` and migrates it.
+    /// Opens (creating if needed) the store in `data_dir` and migrates it. The
+    /// database, its WAL and shared-memory files are made 0600; the master key is
+    /// loaded, or created on first start (see [`crate::secrets`]); a key that does
+    /// not match the database, or a missing one once secrets were encrypted, is refused.
     pub fn open(data_dir: &Path) -> rusqlite::Result<Self> {
         let path = data_dir.join(DB_FILE);
+        secure_database_files(&path)
+            .map_err(|e| startup_error(format!("securing {}: {e}", path.display())))?;
         let mut writer = Connection::open(&path)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "FULL")?;
         writer.pragma_update(None, "busy_timeout", 5000)?;
-        migrations::migrate(&mut writer)?;
+        let key = Arc::new(master_key(data_dir, &writer)?);
+        secrets::with_key(&key, || migrations::migrate(&mut writer, &key))?;
+        // The WAL and shared-memory files exist now: make sure of their mode too.
+        secure_database_files(&path)
+            .map_err(|e| startup_error(format!("securing {}: {e}", path.display())))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
+                key,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 read_permits: tokio::sync::Semaphore::new(MAX_IDLE_READERS),
@@ -76,7 +89,7 @@ impl Store {
     /// Runs `f` on a read connection (blocking; call from a blocking context).
     pub fn read_blocking<R>(&self, f: impl FnOnce(&Connection) -> ApiResult<R>) -> ApiResult<R> {
         let conn = self.reader()?;
-        let out = f(&conn);
+        let out = secrets::with_key(&self.inner.key, || f(&conn));
         let mut pool = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < MAX_IDLE_READERS {
             pool.push(conn);
@@ -92,7 +105,7 @@ impl Store {
     ) -> ApiResult<R> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
+        let out = secrets::with_key(&self.inner.key, || f(&tx))?;
         tx.commit()?;
         Ok(out)
     }
@@ -141,6 +154,58 @@ impl Store {
             .await
             .map_err(ApiError::internal)?
     }
+}
+
+/// The master key of `data_dir`: loaded, or created when the database holds no
+/// encrypted values yet; checked against the database's check value.
+fn master_key(data_dir: &Path, conn: &Connection) -> rusqlite::Result<MasterKey> {
+    let check = secrets::stored_check(conn)?;
+    let file = data_dir.join(secrets::MASTER_KEY_FILE);
+    let key = match secrets::load(data_dir).map_err(startup_error)? {
+        Some(key) => key,
+        None if check.is_some() => {
+            return Err(startup_error(format!(
+                "the master key {} is missing, but the database's sensitive values are encrypted with it; \
+                 restore the key file that was backed up with this database",
+                file.display()
+            )));
+        }
+        None => secrets::create(data_dir).map_err(startup_error)?,
+    };
+    if let Some(check) = check
+        && !key.matches(&check)
+    {
+        return Err(startup_error(format!(
+            "the master key {} is not the key this database's sensitive values were encrypted with; \
+             restore the key file that was backed up with this database",
+            file.display()
+        )));
+    }
+    Ok(key)
+}
+
+/// Creates the database file with mode 0600 if it is missing (SQLite gives its WAL
+/// and shared-memory files the database file's mode), and makes existing database,
+/// WAL and shared-memory files 0600, whatever the umask.
+fn secure_database_files(db: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(db) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let name = db.file_name().unwrap_or_default().to_string_lossy();
+    for suffix in ["", "-wal", "-shm"] {
+        match secrets::restrict_to_owner(&db.with_file_name(format!("{name}{suffix}"))) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -65,6 +65,12 @@ fn help_lists_every_flag() {
             "--step-feed DIR",
             "--trust-step-package ID[@RANGE]",
             "repeatable",
+            "--max-uploads N",
+            "--upload-deadline DURATION",
+            "--header-timeout DURATION",
+            "--idle-timeout DURATION",
+            "--max-connections N",
+            "--shutdown-grace DURATION",
             "-h, --help",
             "-V, --version",
         ] {

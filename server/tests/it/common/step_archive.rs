@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-
 pub use octopus_packaging::step_package::builder::{StepDef, step_package_zip as zip};
 
 /// Writes `bytes` as `dir/name` the safe way: under a `.tmp` name, then renamed into place.

@@ -1,0 +1,208 @@
+//! `octopus_step_package` with real Terraform and real archives: install, import, a
+//! new version in the file (installed in place; the old one uninstalled once unused),
+//! a destroy refused while a process uses the version (naming it), deletion on the
+//! server, and what is refused at plan (untrusted, invalid, misnamed).
+
+use acceptance_tests::octopus_client::model::{
+    Action, DeploymentProcess, Project, Step as ProcessStep,
+};
+use acceptance_tests::{Step, StepDef, TestCase, TestContext, step_package_zip};
+use serde_json::json;
+
+const ID: &str = "acc-steps";
+
+fn archive(version: &str) -> Vec<u8> {
+    let schema = json!({"type": "object", "properties": {"to": {"type": "string"}}});
+    let mut step = StepDef::new("acc-steps-notify", schema);
+    if !version.starts_with("1.") {
+        step = step.with_migrations(json!({"migrations": [{"from": 1, "ops": []}]}));
+    }
+    step_package_zip(ID, version, &[step])
+}
+
+fn put(ctx: &TestContext, name: &str, bytes: &[u8]) {
+    let dir = ctx.workdir.path().join("steps");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+/// The configuration installing `acc-steps` at `version` (its file written first).
+fn config(ctx: &TestContext, version: &str) -> String {
+    put(ctx, &format!("{ID}.{version}.zip"), &archive(version));
+    format!(
+        "resource \"octopus_step_package\" \"steps\" {{\n  source = \"${{path.module}}/steps/{ID}.{version}.zip\"\n}}\n"
+    )
+}
+
+fn installed(ctx: &TestContext) -> Vec<String> {
+    match ctx.block_on(ctx.client.step_packages().get(ID)) {
+        Ok(p) => p.versions,
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// A project whose process uses the package's step at `version`; returns the process.
+fn use_step(ctx: &TestContext, version: &str) -> DeploymentProcess {
+    let project = ctx
+        .block_on(
+            ctx.client
+                .projects(&ctx.space_id)
+                .create(&Project::new(format!("uses-{}", ctx.code))),
+        )
+        .unwrap();
+    let processes = ctx.client.deployment_processes(&ctx.space_id);
+    let mut p = ctx
+        .block_on(processes.get_for_project(project.id.as_deref().unwrap()))
+        .unwrap();
+    p.steps = vec![ProcessStep {
+        name: "Notify".into(),
+        actions: vec![Action {
+            name: "Notify".into(),
+            action_type: "acc-steps-notify".into(),
+            step_package_version: Some(version.into()),
+            inputs: Some(json!({"to": "ops"})),
+            ..Action::default()
+        }],
+        ..ProcessStep::default()
+    }];
+    ctx.block_on(processes.update(&p)).unwrap()
+}
+
+fn process(ctx: &TestContext) -> DeploymentProcess {
+    let processes = ctx.client.deployment_processes(&ctx.space_id);
+    let page = ctx.block_on(processes.list(&Default::default())).unwrap();
+    page.items
+        .into_iter()
+        .find(|p| !p.steps.is_empty())
+        .expect("the process using the step")
+}
+
+fn set_usage(ctx: &TestContext, version: Option<&str>) {
+    let processes = ctx.client.deployment_processes(&ctx.space_id);
+    let mut p = process(ctx);
+    match version {
+        Some(v) => p.steps[0].actions[0].step_package_version = Some(v.into()),
+        None => p.steps.clear(),
+    }
+    ctx.block_on(processes.update(&p)).unwrap();
+}
+
+#[test]
+fn step_package_lifecycle() {
+    let ctx = TestContext::new();
+    let (v1, v11, v2) = (
+        config(&ctx, "1.0.0"),
+        config(&ctx, "1.1.0"),
+        config(&ctx, "2.0.0"),
+    );
+    TestCase::new(vec![
+        Step::config(&v1).check(|ctx| {
+            let a = ctx.attrs("octopus_step_package.steps");
+            assert_eq!(a["id"], "acc-steps/1.0.0");
+            assert_eq!(a["package_id"], ID);
+            assert_eq!(a["version"], "1.0.0");
+            assert_eq!(
+                a["steps"],
+                json!([{"id": "acc-steps-notify", "name": "Step acc-steps-notify"}])
+            );
+            assert_eq!(a["sha256"].as_str().unwrap().len(), 64);
+            assert_eq!(installed(ctx), ["1.0.0"]);
+        }),
+        Step::import("octopus_step_package.steps").ignoring(&["source"]),
+        Step::import_with("octopus_step_package.steps", |_| format!("{ID}.1.0.0"))
+            .ignoring(&["source"]),
+        // A new version in the file: installed in place of the old one; the process's
+        // usage moves to it (same major), so the old one is uninstalled.
+        Step::plan_shows(&v11, r#"~ version\s+= "1.0.0" -> "1.1.0""#).before(|ctx| {
+            use_step(ctx, "1.0.0");
+        }),
+        Step::config(&v11).check(|ctx| {
+            assert_eq!(installed(ctx), ["1.1.0"]);
+            let p = process(ctx);
+            let v = p.steps[0].actions[0].step_package_version.as_deref();
+            assert_eq!(v, Some("1.1.0"));
+        }),
+        // A new major: installed; 1.1.0 stays while the process uses it.
+        Step::config(&v2).check(|ctx| {
+            assert_eq!(installed(ctx), ["1.1.0", "2.0.0"]);
+            assert_eq!(ctx.attrs("octopus_step_package.steps")["version"], "2.0.0");
+        }),
+        // Destroy is refused while a process uses the version, naming the process.
+        Step::config(&v2).check(|ctx| {
+            set_usage(ctx, Some("2.0.0"));
+            let r = ctx.terraform(&["destroy", "-auto-approve", "-no-color"]);
+            assert_ne!(r.code, 0, "{}", r.output());
+            let id = process(ctx).id.unwrap();
+            assert!(
+                r.stderr.contains("processes still use it") && r.stderr.contains(&id),
+                "{}",
+                r.stderr
+            );
+            assert_eq!(installed(ctx), ["1.1.0", "2.0.0"]);
+            set_usage(ctx, None);
+        }),
+        // Uninstalled on the server: installed again.
+        Step::plan_shows(&v2, r"1 to add, 0 to change, 0 to destroy").before(|ctx| {
+            ctx.block_on(ctx.client.step_packages().uninstall(ID, "2.0.0"))
+                .unwrap();
+        }),
+        Step::config(&v2).check(|ctx| assert_eq!(installed(ctx), ["1.1.0", "2.0.0"])),
+    ])
+    .check_destroy(|ctx| {
+        assert_eq!(
+            installed(ctx),
+            ["1.1.0"],
+            "the managed version is uninstalled"
+        );
+        ctx.block_on(ctx.client.step_packages().uninstall(ID, "1.1.0"))
+            .unwrap();
+    })
+    .run(&ctx);
+}
+
+#[test]
+fn bad_step_packages_are_refused_at_plan() {
+    let ctx = TestContext::new();
+    let schema = json!({"type": "object"});
+    put(
+        &ctx,
+        "untrusted-steps.1.0.0.zip",
+        &step_package_zip(
+            "untrusted-steps",
+            "1.0.0",
+            &[StepDef::new("untrusted", schema.clone())],
+        ),
+    );
+    put(&ctx, "acc-bad-steps.1.0.0.zip", b"not a zip at all");
+    put(
+        &ctx,
+        "acc-bad-steps.2.0.0.zip",
+        &step_package_zip("acc-bad-steps", "1.0.0", &[StepDef::new("acc-bad", schema)]),
+    );
+    put(&ctx, "acc-bad-steps.tar", b"");
+    let at = |name: &str| {
+        format!(
+            "resource \"octopus_step_package\" \"s\" {{\n  source = \"${{path.module}}/steps/{name}\"\n}}\n"
+        )
+    };
+    TestCase::new(vec![
+        Step::config(&at("untrusted-steps.1.0.0.zip")).expect_error(
+            "(?s)The server does not trust step package untrusted-steps 1.0.0.*--trust-step-package\\s+untrusted-steps",
+        ),
+        Step::config(&at("acc-bad-steps.1.0.0.zip"))
+            .expect_error("(?s)Invalid step package.*acc-bad-steps.1.0.0.zip"),
+        Step::config(&at("acc-bad-steps.2.0.0.zip"))
+            .expect_error("(?s)Invalid step package.*acc-bad-steps.2.0.0.zip"),
+        Step::config(&at("acc-bad-steps.tar"))
+            .expect_error("(?s)Invalid step package.*(no version|not .tar)"),
+        Step::config(&at("missing.1.0.0.zip"))
+            .expect_error("(?s)Cannot read the step package.*missing.1.0.0.zip"),
+    ])
+    .run(&ctx);
+    assert!(
+        ctx.block_on(ctx.client.step_packages().get("acc-bad-steps"))
+            .unwrap_err()
+            .is_not_found()
+    );
+}

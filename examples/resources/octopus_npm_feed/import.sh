@@ -1,0 +1,4 @@
+# By ID, in whichever space the API key can see it (Octopus IDs are unique on a server):
+terraform import octopus_npm_feed.npmjs Feeds-1
+# Or naming the space: <space ID>/<feed ID>
+terraform import octopus_npm_feed.npmjs Spaces-2/Feeds-7
