@@ -492,12 +492,15 @@ fn main() {
     }
     let _ = writeln!(
         r,
-        "\nNotes: the slow uploads are not answered during the window (they are still \
+        "\nNotes: a failed request got no `200` within the {} s timeout (a run whose every \
+         request times out makes only a few attempts in the window). The slow uploads are not \
+         answered during the window (they are still \
          arriving); their connections count towards the server's file descriptors. The idle \
          timeout (120 s) is longer than setup plus window, so no idle connection should be closed \
          by it here. The SIGTERM column is measured with all of the load still connected (grace \
          period 5 s by default). Numbers from a shared 2-CPU machine vary from run to run by a few \
-         milliseconds at p99."
+         milliseconds at p99.",
+        REQUEST_TIMEOUT.as_secs()
     );
     print!("{r}");
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench-reports/load.md");

@@ -318,17 +318,39 @@ struct LaneInner<S> {
     state: Option<S>,
     queue: std::collections::VecDeque<Batch>,
     running: bool,
-    failed: Option<(io::ErrorKind, String)>,
+    failed: Option<Failure>,
+}
+
+/// A lane's error, kept to report it again (an `io::Error` is not `Clone`); the OS error
+/// code survives, so a full disk is still a 507.
+#[derive(Clone)]
+struct Failure {
+    os: Option<i32>,
+    kind: io::ErrorKind,
+    message: String,
+}
+
+impl Failure {
+    fn of(e: &io::Error) -> Self {
+        Self {
+            os: e.raw_os_error(),
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+
+    fn error(&self) -> io::Error {
+        match self.os {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(self.kind, self.message.clone()),
+        }
+    }
 }
 
 impl<S> LaneShared<S> {
     fn lock(&self) -> std::sync::MutexGuard<'_, LaneInner<S>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn lane_error(kind: io::ErrorKind, message: &str) -> io::Error {
-    io::Error::new(kind, message.to_owned())
 }
 
 impl<S: Send + 'static> Lane<S> {
@@ -353,8 +375,8 @@ impl<S: Send + 'static> Lane<S> {
         loop {
             {
                 let mut g = self.shared.lock();
-                if let Some((kind, message)) = &g.failed {
-                    return Err(lane_error(*kind, message));
+                if let Some(failure) = &g.failed {
+                    return Err(failure.error());
                 }
                 if g.queue.len() < LANE_DEPTH {
                     if let Some(b) = batch.take() {
@@ -380,8 +402,8 @@ impl<S: Send + 'static> Lane<S> {
         loop {
             {
                 let mut g = self.shared.lock();
-                if let Some((kind, message)) = &g.failed {
-                    return Err(lane_error(*kind, message));
+                if let Some(failure) = &g.failed {
+                    return Err(failure.error());
                 }
                 if !g.running && g.queue.is_empty() {
                     return g
@@ -408,7 +430,7 @@ fn drain<S>(
             if !self.1 {
                 let mut g = self.0.lock();
                 g.running = false;
-                g.failed = Some((io::ErrorKind::Other, "an upload job panicked".into()));
+                g.failed = Some(Failure::of(&io::Error::other("an upload job panicked")));
                 drop(g);
                 self.0.progress.notify_one();
             }
@@ -433,7 +455,7 @@ fn drain<S>(
         shared.progress.notify_one();
         if let Err(e) = work(&mut state, &batch) {
             let mut g = shared.lock();
-            g.failed = Some((e.kind(), e.to_string()));
+            g.failed = Some(Failure::of(&e));
             g.queue.clear();
             g.state = Some(state);
             g.running = false;
@@ -768,5 +790,62 @@ pub fn remove_file(dir: &Path, file_name: &str) {
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => eprintln!("octopus-lite: could not remove package file {file_name}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(n: u8) -> Batch {
+        vec![Bytes::from(vec![n; 1000]), Bytes::from(vec![n; 10])].into()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lanes_process_every_batch_in_order_and_release_their_thread() {
+        fn record(seen: &mut Vec<u8>, b: &[Bytes]) -> io::Result<()> {
+            seen.extend(b.iter().map(|c| c[0]));
+            Ok(())
+        }
+        let lane = Lane::new(Vec::new(), record);
+        for n in 0..50 {
+            lane.push(batch(n)).await.unwrap();
+            if n % 10 == 0 {
+                // Idle now and then: the job ends and a new one starts later.
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+        let seen = lane.into_state().await.unwrap();
+        let want: Vec<u8> = (0..50).flat_map(|n| [n, n]).collect();
+        assert_eq!(seen, want);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_disk_in_a_lane_is_still_a_507() {
+        fn fail_second(count: &mut u32, _: &[Bytes]) -> io::Result<()> {
+            *count += 1;
+            if *count == 2 {
+                return Err(io::Error::from_raw_os_error(28));
+            }
+            Ok(())
+        }
+        let lane = Lane::new(0u32, fail_second);
+        let mut first_error = None;
+        for n in 0..20 {
+            if let Err(e) = lane.push(batch(n)).await {
+                first_error = Some(e);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let e = match first_error {
+            Some(e) => e,
+            None => lane.into_state().await.expect_err("the lane failed"),
+        };
+        assert_eq!(e.raw_os_error(), Some(28));
+        assert_eq!(
+            WriteError::Io(e).into_api().status,
+            StatusCode::INSUFFICIENT_STORAGE
+        );
     }
 }
