@@ -129,6 +129,28 @@ impl Octopus {
             .cloned()
     }
 
+    /// Where an import looks: the space `import_id` names (`Spaces-2/Projects-1`), else
+    /// the provider's space first and then every other space the API key can see
+    /// (Octopus IDs are unique on a server). Returns the spaces and the bare ID.
+    pub async fn import_spaces<'a>(
+        &self,
+        import_id: &'a str,
+    ) -> Result<(Vec<String>, &'a str), Diagnostics> {
+        if let Some((space, id)) = import_id.split_once('/') {
+            return Ok((vec![space.to_string()], id));
+        }
+        let home = self.space(&Val::Null).await?;
+        let all = self
+            .client
+            .spaces()
+            .list_all(&ListOptions::default())
+            .await
+            .map_err(|e| errors::api("list spaces", e, None))?;
+        let mut spaces = vec![home.clone()];
+        spaces.extend(all.into_iter().filter_map(|s| s.id).filter(|s| *s != home));
+        Ok((spaces, import_id))
+    }
+
     /// The default lifecycle and project group of `space`, looked up once per
     /// provider run (a plan or apply creating many projects asks once, not per project).
     pub async fn space_defaults(&self, space: &str) -> Result<SpaceDefaults, Diagnostics> {

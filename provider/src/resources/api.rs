@@ -4,8 +4,8 @@
 
 use crate::Octopus;
 use crate::errors::{FieldPath, api, field_of, not_found_as_none};
+use octopus_client::Collection;
 use octopus_client::model::{Named, Resource as _};
-use octopus_client::{Collection, ListOptions};
 use std::future::Future;
 use std::marker::PhantomData;
 use tf_sdk::value::Value;
@@ -242,27 +242,9 @@ impl<M: ApiModel> Resource<Octopus> for ApiResource<M> {
                 .map_err(import_failed)?;
             return self.model_of(doc, "");
         }
-        if let Some((space, id)) = import_id.split_once('/') {
-            let doc = self.items(o, space).get(id).await.map_err(import_failed)?;
-            return self.model_of(doc, space);
-        }
-        let home = o.space(&Val::Null).await?;
-        let first = self.items(o, &home).get(import_id).await;
-        if let Some(doc) = not_found_as_none(first).map_err(import_failed)? {
-            return self.model_of(doc, &home);
-        }
-        let spaces = o
-            .client
-            .spaces()
-            .list_all(&ListOptions::default())
-            .await
-            .map_err(|e| api("list spaces", e, None))?;
-        for space in spaces
-            .iter()
-            .filter_map(|s| s.id.as_deref())
-            .filter(|s| *s != home)
-        {
-            let found = self.items(o, space).get(import_id).await;
+        let (spaces, id) = o.import_spaces(import_id).await?;
+        for space in &spaces {
+            let found = self.items(o, space).get(id).await;
             if let Some(doc) = not_found_as_none(found).map_err(import_failed)? {
                 return self.model_of(doc, space);
             }

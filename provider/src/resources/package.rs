@@ -9,9 +9,9 @@
 
 use crate::Octopus;
 use crate::errors::{api, not_found_as_none};
+use octopus_client::OverwriteMode;
 use octopus_client::model::feed::BUILT_IN_FEED_ID;
 use octopus_client::model::package::Package;
-use octopus_client::{ListOptions, OverwriteMode};
 use octopus_packaging::filename::PackageFileName;
 use sha1::Digest as _;
 use std::io::Read;
@@ -410,26 +410,8 @@ impl Resource<Octopus> for PackageResource {
         import_id: &str,
     ) -> Result<PackageModel, Diagnostics> {
         let o = ctx.data()?;
-        let (space, bare) = match import_id.split_once('/') {
-            Some((s, id)) => (Some(s.to_string()), id),
-            None => (None, import_id),
-        };
+        let (spaces, bare) = o.import_spaces(import_id).await?;
         let id = import_target(bare)?;
-        let spaces = match space {
-            Some(s) => vec![s],
-            None => {
-                let home = o.space(&Val::Null).await?;
-                let all = o
-                    .client
-                    .spaces()
-                    .list_all(&ListOptions::default())
-                    .await
-                    .map_err(|e| api("list spaces", e, None))?;
-                std::iter::once(home.clone())
-                    .chain(all.into_iter().filter_map(|s| s.id).filter(|s| *s != home))
-                    .collect()
-            }
-        };
         for space in &spaces {
             if let Some(p) = Self::find(o, space, &id).await? {
                 return Ok(from_package(p, space, None));

@@ -16,9 +16,8 @@ use crate::Octopus;
 use crate::errors::{api, not_found_as_none};
 use mapping::to_steps;
 use model::StepModel;
-use octopus_client::ListOptions;
 use octopus_client::model::DeploymentProcess;
-use tf_sdk::{AttributePath, Context, Diagnostic, Diagnostics, PlanRequest, Resource, Val};
+use tf_sdk::{AttributePath, Context, Diagnostic, Diagnostics, PlanRequest, Resource};
 
 /// How often a write is tried when another writer changed the process meanwhile.
 const MAX_ATTEMPTS: usize = 6;
@@ -171,21 +170,8 @@ impl Resource<Octopus> for ProcessResource {
     ) -> Result<ProcessModel, Diagnostics> {
         let o = ctx.data()?;
         let failed = |e| api(&format!("import deployment process {import_id}"), e, None);
-        let (spaces, id) = match import_id.split_once('/') {
-            Some((space, id)) => (vec![space.to_string()], process_id(id)),
-            None => {
-                let home = o.space(&Val::Null).await?;
-                let all = o
-                    .client
-                    .spaces()
-                    .list_all(&ListOptions::default())
-                    .await
-                    .map_err(|e| api("list spaces", e, None))?;
-                let mut spaces = vec![home.clone()];
-                spaces.extend(all.into_iter().filter_map(|s| s.id).filter(|s| *s != home));
-                (spaces, process_id(import_id))
-            }
-        };
+        let (spaces, bare) = o.import_spaces(import_id).await?;
+        let id = process_id(bare);
         for space in &spaces {
             let found = o.client.deployment_processes(space).get(&id).await;
             if let Some(doc) = not_found_as_none(found).map_err(failed)? {
