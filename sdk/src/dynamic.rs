@@ -2,6 +2,7 @@
 
 use crate::diag::AttributePath;
 use crate::model::TfType;
+use crate::value::msgpack::infer_type;
 use crate::value::{CodecError, Number, Type, Value};
 use serde_json::Value as J;
 
@@ -103,40 +104,23 @@ fn json_number(n: &Number) -> Result<serde_json::Number, CodecError> {
     })
 }
 
-/// A Terraform value and its type for JSON data: objects become objects and arrays
+/// The Terraform value of JSON data. Its type is inferred as for any value at a
+/// `dynamic` position (`msgpack::infer_type`): objects become objects and arrays
 /// tuples, as HCL's own `{...}` and `[...]` are.
-fn from_json(j: &J) -> (Value, Type) {
+fn from_json(j: &J) -> Value {
     match j {
-        J::Null => (Value::Null, Type::Dynamic),
-        J::Bool(b) => (Value::Bool(*b), Type::Bool),
-        J::String(s) => (Value::String(s.clone()), Type::String),
-        J::Number(n) => {
-            let num = if let Some(i) = n.as_i64() {
-                Number::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Number::from(u)
-            } else {
-                Number::from(n.as_f64().unwrap_or_default())
-            };
-            (Value::Number(num), Type::Number)
-        }
-        J::Array(items) => {
-            let (values, types) = items.iter().map(from_json).unzip();
-            (Value::List(values), Type::Tuple(types))
-        }
-        J::Object(m) => {
-            let mut values = std::collections::BTreeMap::new();
-            let mut types = std::collections::BTreeMap::new();
-            for (k, e) in m {
-                let (v, t) = from_json(e);
-                values.insert(k.clone(), v);
-                types.insert(k.clone(), t);
-            }
-            (
-                Value::Object(values),
-                Type::Object(types, Default::default()),
-            )
-        }
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::String(s) => Value::String(s.clone()),
+        J::Number(n) => Value::Number(if let Some(i) = n.as_i64() {
+            Number::from(i)
+        } else if let Some(u) = n.as_u64() {
+            Number::from(u)
+        } else {
+            Number::from(n.as_f64().unwrap_or_default())
+        }),
+        J::Array(items) => Value::List(items.iter().map(from_json).collect()),
+        J::Object(m) => Value::Object(m.iter().map(|(k, e)| (k.clone(), from_json(e))).collect()),
     }
 }
 
@@ -149,8 +133,8 @@ impl TfType for Json {
     }
     fn to_tf(&self) -> Value {
         match from_json(&self.0) {
-            (Value::Null, _) => Value::Null,
-            (v, t) => Value::Dynamic(Box::new(t), Box::new(v)),
+            Value::Null => Value::Null,
+            v => Value::Dynamic(Box::new(infer_type(&v)), Box::new(v)),
         }
     }
 }

@@ -165,19 +165,6 @@ fn children<'a>(
     }
 }
 
-fn nested_attrs(a: &Attribute) -> Option<(Nesting, Block)> {
-    match &a.ty {
-        AttributeType::Nested(n, attrs) => Some((
-            *n,
-            Block {
-                attributes: attrs.clone(),
-                ..Block::default()
-            },
-        )),
-        AttributeType::Type(_) => None,
-    }
-}
-
 /// Whether an attribute is declared computed to Terraform only to avoid Terraform
 /// 1.0's crash on null single nested attributes: optional, not computed, single.
 pub fn shielded_from_tf10(a: &Attribute) -> bool {
@@ -193,7 +180,7 @@ pub fn null_unconfigured(block: &Block, plan: &mut Value, config: &Value) {
         let cfg = attr(config, &a.name);
         if shielded_from_tf10(a) && cfg.is_null() {
             m.insert(a.name.clone(), Value::Null);
-        } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
+        } else if let (Some((n, b)), Some(p)) = (a.nested_block(), m.get_mut(&a.name)) {
             for (child, c, _) in pair_children(n, &b, p, cfg, &Value::Null) {
                 null_unconfigured(&b, child, c);
             }
@@ -216,7 +203,7 @@ pub fn apply_defaults(block: &Block, plan: &mut Value, config: &Value) {
         let cfg = attr(config, &a.name);
         if let (Some(default), Value::Null) = (&a.default, cfg) {
             m.insert(a.name.clone(), default.clone());
-        } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
+        } else if let (Some((n, b)), Some(p)) = (a.nested_block(), m.get_mut(&a.name)) {
             for (child, c, _) in pair_children(n, &b, p, cfg, &Value::Null) {
                 apply_defaults(&b, child, c);
             }
@@ -259,7 +246,7 @@ fn adopt_into(block: &Block, plan: &mut Value, config: &Value, prior: &Value, in
         let cfg = attr(config, &a.name);
         if in_set && a.computed && cfg.is_null() && m.get(&a.name).is_none_or(Value::is_null) {
             m.insert(a.name.clone(), attr(prior, &a.name).clone());
-        } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
+        } else if let (Some((n, b)), Some(p)) = (a.nested_block(), m.get_mut(&a.name)) {
             for (child, c, pc) in pair_children(n, &b, p, cfg, attr(prior, &a.name)) {
                 adopt_into(&b, child, c, pc, n == Nesting::Set);
             }
@@ -294,7 +281,7 @@ pub fn mark_computed_unknown(block: &Block, plan: &mut Value, config: &Value, pr
             } else {
                 m.insert(a.name.clone(), Value::unknown());
             }
-        } else if let (Some((n, b)), Some(p)) = (nested_attrs(a), m.get_mut(&a.name)) {
+        } else if let (Some((n, b)), Some(p)) = (a.nested_block(), m.get_mut(&a.name)) {
             for (child, c, pc) in pair_children(n, &b, p, cfg, attr(prior, &a.name)) {
                 mark_computed_unknown(&b, child, c, pc);
             }
@@ -344,7 +331,7 @@ fn restore_into(
             continue;
         }
         let path = at.clone().attr(a.name.clone());
-        match (nested_attrs(a), m.get_mut(&a.name)) {
+        match (a.nested_block(), m.get_mut(&a.name)) {
             (Some((n @ (Nesting::Single | Nesting::List | Nesting::Map), b)), Some(p))
                 if !cfg.is_unknown() && same_shape(p, cfg) =>
             {
@@ -440,7 +427,7 @@ fn replace_into(
             if changed {
                 out.push(at.clone().attr(a.name.clone()));
             }
-        } else if let Some((n, b)) = nested_attrs(a) {
+        } else if let Some((n, b)) = a.nested_block() {
             for (step, pc, cc, sc) in children(n, p, c, s) {
                 if !sc.is_null() {
                     replace_into(&b, sc, pc, cc, &child_path(at, &a.name, step), out);
@@ -569,7 +556,7 @@ pub fn keep_prior_forms(block: &Block, new: &mut Value, prior: &Value) {
         let p = attr(prior, &a.name);
         if a.value_type().has_dynamic() && !v.typed_eq(p) && v.semantic_eq(p) {
             *v = p.clone();
-        } else if let Some((n, b)) = nested_attrs(a) {
+        } else if let Some((n, b)) = a.nested_block() {
             for (child, _, pc) in pair_children(n, &b, v, &Value::Null, p) {
                 keep_prior_forms(&b, child, pc);
             }
@@ -599,7 +586,7 @@ pub fn is_sensitive(block: &Block, path: &AttributePath) -> bool {
             if a.sensitive {
                 return true;
             }
-            match nested_attrs(a) {
+            match a.nested_block() {
                 Some((_, b)) => block = std::borrow::Cow::Owned(b),
                 None => return false,
             }

@@ -61,15 +61,6 @@ impl<M, A> ByName<M, A> {
     }
 }
 
-fn text_attr<M: Model>(model: &M, name: &str) -> Val<String> {
-    model
-        .to_value()
-        .get(name)
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-        .into()
-}
-
 impl<M: Lookup<A>, A: Named> DataSource<Octopus> for ByName<M, A> {
     type Model = M;
 
@@ -81,11 +72,14 @@ impl<M: Lookup<A>, A: Named> DataSource<Octopus> for ByName<M, A> {
         let o = ctx.data()?;
         let what = self.name.replace('_', " ");
         let space = if A::SPACE_SCOPED {
-            o.space(&text_attr(&config, "space_id")).await?
+            o.space(&crate::resources::api::attr(&config, "space_id"))
+                .await?
         } else {
             String::new()
         };
-        let name = text_attr(&config, "name").into_known().unwrap_or_default();
+        let name = crate::resources::api::attr(&config, "name")
+            .into_known()
+            .unwrap_or_default();
         let found = o
             .client
             .collection::<A>(&space)

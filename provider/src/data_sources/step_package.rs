@@ -1,8 +1,7 @@
 //! `octopus_step_package`: an installed step package's step, by ID and version.
 
 use crate::Octopus;
-use octopus_packaging::range::VersionRange;
-use octopus_packaging::version::Version;
+use crate::resources::deployment_process::pick_version;
 use tf_sdk::{AttributePath, Context, DataSource, Diagnostic, Diagnostics, Model, Val};
 
 /// Looks up a step of an installed step package: the version a usage would get, the
@@ -71,43 +70,8 @@ impl DataSource<Octopus> for StepPackageLookup {
             .at(AttributePath::root("id"))
             .into());
         };
-        let versions: Vec<Version> = package
-            .versions
-            .iter()
-            .filter_map(|v| Version::parse(v).ok())
-            .collect();
-        let wanted = config.version.known().map(|v| v.trim().to_string());
-        let resolved = match wanted.as_deref() {
-            None => versions
-                .iter()
-                .filter(|v| !v.is_prerelease())
-                .max()
-                .cloned(),
-            Some(w) if !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) => {
-                let major: Option<u64> = w.parse().ok();
-                versions
-                    .iter()
-                    .filter(|v| Some(v.major) == major && !v.is_prerelease())
-                    .max()
-                    .cloned()
-            }
-            Some(w) => match Version::parse(w) {
-                Ok(exact) => versions.iter().find(|v| **v == exact).cloned(),
-                Err(_) => {
-                    let range = VersionRange::parse(w)
-                        .map_err(|e| not_found(format!("`{w}` is not a version or range: {e}")))?;
-                    versions.iter().filter(|v| range.contains(v)).max().cloned()
-                }
-            },
-        };
-        let listed = package.versions.join(", ");
-        let Some(resolved) = resolved else {
-            return Err(not_found(format!(
-                "Step package {} has no version matching {:?} (installed: {listed}).",
-                package.id,
-                wanted.unwrap_or_default()
-            )));
-        };
+        let wanted = config.version.known().map(String::as_str);
+        let resolved = pick_version(package, wanted, true).map_err(not_found)?;
         let doc = o
             .step_catalog
             .version(&o.client, &package.id, &resolved.to_string())

@@ -80,8 +80,10 @@ impl<M> ApiResource<M> {
     }
 }
 
-/// A string attribute of a model (`id`, `space_id`), read through its value.
-fn attr<M: Model>(model: &M, name: &str) -> Val<String> {
+/// A string attribute of a model (`id`, `space_id`, `name`), read through its value;
+/// empty is null. Lets generic code reach the identity every model has without an
+/// accessor trait.
+pub(crate) fn attr<M: Model>(model: &M, name: &str) -> Val<String> {
     match model.to_value().get(name).and_then(|v| v.as_str()) {
         Some(s) if !s.is_empty() => Val::Known(s.to_string()),
         _ => Val::Null,

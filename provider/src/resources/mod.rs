@@ -1,6 +1,6 @@
 //! Managed resources: each is a model and its mapping to the API ([`api::ApiModel`]).
 
-mod api;
+pub(crate) mod api;
 pub(crate) mod deployment_process;
 mod environment;
 pub(crate) mod feeds;

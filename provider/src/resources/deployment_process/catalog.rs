@@ -100,42 +100,7 @@ impl StepCatalog {
                 }
             )));
         };
-        let versions: Vec<Version> = package
-            .versions
-            .iter()
-            .filter_map(|v| Version::parse(v).ok())
-            .collect();
-        let listed = package.versions.join(", ");
-        let text = wanted.trim();
-        let major = text
-            .strip_suffix(".x")
-            .or_else(|| text.strip_suffix(".*"))
-            .unwrap_or(text);
-        let pick = if !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()) {
-            let m: Option<u64> = major.parse().ok();
-            versions
-                .iter()
-                .filter(|v| Some(v.major) == m && !v.is_prerelease())
-                .max()
-                .cloned()
-                .ok_or_else(|| {
-                    format!(
-                        "Step package {} has no release on major {major} (installed: {listed}).",
-                        package.id
-                    )
-                })
-        } else {
-            match Version::parse(text) {
-                Ok(v) if versions.contains(&v) => Ok(v),
-                Ok(v) => Err(format!(
-                    "Step package {} {v} is not installed (installed: {listed}).",
-                    package.id
-                )),
-                Err(e) => Err(format!(
-                    "`{text}` is neither a major (`1`) nor a version (`1.2.0`): {e}"
-                )),
-            }
-        };
+        let pick = pick_version(package, Some(wanted), false);
         let version = match pick {
             Ok(v) => v,
             Err(why) => return Ok(Err(why)),
@@ -156,5 +121,64 @@ impl StepCatalog {
                     package.id
                 )
             }))
+    }
+}
+
+/// The installed version of `package` that `wanted` names, as the server resolves a
+/// usage's version: the newest release on a major (`1`, `1.x`) or an exact version;
+/// with `ranges`, also the newest in a range (`^1.2`, `[1.0,2.0)`); the newest release
+/// when nothing is asked for. The error lists what is installed.
+pub fn pick_version(
+    package: &StepPackageSummary,
+    wanted: Option<&str>,
+    ranges: bool,
+) -> Result<Version, String> {
+    let versions: Vec<Version> = package
+        .versions
+        .iter()
+        .filter_map(|v| Version::parse(v).ok())
+        .collect();
+    let listed = package.versions.join(", ");
+    let newest = |ok: &dyn Fn(&Version) -> bool| versions.iter().filter(|v| ok(v)).max().cloned();
+    let Some(text) = wanted.map(str::trim) else {
+        return newest(&|v| !v.is_prerelease()).ok_or_else(|| {
+            format!(
+                "Step package {} has no release (installed: {listed}).",
+                package.id
+            )
+        });
+    };
+    let major = text
+        .strip_suffix(".x")
+        .or_else(|| text.strip_suffix(".*"))
+        .unwrap_or(text);
+    if !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()) {
+        let m: Option<u64> = major.parse().ok();
+        return newest(&|v| Some(v.major) == m && !v.is_prerelease()).ok_or_else(|| {
+            format!(
+                "Step package {} has no release on major {major} (installed: {listed}).",
+                package.id
+            )
+        });
+    }
+    match Version::parse(text) {
+        Ok(v) if versions.contains(&v) => Ok(v),
+        Ok(v) => Err(format!(
+            "Step package {} {v} is not installed (installed: {listed}).",
+            package.id
+        )),
+        Err(_) if ranges => {
+            let range = octopus_packaging::range::VersionRange::parse(text)
+                .map_err(|e| format!("`{text}` is not a version or range: {e}"))?;
+            newest(&|v| range.contains(v)).ok_or_else(|| {
+                format!(
+                    "Step package {} has no version in {text:?} (installed: {listed}).",
+                    package.id
+                )
+            })
+        }
+        Err(e) => Err(format!(
+            "`{text}` is neither a major (`1`) nor a version (`1.2.0`): {e}"
+        )),
     }
 }

@@ -2,7 +2,7 @@
 //! the installed package's schema (with what a major upgrade's migration would make
 //! of the old inputs when they no longer fit).
 
-use super::mapping::{CONDITION_EXPRESSION, plain_inputs, version_still_holds};
+use super::mapping::{CONDITION_EXPRESSION, plain_inputs, same_name, version_still_holds};
 use super::model::{ActionFields, ProcessModel, StepModel};
 use crate::Octopus;
 use octopus_packaging::schema::InputSchema;
@@ -231,7 +231,7 @@ fn leaves_are_text(v: &J) -> bool {
 
 fn same(a: &Val<String>, b: &Val<String>) -> bool {
     match (a.known(), b.known()) {
-        (Some(x), Some(y)) => x.trim().eq_ignore_ascii_case(y.trim()),
+        (Some(x), Some(y)) => same_name(x, y),
         _ => false,
     }
 }

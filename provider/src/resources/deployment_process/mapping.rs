@@ -37,7 +37,8 @@ fn set(v: &Val<Set<Val<String>>>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn same_name(a: &str, b: &str) -> bool {
+/// Whether two step or action names are the same to the server (trimmed, any case).
+pub(super) fn same_name(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b.trim())
 }
 

@@ -9,6 +9,7 @@ mod mapping;
 mod model;
 
 pub use catalog::StepCatalog;
+pub(crate) use catalog::pick_version;
 pub(crate) use mapping::from_process;
 pub use model::ProcessModel;
 
