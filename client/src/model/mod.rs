@@ -19,6 +19,7 @@ pub mod project_group;
 pub mod root;
 pub mod space;
 pub mod step_package;
+pub mod variable;
 
 pub use deployment_process::{
     Action, Container, DeploymentProcess, GitDependency, PackageReference, PropertyValue, Step,
@@ -32,6 +33,7 @@ pub use project::{PersistenceSettings, Project, ReleaseCreationStrategy};
 pub use project_group::ProjectGroup;
 pub use root::RootDocument;
 pub use space::Space;
+pub use variable::{Variable, VariableScope, VariableSet};
 
 use std::collections::BTreeMap;
 
