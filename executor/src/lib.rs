@@ -11,8 +11,8 @@ use std::time::Duration;
 
 pub use octostache::Variables;
 
-/// One action to run.
-#[derive(Debug, Clone)]
+/// One action to run. Build it with `..Default::default()` for the settings you leave out.
+#[derive(Debug, Clone, Default)]
 pub struct ActionRun {
     /// The action's `ActionType`: `Octopus.Script`, `Octopus.TentaclePackage`, or a
     /// step-package step (`kind` says which).
@@ -41,9 +41,10 @@ pub struct ActionRun {
 }
 
 /// Which runner an action needs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub enum ActionKind {
     /// `Octopus.Script`: inline (`Bash`, `Python`) or a script file from a package.
+    #[default]
     Script,
     /// `Octopus.TentaclePackage`: extract, then PreDeploy/Deploy/PostDeploy scripts.
     Package,
