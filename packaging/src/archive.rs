@@ -345,6 +345,8 @@ struct Walker<'a> {
     files: HashSet<String>,
     total: u64,
     read: BTreeMap<String, Vec<u8>>,
+    /// Set when extracting: writes what is walked under a destination directory.
+    out: Option<extract::Extractor>,
 }
 
 impl<'a> Walker<'a> {
@@ -357,6 +359,7 @@ impl<'a> Walker<'a> {
             files: HashSet::new(),
             total: 0,
             read: BTreeMap::new(),
+            out: None,
         }
     }
 
@@ -369,6 +372,16 @@ impl<'a> Walker<'a> {
         };
         Ok((summary, self.read))
     }
+}
+
+/// Where [`Walker::consume`] puts an entry's bytes.
+enum Sink<'b> {
+    /// Read and drop them (inspection).
+    Discard,
+    /// Keep them in memory ([`inspect_and_read`]).
+    Keep(&'b mut Vec<u8>),
+    /// Write them out (extraction).
+    Write(&'b mut dyn io::Write),
 }
 
 enum RawKind {
@@ -384,7 +397,7 @@ impl Walker<'_> {
         &mut self,
         path: &str,
         data: &mut dyn Read,
-        keep: Option<&mut Vec<u8>>,
+        keep: Sink<'_>,
     ) -> Result<u64, ArchiveError> {
         let per_entry = self.limits.max_entry_size;
         let remaining_total = self.limits.max_total_size.saturating_sub(self.total);
@@ -394,7 +407,7 @@ impl Walker<'_> {
             count: 0,
         };
         let result = match keep {
-            Some(buf) => {
+            Sink::Keep(buf) => {
                 let mut capped = (&mut limited).take(self.max_read.saturating_add(1));
                 let r = capped.read_to_end(buf).map(|_| ());
                 if r.is_ok() && buf.len() as u64 > self.max_read {
@@ -405,7 +418,8 @@ impl Walker<'_> {
                 }
                 r
             }
-            None => io::copy(&mut limited, &mut io::sink()).map(|_| ()),
+            Sink::Discard => io::copy(&mut limited, &mut io::sink()).map(|_| ()),
+            Sink::Write(w) => io::copy(&mut limited, w).and_then(|_| w.flush()),
         };
         result.map_err(|e| corrupt(Some(path), e))?;
         let size = limited.count;
@@ -428,6 +442,7 @@ impl Walker<'_> {
         &mut self,
         raw_path: &str,
         kind: RawKind,
+        mode: Option<u32>,
         data: &mut dyn Read,
     ) -> Result<(), ArchiveError> {
         if self.entries.len() as u64 >= self.limits.max_entries {
@@ -461,17 +476,30 @@ impl Walker<'_> {
         let depth = path.matches('/').count();
         let (kind, size) = match kind {
             RawKind::Directory => {
-                self.consume(&path, data, None)?;
+                self.consume(&path, data, Sink::Discard)?;
+                if let Some(out) = &mut self.out {
+                    out.directory(self.entries.len(), &path)?;
+                }
                 (EntryKind::Directory, 0)
             }
             RawKind::File => {
-                let size = if (self.wanted)(&path) {
+                let size = if let Some(mut out) = self.out.take() {
+                    // Extracting: the bytes go to a new file under the destination.
+                    let result =
+                        out.create_file(self.entries.len(), &path, mode)
+                            .and_then(|mut file| {
+                                let r = self.consume(&path, data, Sink::Write(&mut file));
+                                file.finish(r)
+                            });
+                    self.out = Some(out);
+                    result?
+                } else if (self.wanted)(&path) {
                     let mut buf = Vec::new();
-                    let size = self.consume(&path, data, Some(&mut buf))?;
+                    let size = self.consume(&path, data, Sink::Keep(&mut buf))?;
                     self.read.insert(path.clone(), buf);
                     size
                 } else {
-                    self.consume(&path, data, None)?
+                    self.consume(&path, data, Sink::Discard)?
                 };
                 (EntryKind::File, size)
             }
@@ -491,7 +519,7 @@ impl Walker<'_> {
             }
             RawKind::HardLink(target) => {
                 // As for symbolic links: count any data a crafted entry carries.
-                self.consume(&path, data, None)?;
+                self.consume(&path, data, Sink::Discard)?;
                 let norm = normalize_entry_path(&target)
                     .map_err(|reason| self.bad_link(&path, &target, &reason))?;
                 if !self.files.contains(&norm) {
@@ -507,7 +535,11 @@ impl Walker<'_> {
         if kind == EntryKind::File {
             self.files.insert(path.clone());
         }
-        self.entries.push(ArchiveEntry { path, kind, size });
+        let entry = ArchiveEntry { path, kind, size };
+        if let Some(out) = &mut self.out {
+            out.check(self.entries.len(), &entry)?;
+        }
+        self.entries.push(entry);
         Ok(())
     }
 
@@ -725,6 +757,7 @@ fn walk_zip<R: Read + Seek>(reader: &mut R, walker: &mut Walker<'_>) -> Result<(
                 reason: "the entry is encrypted".into(),
             });
         }
+        let mode = file.unix_mode();
         let kind = if file.is_symlink() {
             RawKind::Symlink
         } else if file.is_dir() {
@@ -763,10 +796,10 @@ fn walk_zip<R: Read + Seek>(reader: &mut R, walker: &mut Walker<'_>) -> Result<(
                     ),
                 });
             }
-            walker.entry(&name, kind, &mut io::empty())?;
+            walker.entry(&name, kind, mode, &mut io::empty())?;
             continue;
         }
-        walker.entry(&name, kind, &mut file)?;
+        walker.entry(&name, kind, mode, &mut file)?;
     }
     Ok(())
 }
@@ -1000,9 +1033,9 @@ fn walk_tar<R: Read>(
                     if ty == tar::EntryType::Symlink {
                         // A link has no data, but a crafted one could carry some: count it
                         // against the limits rather than let the tar crate skip it unseen.
-                        walker.consume(&path, &mut entry, None)?;
+                        walker.consume(&path, &mut entry, Sink::Discard)?;
                         // tar keeps the target in the header; hand it over as the data.
-                        walker.entry(&path, RawKind::Symlink, &mut target.as_bytes())?;
+                        walker.entry(&path, RawKind::Symlink, None, &mut target.as_bytes())?;
                         continue;
                     }
                     RawKind::HardLink(target)
@@ -1016,7 +1049,8 @@ fn walk_tar<R: Read>(
                     });
                 }
             };
-            walker.entry(&path, kind, &mut entry)?;
+            let mode = entry.header().mode().ok();
+            walker.entry(&path, kind, mode, &mut entry)?;
         }
     }
     if counted.count < 512 {
@@ -1044,6 +1078,9 @@ fn walk_tar<R: Read>(
     }
     Ok(())
 }
+
+mod extract;
+pub use extract::{ExtractSummary, extract};
 
 #[cfg(test)]
 mod tests;

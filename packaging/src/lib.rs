@@ -10,7 +10,7 @@
 //! | [`version`] | SemVer 2.0 [`version::Version`] (patch optional), precedence ordering |
 //! | [`range`] | [`range::VersionRange`] in NuGet (`[1.0,2.0)`) or npm (`^1.2`) notation |
 //! | [`hashing`] | [`hashing::HashingWriter`] / [`hashing::HashingReader`]: SHA-1 + SHA-256 + size, with a size limit |
-//! | [`archive`] | [`archive::inspect`]: streaming zip / tar / tar.gz checks (escapes, links, bombs) |
+//! | [`archive`] | [`archive::inspect`]: streaming zip / tar / tar.gz checks (escapes, links, bombs); [`archive::extract`]: safe extraction after those checks |
 //! | [`schema`] | [`schema::InputSchema`]: compact JSON Schema validator with path-named errors |
 //! | [`step_package`] | [`step_package::load_step_package`], migrations, upgrade rules, allow-list |
 //!

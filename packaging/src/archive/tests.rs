@@ -745,3 +745,262 @@ fn entries_without_data_must_declare_nothing() {
         assert!(matches!(e, ArchiveError::Corrupt { .. }), "{e}");
     }
 }
+
+// ---- extraction ----
+
+fn fresh_dest(dir: &tempfile::TempDir) -> PathBuf {
+    let d = dir.path().join("dest");
+    std::fs::create_dir(&d).unwrap();
+    d
+}
+
+/// Every file under `root`, relative, sorted, with `/` at the end of directories and
+/// `-> target` for links.
+fn tree(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.file_type().is_symlink() {
+                out.push(format!(
+                    "{rel} -> {}",
+                    std::fs::read_link(&p).unwrap().display()
+                ));
+            } else if m.is_dir() {
+                out.push(format!("{rel}/"));
+                walk(root, &p, out);
+            } else {
+                out.push(rel);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn extract_zip_writes_files_dirs_and_exec_bits() {
+    let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    w.add_directory("empty/", opts).unwrap();
+    w.start_file("app/run.sh", opts.unix_permissions(0o755))
+        .unwrap();
+    w.write_all(b"#!/bin/sh\necho hi\n").unwrap();
+    w.start_file("app/readme.txt", opts.unix_permissions(0o600))
+        .unwrap();
+    w.write_all(&vec![b'x'; 100_000]).unwrap();
+    w.start_file("top.txt", opts).unwrap();
+    let bytes = w.finish().unwrap().into_inner();
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_tmp(&dir, "p.1.0.0.nupkg", &bytes);
+    let dest = fresh_dest(&dir);
+    let s = extract(&p, PackageFormat::Nupkg, &dest, &ArchiveLimits::default()).unwrap();
+    assert_eq!((s.files, s.directories, s.symlinks), (3, 1, 0));
+    assert_eq!(s.total_size, 100_000 + 18);
+    assert_eq!(
+        tree(&dest),
+        ["app/", "app/readme.txt", "app/run.sh", "empty/", "top.txt"]
+    );
+    assert_eq!(
+        std::fs::read(dest.join("app/readme.txt")).unwrap().len(),
+        100_000
+    );
+    assert_eq!(std::fs::read(dest.join("top.txt")).unwrap(), b"");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            std::fs::metadata(dest.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+        };
+        assert_ne!(mode("app/run.sh") & 0o100, 0, "exec bit kept");
+        assert_eq!(mode("app/readme.txt") & 0o111, 0);
+        assert_ne!(mode("app/readme.txt") & 0o400, 0, "readable by the owner");
+    }
+}
+
+#[test]
+fn extract_tar_gz_and_tar_with_links() {
+    let entries = [
+        T::Dir("site"),
+        T::File("site/index.html", b"<p>hi</p>"),
+        T::Symlink("site/latest", "index.html"),
+        T::HardLink("site/copy.html", "site/index.html"),
+    ];
+    for (name, bytes, format) in [
+        (
+            "p.1.0.0.tar.gz",
+            gzip(&tar_bytes(&entries)),
+            PackageFormat::TarGz,
+        ),
+        (
+            "p.1.0.0.tgz",
+            gzip(&tar_bytes(&entries)),
+            PackageFormat::Tgz,
+        ),
+        ("p.1.0.0.tar", tar_bytes(&entries), PackageFormat::Tar),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_tmp(&dir, name, &bytes);
+        let dest = fresh_dest(&dir);
+        let s = extract(&p, format, &dest, &ArchiveLimits::default()).unwrap();
+        assert_eq!((s.files, s.directories, s.symlinks), (2, 1, 1), "{name}");
+        assert_eq!(
+            tree(&dest),
+            [
+                "site/",
+                "site/copy.html",
+                "site/index.html",
+                "site/latest -> index.html"
+            ]
+        );
+        assert_eq!(
+            std::fs::read(dest.join("site/latest")).unwrap(),
+            b"<p>hi</p>"
+        );
+        assert_eq!(
+            std::fs::read(dest.join("site/copy.html")).unwrap(),
+            b"<p>hi</p>"
+        );
+    }
+}
+
+#[test]
+fn extract_tar_keeps_exec_bits() {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = raw_header("bin/tool", tar::EntryType::Regular, 3, "");
+    h.set_mode(0o750);
+    h.set_cksum();
+    b.append(&h, &b"abc"[..]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_tmp(&dir, "p.1.0.0.tar", &b.into_inner().unwrap());
+    let dest = fresh_dest(&dir);
+    extract(&p, PackageFormat::Tar, &dest, &ArchiveLimits::default()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dest.join("bin/tool"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_ne!(mode & 0o100, 0);
+    }
+}
+
+#[test]
+fn extract_refuses_unsafe_archives_before_writing_anything() {
+    let cases: Vec<(&str, Vec<u8>, PackageFormat, &str)> = vec![
+        (
+            "traversal.zip",
+            zip_bytes(&[Z::File("ok.txt", b"1"), Z::File("../evil.txt", b"x")]),
+            PackageFormat::Zip,
+            "`..`",
+        ),
+        (
+            "abs.tar",
+            tar_bytes(&[T::File("ok.txt", b"1"), T::File("/etc/evil", b"x")]),
+            PackageFormat::Tar,
+            "absolute",
+        ),
+        (
+            "link-escape.tar",
+            tar_bytes(&[T::File("ok.txt", b"1"), T::Symlink("l", "../../etc")]),
+            PackageFormat::Tar,
+            "climbs above",
+        ),
+        (
+            "through-link.tar",
+            tar_bytes(&[T::Symlink("l", "sub"), T::File("l/x", b"x")]),
+            PackageFormat::Tar,
+            "below the symbolic link",
+        ),
+        (
+            "dup.tar",
+            tar_bytes(&[T::File("a", b"1"), T::File("a", b"2")]),
+            PackageFormat::Tar,
+            "appears twice",
+        ),
+    ];
+    for (name, bytes, format, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_tmp(&dir, name, &bytes);
+        let dest = fresh_dest(&dir);
+        let e = extract(&p, format, &dest, &ArchiveLimits::default()).expect_err(name);
+        assert!(e.to_string().contains(want), "{name}: `{e}` lacks `{want}`");
+        assert!(tree(&dest).is_empty(), "{name}: nothing written");
+        assert!(!dir.path().join("evil.txt").exists());
+    }
+}
+
+#[test]
+fn extract_refuses_bombs_by_limits() {
+    let big = vec![0u8; 200_000];
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_tmp(&dir, "bomb.zip", &zip_bytes(&[Z::File("big", &big)]));
+    let dest = fresh_dest(&dir);
+    let limits = ArchiveLimits {
+        max_total_size: 1000,
+        ..ArchiveLimits::default()
+    };
+    let e = extract(&p, PackageFormat::Zip, &dest, &limits).unwrap_err();
+    assert!(e.to_string().contains("limit"), "{e}");
+    assert!(tree(&dest).is_empty());
+}
+
+#[test]
+fn extract_never_overwrites_or_follows_existing_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_tmp(
+        &dir,
+        "p.zip",
+        &zip_bytes(&[Z::File("keep.txt", b"new"), Z::File("out/x.txt", b"x")]),
+    );
+    // An existing file is not overwritten.
+    let dest = fresh_dest(&dir);
+    std::fs::write(dest.join("keep.txt"), b"old").unwrap();
+    let e = extract(&p, PackageFormat::Zip, &dest, &ArchiveLimits::default()).unwrap_err();
+    assert!(matches!(e, ArchiveError::Io(_)), "{e}");
+    assert_eq!(std::fs::read(dest.join("keep.txt")).unwrap(), b"old");
+    // An existing link to a directory outside is not followed.
+    #[cfg(unix)]
+    {
+        let dest2 = dir.path().join("dest2");
+        std::fs::create_dir(&dest2).unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, dest2.join("out")).unwrap();
+        let e = extract(&p, PackageFormat::Zip, &dest2, &ArchiveLimits::default()).unwrap_err();
+        assert!(e.to_string().contains("not a directory"), "{e}");
+        assert!(tree(&outside).is_empty());
+        // Nor is a destination that is itself a link.
+        let e = extract(
+            &p,
+            PackageFormat::Zip,
+            &dest2.join("out"),
+            &ArchiveLimits::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not a directory"), "{e}");
+    }
+    // A wrong container is refused.
+    let e = extract(
+        &p,
+        PackageFormat::TarGz,
+        &fresh_dest_named(&dir, "d3"),
+        &ArchiveLimits::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, ArchiveError::WrongFormat { .. }), "{e}");
+}
+
+fn fresh_dest_named(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    let d = dir.path().join(name);
+    std::fs::create_dir(&d).unwrap();
+    d
+}
