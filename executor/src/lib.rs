@@ -5,11 +5,32 @@
 //!
 //! The server decides *what* runs (release snapshot, variable scoping, step flow);
 //! this crate decides *how* one action runs.
+//!
+//! | Module | Job |
+//! |---|---|
+//! | `process` | child processes: clean environment, process group, streaming, kill on cancel/timeout |
+//! | [`service_messages`] | `##octopus[...]` parsing |
+//! | [`mask`] | `********` for sensitive values |
+//! | `bootstrap` | Bash/Python helper functions and the private variables file |
+//! | `script` | `Octopus.Script` |
+//! | `package` | extraction, referenced packages, `Octopus.TentaclePackage` |
+//! | `step_package` | step-package steps (invocation file, launchers) |
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use octopus_packaging::archive::ArchiveLimits;
 pub use octostache::Variables;
+
+mod bootstrap;
+pub mod mask;
+mod package;
+mod process;
+mod script;
+pub mod service_messages;
+mod step_package;
+
+pub use step_package::INVOCATION_FORMAT_VERSION;
 
 /// One action to run. Build it with `..Default::default()` for the settings you leave out.
 #[derive(Debug, Clone, Default)]
@@ -34,10 +55,18 @@ pub struct ActionRun {
     pub applications_dir: PathBuf,
     /// Name of the environment (for the applications path).
     pub environment_name: String,
-    /// Longest run time; the whole process group is killed after it.
+    /// Longest run time; the whole process group is killed after it. Zero (the
+    /// `Default`) means no limit.
     pub timeout: Duration,
-    /// Extra environment variables for the child (besides the clean base set).
+    /// Extra environment variables for the child (besides the clean base set); they are
+    /// added last, so they may override `PATH`, `HOME`, `TMPDIR` and `LANG`.
     pub env: Vec<(String, String)>,
+    /// Run the step's processes as this `(uid, gid)` (least privilege; the server must run
+    /// as root to use it). The work dir (and a package step's extraction directory) is
+    /// given to that user; the work dir's ancestors must be traversable by it.
+    pub run_as: Option<(u32, u32)>,
+    /// Limits for extracting packages; `None` = [`ArchiveLimits::default`].
+    pub extract_limits: Option<ArchiveLimits>,
 }
 
 /// Which runner an action needs.
@@ -170,19 +199,83 @@ pub struct ActionResult {
     pub exit_code: Option<i32>,
 }
 
-/// Runs an action to its end. `cancel` resolving kills the whole process group
-/// and the result is [`Outcome::Canceled`].
+/// Runs an action to its end. `cancel` turning `true` kills the whole process group
+/// and the result is [`Outcome::Canceled`]. Every log line and the failure message are
+/// masked.
 pub async fn run_action(
     run: ActionRun,
     sink: &mut dyn LogSink,
     cancel: tokio::sync::watch::Receiver<bool>,
 ) -> ActionResult {
-    let _ = (run, cancel);
-    sink.line(Category::Error, "the executor is not built yet");
-    ActionResult {
-        outcome: Outcome::Failed("the executor is not built yet".into()),
-        output_variables: Vec::new(),
-        artifacts: Vec::new(),
-        exit_code: None,
+    let env = child_env(&run);
+    let mut session = process::Session::new(
+        sink,
+        cancel,
+        run.timeout,
+        env,
+        run.work_dir.clone(),
+        run.run_as,
+    );
+    for v in &run.sensitive_values {
+        session.masker.add(v);
     }
+    let end = match prepare_work_dir(&run) {
+        Err(e) => script::End::failed(e),
+        Ok(()) => match &run.kind {
+            ActionKind::Script => script::run(&run, &mut session).await,
+            ActionKind::Package => package::run(&run, &mut session).await,
+            ActionKind::StepPackage(launch) => step_package::run(&run, launch, &mut session).await,
+        },
+    };
+    let outcome = match end.outcome {
+        Outcome::Failed(msg) => {
+            let masked = session.masker.mask(&msg).into_owned();
+            session.log(Category::Error, &masked);
+            Outcome::Failed(masked)
+        }
+        other => other,
+    };
+    ActionResult {
+        outcome,
+        output_variables: std::mem::take(&mut session.outputs),
+        artifacts: std::mem::take(&mut session.artifacts),
+        exit_code: end.exit_code,
+    }
+}
+
+/// The child's whole environment: PATH (the server's), HOME, TMPDIR, LANG, then `run.env`.
+fn child_env(run: &ActionRun) -> Vec<(String, String)> {
+    let path = std::env::var("PATH")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let home = run.work_dir.to_string_lossy().into_owned();
+    let tmp = run.work_dir.join("tmp").to_string_lossy().into_owned();
+    let mut env = vec![
+        ("PATH".to_owned(), path),
+        ("HOME".to_owned(), home),
+        ("TMPDIR".to_owned(), tmp),
+        ("LANG".to_owned(), "C.UTF-8".to_owned()),
+    ];
+    env.extend(run.env.iter().cloned());
+    env
+}
+
+/// Checks the work dir and creates its `tmp`.
+fn prepare_work_dir(run: &ActionRun) -> Result<(), String> {
+    if !run.work_dir.is_dir() {
+        return Err(format!(
+            "The action's working directory `{}` does not exist",
+            run.work_dir.display()
+        ));
+    }
+    let tmp = run.work_dir.join("tmp");
+    match std::fs::create_dir(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("Could not create `{}`: {e}", tmp.display())),
+    }
+    bootstrap::chown(&run.work_dir, run.run_as)
+        .and_then(|()| bootstrap::chown(&tmp, run.run_as))
+        .map_err(|e| format!("Could not give the work dir to the step's user: {e}"))
 }
