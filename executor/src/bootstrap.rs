@@ -240,9 +240,9 @@ def decode(value):
     return _b64.b64decode(value).decode("utf-8")
 
 
-def _message(name, **attrs):
+def _message(_kind, **attrs):
     body = " ".join("%s='%s'" % (k, encode(v)) for k, v in attrs.items())
-    print("##octopus[%s %s]" % (name, body) if body else "##octopus[%s]" % name, flush=True)
+    print("##octopus[%s %s]" % (_kind, body) if body else "##octopus[%s]" % _kind, flush=True)
 
 
 def get_octopusvariable(name):

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use octopus_packaging::archive::{self, ArchiveLimits, ExtractSummary};
+use octopus_packaging::archive::{self, ExtractSummary};
 use octopus_packaging::filename::PackageFormat;
 use octostache::Variables;
 
@@ -46,7 +46,7 @@ pub(crate) async fn extract_package(
     let limits = run
         .extract_limits
         .clone()
-        .unwrap_or_else(ArchiveLimits::default);
+        .unwrap_or_default();
     let format = format_of(&file);
     let what = format!("{} {}", pkg.package_id, pkg.version);
     tokio::task::spawn_blocking(move || archive::extract(&file, format, &dest, &limits))

@@ -1,0 +1,7 @@
+//! Integration tests of `run_action`: real processes, real archives.
+
+mod common;
+mod package;
+mod process;
+mod script;
+mod step_package;
