@@ -15,6 +15,24 @@
 //! | `script` | `Octopus.Script` |
 //! | `package` | extraction, referenced packages, `Octopus.TentaclePackage` |
 //! | `step_package` | step-package steps (invocation file, launchers) |
+//!
+//! Behaviour worth knowing (and what is left out):
+//!
+//! * Bash scripts run with `bash` when it is on `PATH`, else `sh`; the helpers are POSIX sh
+//!   and need coreutils `base64` and `awk`. Under `sh` only POSIX features work in the user's
+//!   script. `ScriptParameters` are pasted into `set -- …` as written (the shell parses them,
+//!   as in Calamari); for Python they are split like a shell would, without expansions.
+//! * Output variables are returned under the names the script gave; the server scopes them
+//!   as `Octopus.Action[<name>].Output.<var>`. Inside one package step later scripts see the
+//!   earlier ones' outputs under that name too. `Octopus.Action.Script.ExitCode` is returned
+//!   in [`ActionResult::exit_code`], not as an output variable.
+//! * After the main process exits, output is read for up to 3 s more while background
+//!   processes keep the pipes open; then the process group is killed. Background processes
+//!   that closed their output are left running.
+//! * Package steps: no custom installation directory, no journal (`SkipIfAlreadyInstalled`),
+//!   no config transforms or structured variables; configured scripts
+//!   (`Octopus.Features.CustomScripts`) and `SubstituteInFiles` (`*`, `**`, `?` globs) are done.
+//! * Only Bash and Python scripts; PowerShell and C# fail with a clear message.
 
 use std::path::PathBuf;
 use std::time::Duration;

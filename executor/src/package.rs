@@ -43,10 +43,7 @@ pub(crate) async fn extract_package(
 ) -> Result<ExtractSummary, String> {
     let file = pkg.file.clone();
     let dest = dest.to_path_buf();
-    let limits = run
-        .extract_limits
-        .clone()
-        .unwrap_or_default();
+    let limits = run.extract_limits.clone().unwrap_or_default();
     let format = format_of(&file);
     let what = format!("{} {}", pkg.package_id, pkg.version);
     tokio::task::spawn_blocking(move || archive::extract(&file, format, &dest, &limits))
