@@ -225,6 +225,27 @@ impl Client {
         &self.http
     }
 
+    /// The releases of a space.
+    pub fn releases(&self, space_id: &str) -> crate::Releases<'_> {
+        crate::Releases {
+            client: self,
+            space: space_id.to_owned(),
+        }
+    }
+
+    /// The deployments of a space.
+    pub fn deployments(&self, space_id: &str) -> crate::Deployments<'_> {
+        crate::Deployments {
+            client: self,
+            space: space_id.to_owned(),
+        }
+    }
+
+    /// Server tasks (addressed without a space, as `Links.Task` does).
+    pub fn tasks(&self) -> crate::Tasks<'_> {
+        crate::Tasks { client: self }
+    }
+
     /// Deployment processes of a space.
     pub fn deployment_processes(&self, space_id: &str) -> DeploymentProcesses<'_> {
         DeploymentProcesses {
@@ -282,6 +303,13 @@ impl Client {
 
     pub(crate) fn url(&self, path_or_link: &str) -> String {
         join_url(&self.base, path_or_link)
+    }
+
+    /// GET a path (or a server link) and return the answer as text.
+    pub(crate) async fn get_text(&self, path: &str) -> Result<String, Error> {
+        let url = self.url(path);
+        let bytes = self.send(Method::GET, &url, &[], None::<&()>).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// GET a path (or a server link) and decode the JSON answer.

@@ -29,6 +29,9 @@ pub enum Error {
     /// The client was configured or called incorrectly.
     #[error("configuration error: {0}")]
     Config(String),
+    /// Waiting for something (a task) took longer than allowed.
+    #[error("timed out: {0}")]
+    Timeout(String),
 }
 
 fn fmt_errors(errors: &[String]) -> String {

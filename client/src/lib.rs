@@ -11,6 +11,8 @@ mod client;
 #[cfg(feature = "http")]
 mod config;
 #[cfg(feature = "http")]
+mod deployments;
+#[cfg(feature = "http")]
 mod error;
 #[cfg(feature = "http")]
 mod feed_packages;
@@ -27,6 +29,8 @@ pub use model::Named;
 pub use client::{Client, Collection, DeploymentProcesses, ListOptions};
 #[cfg(feature = "http")]
 pub use config::{Config, Credentials, RetryPolicy};
+#[cfg(feature = "http")]
+pub use deployments::{Deployments, Releases, Tasks};
 #[cfg(feature = "http")]
 pub use error::Error;
 #[cfg(feature = "http")]

@@ -19,9 +19,11 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod packages;
+pub mod progression;
 pub mod secrets;
 pub mod step_packages;
 pub mod store;
+pub mod tasks;
 pub mod util;
 
 use std::net::SocketAddr;
@@ -38,6 +40,9 @@ pub const API_KEY_FILE: &str = "api-key";
 
 /// Default request body limit: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Default longest run time of one deployment action: 1 hour.
+pub const DEFAULT_STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Default longest wait for a request body: 30 s.
 pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -75,6 +80,10 @@ pub struct ServerConfig {
     pub max_uploads: usize,
     /// Longest time an upload's body may take to arrive (408 after).
     pub upload_deadline: std::time::Duration,
+    /// Most tasks (deployments) running at once.
+    pub max_concurrent_tasks: usize,
+    /// Longest run time of one deployment action; its processes are killed after it.
+    pub step_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -95,6 +104,8 @@ impl ServerConfig {
             shutdown_grace: http::DEFAULT_SHUTDOWN_GRACE,
             max_uploads: limits::DEFAULT_MAX_UPLOADS,
             upload_deadline: limits::DEFAULT_UPLOAD_DEADLINE,
+            max_concurrent_tasks: tasks::queue::DEFAULT_MAX_CONCURRENT,
+            step_timeout: DEFAULT_STEP_TIMEOUT,
         }
     }
 }
@@ -135,6 +146,7 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     step_feed: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    queue: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 impl Server {
@@ -155,6 +167,7 @@ impl Server {
         let max_package_bytes = config.max_package_bytes;
         let (max_uploads, upload_deadline) = (config.max_uploads, config.upload_deadline);
         let packages_dir = data_dir.clone();
+        let (max_tasks, step_timeout) = (config.max_concurrent_tasks, config.step_timeout);
         if let Some(feed) = &config.step_feed_dir {
             let store_dir = data_dir.join(step_packages::STORE_DIR);
             let same = |a: &std::path::Path, b: &std::path::Path| {
@@ -185,6 +198,11 @@ impl Server {
                 .map_err(|e| ServerError::Startup(e.message))?;
             step_packages::sweep(&state.store, &step_packages.dir)
                 .map_err(|e| ServerError::Startup(e.message))?;
+            // Tasks a stopped server left running are failed; queued ones run next.
+            tasks::recover(&state.store, &packages_dir)
+                .map_err(|e| ServerError::Startup(e.message))?;
+            state.tasks = Arc::new(tasks::queue::Queue::new(max_tasks));
+            state.step_timeout = step_timeout;
             state.data_dir = packages_dir;
             state.max_package_bytes = max_package_bytes;
             state.step_packages = step_packages;
@@ -206,6 +224,14 @@ impl Server {
                 step_packages::watcher::spawn(state.clone(), dir, stopped),
             )
         });
+        let queue = {
+            let (stop, stopped) = oneshot::channel::<()>();
+            let grace = config.shutdown_grace;
+            (
+                stop,
+                tokio::spawn(tasks::queue::run(state.clone(), stopped, grace)),
+            )
+        };
         let app = api::router(state);
         let open_files = http::open_file_limit();
         let max_connections = http::fit_connection_limit(config.max_connections, open_files);
@@ -233,6 +259,7 @@ impl Server {
             stop: Some(stop),
             task,
             step_feed,
+            queue: Some(queue),
         })
     }
 }
@@ -267,6 +294,10 @@ impl RunningServer {
         }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some((stop, task)) = self.queue.take() {
+            let _ = stop.send(());
+            let _ = task.await;
         }
         let _ = (&mut self.task).await;
     }

@@ -245,6 +245,9 @@ pub struct PackageReference {
     /// Reference properties (always serialized).
     #[serde(default, deserialize_with = "nullable::deserialize")]
     pub properties: BTreeMap<String, String>,
+    /// Step packages: the `referenceId` of the input naming this package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_package_inputs_reference_id: Option<String>,
 }
 
 /// A Git repository used by an action.

@@ -4,9 +4,8 @@
 //! does not model (they are kept in `extra` where a document is read, modified and
 //! written back) and accepts `null` wherever Octopus may send it.
 //!
-//! Planned next: packages and step packages, releases and deployment tasks, each
-//! in its own module beside these.
 
+pub mod deployment;
 pub mod deployment_process;
 pub mod environment;
 pub mod error;
@@ -16,11 +15,17 @@ pub mod package;
 pub mod paging;
 pub mod project;
 pub mod project_group;
+pub mod release;
 pub mod root;
 pub mod space;
 pub mod step_package;
+pub mod task;
 pub mod variable;
 
+pub use deployment::{
+    CreateDeploymentResponseV1, CreateDeploymentUntenantedCommandV1, Deployment,
+    DeploymentServerTask,
+};
 pub use deployment_process::{
     Action, Container, DeploymentProcess, GitDependency, PackageReference, PropertyValue, Step,
 };
@@ -31,8 +36,15 @@ pub use lifecycle::{Lifecycle, Phase};
 pub use paging::ResourceCollection;
 pub use project::{PersistenceSettings, Project, ReleaseCreationStrategy};
 pub use project_group::ProjectGroup;
+pub use release::{
+    Channel, CreateReleaseCommandV1, CreateReleaseResponseV1, Release, ReleaseTemplate,
+    ReleaseTemplatePackage, SelectedPackage,
+};
 pub use root::RootDocument;
 pub use space::Space;
+pub use task::{
+    ActivityElement, ActivityLogElement, ServerTask, TaskDetails, TaskProgress, TaskState,
+};
 pub use variable::{Variable, VariableScope, VariableSet};
 
 use std::collections::BTreeMap;
@@ -104,7 +116,7 @@ macro_rules! named {
         }
     };
 }
-named!(space_scoped: Environment, ProjectGroup, Lifecycle, Project, Feed);
+named!(space_scoped: Environment, ProjectGroup, Lifecycle, Project, Feed, Channel);
 named!(unscoped: Space);
 
 /// Serde helpers for Octopus' loose JSON (`null` for empty values).

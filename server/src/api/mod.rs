@@ -1,6 +1,7 @@
 //! HTTP API: routes, shared state, authentication and the generic handlers.
 
 mod crud;
+mod deployments;
 mod environments;
 mod extract;
 mod feed_packages;
@@ -9,10 +10,12 @@ mod json;
 mod packages;
 mod processes;
 mod projects;
+pub mod releases;
 mod resources;
 mod root;
 mod spaces;
 mod step_packages;
+mod tasks;
 mod unknown;
 
 use std::collections::HashSet;
@@ -56,6 +59,10 @@ pub struct State {
     pub upload_slots: Arc<tokio::sync::Semaphore>,
     /// Longest time an upload's body may take to arrive.
     pub upload_deadline: std::time::Duration,
+    /// The task queue (deployments).
+    pub tasks: Arc<crate::tasks::queue::Queue>,
+    /// Longest run time of one action.
+    pub step_timeout: std::time::Duration,
     spaces: RwLock<SpaceCache>,
     /// Serializes cache refreshes: each one reads the store and replaces the cache
     /// while holding it, so a refresh that read before a commit can never overwrite
@@ -85,6 +92,10 @@ impl State {
                 crate::limits::DEFAULT_MAX_UPLOADS,
             )),
             upload_deadline: crate::limits::DEFAULT_UPLOAD_DEADLINE,
+            tasks: Arc::new(crate::tasks::queue::Queue::new(
+                crate::tasks::queue::DEFAULT_MAX_CONCURRENT,
+            )),
+            step_timeout: crate::DEFAULT_STEP_TIMEOUT,
             spaces: RwLock::default(),
             refresh: Mutex::new(()),
         };
@@ -187,6 +198,9 @@ pub fn router(state: AppState) -> Router {
     r = processes::routes(r);
     r = packages::routes(r);
     r = step_packages::routes(r);
+    r = releases::routes(r);
+    r = deployments::routes(r);
+    r = tasks::routes(r);
     let limit = state.max_body_bytes;
     r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -201,6 +215,16 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// A variable set with its sensitive values readable, for running a deployment
+/// (never served).
+pub fn variables_for_run(
+    conn: &rusqlite::Connection,
+    space: &str,
+    id: &str,
+) -> ApiResult<Option<octopus_client::model::VariableSet>> {
+    crate::store::documents::get(conn, "variables", space, id)
 }
 
 async fn not_found() -> ApiError {

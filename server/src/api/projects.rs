@@ -142,7 +142,9 @@ impl ApiResource for Project {
             &id,
             None,
             &process,
-        )
+        )?;
+        super::releases::create_default_channel(tx, space, &process.project_id)?;
+        Ok(())
     }
     fn before_delete(&self, tx: &Connection, space: &str) -> ApiResult<()> {
         let id = self
@@ -150,6 +152,7 @@ impl ApiResource for Project {
             .clone()
             .ok_or_else(|| ApiError::internal("project without process"))?;
         documents::delete(tx, DeploymentProcess::COLLECTION, space, &id)?;
+        super::releases::delete_project_history(tx, space, self.id.as_deref().unwrap_or_default())?;
         Ok(())
     }
     fn extra_links(&self, space: &str, links: &mut Links) {

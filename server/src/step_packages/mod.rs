@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod installer;
+pub mod launch;
 pub mod uninstall;
 pub mod upgrades;
 pub mod usages;

@@ -24,6 +24,8 @@ pub struct Filter {
     /// JSON path to sort by (then creation order); `None`: creation order. A constant
     /// of the code (it is written into the SQL), never client input.
     pub order_by: Option<&'static str>,
+    /// Newest first (reverse creation order) instead of oldest first.
+    pub newest_first: bool,
 }
 
 /// The key used for name uniqueness.
@@ -206,6 +208,7 @@ pub fn list<T: DeserializeOwned>(
     if take > 0 && skip < total {
         let order = match filter.order_by {
             Some(path) if !path.contains('\'') => format!("json_extract(body, '{path}'), rowid"),
+            _ if filter.newest_first => "rowid DESC".to_owned(),
             _ => "rowid".to_owned(),
         };
         let mut stmt = conn.prepare_cached(&format!(

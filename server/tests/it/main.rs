@@ -6,6 +6,7 @@ mod api;
 mod bad_input;
 mod cli;
 mod common;
+mod deploy;
 mod durability;
 mod feed_packages;
 mod limits;

@@ -1,0 +1,273 @@
+//! Releases, deployments and tasks through the API: snapshots, lifecycle rules,
+//! steps that really run, output variables, masking, cancel and flow.
+
+use std::time::Duration;
+
+use octopus_client::model::{
+    Action, CreateDeploymentUntenantedCommandV1, CreateReleaseCommandV1, Deployment, Environment,
+    Project, PropertyValue, Release, SensitiveValue, ServerTask, Step, TaskState,
+};
+
+use crate::common::{self, start};
+
+const SPACE: &str = "Spaces-1";
+
+pub fn bash_step(name: &str, script: &str) -> Step {
+    let mut a = Action {
+        name: name.into(),
+        action_type: "Octopus.Script".into(),
+        ..Action::default()
+    };
+    for (k, v) in [
+        ("Octopus.Action.RunOnServer", "true"),
+        ("Octopus.Action.Script.ScriptSource", "Inline"),
+        ("Octopus.Action.Script.Syntax", "Bash"),
+        ("Octopus.Action.Script.ScriptBody", script),
+    ] {
+        a.properties.insert(k.into(), v.into());
+    }
+    Step {
+        name: name.into(),
+        actions: vec![a],
+        ..Step::default()
+    }
+}
+
+/// A project with these steps and its environments `Dev`, `Prod`.
+pub async fn project_with(
+    t: &common::TestServer,
+    name: &str,
+    steps: Vec<Step>,
+) -> (Project, Vec<Environment>) {
+    let mut envs = Vec::new();
+    for e in ["Dev", "Prod"] {
+        let env_name = format!("{name}-{e}");
+        envs.push(
+            t.client
+                .environments(SPACE)
+                .create(&Environment::new(env_name))
+                .await
+                .unwrap(),
+        );
+    }
+    let p = t
+        .client
+        .projects(SPACE)
+        .create(&Project::new(name))
+        .await
+        .unwrap();
+    let procs = t.client.deployment_processes(SPACE);
+    let mut process = procs
+        .get_for_project(p.id.as_deref().unwrap())
+        .await
+        .unwrap();
+    process.steps = steps;
+    procs.update(&process).await.unwrap();
+    (p, envs)
+}
+
+pub async fn deploy(t: &common::TestServer, release: &Release, env: &Environment) -> ServerTask {
+    let d = t
+        .client
+        .deployments(SPACE)
+        .create(&Deployment {
+            release_id: release.id.clone().unwrap(),
+            environment_id: env.id.clone().unwrap(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    wait(t, d.task_id.as_deref().unwrap()).await
+}
+
+pub async fn wait(t: &common::TestServer, task: &str) -> ServerTask {
+    t.client
+        .tasks()
+        .wait(
+            task,
+            Duration::from_millis(50),
+            Duration::from_secs(60),
+            |_| {},
+        )
+        .await
+        .unwrap()
+}
+
+async fn release_of(t: &common::TestServer, p: &Project) -> Release {
+    t.client
+        .releases(SPACE)
+        .create(&Release {
+            project_id: p.id.clone().unwrap(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_release_deploys_its_snapshot_and_outputs_cross_steps() {
+    let t = start().await;
+    let (p, envs) = project_with(
+        &t,
+        "Snap",
+        vec![
+            bash_step("First", "echo \"first in #{Octopus.Environment.Name} of #{Octopus.Release.Number}\"\nset_octopusvariable Answer 42"),
+            bash_step("Second", "echo \"answer is #{Octopus.Action[First].Output.Answer}\""),
+        ],
+    )
+    .await;
+    let release = release_of(&t, &p).await;
+    assert_eq!(release.version, "0.0.1");
+    // Edit the process after the release: the release keeps what it froze.
+    let procs = t.client.deployment_processes(SPACE);
+    let mut live = procs
+        .get_for_project(p.id.as_deref().unwrap())
+        .await
+        .unwrap();
+    live.steps = vec![bash_step("Changed", "echo changed; exit 3")];
+    procs.update(&live).await.unwrap();
+    let task = deploy(&t, &release, &envs[0]).await;
+    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    assert_eq!(task.state, TaskState::Success, "{raw}");
+    assert!(task.finished_successfully && task.is_completed);
+    assert!(raw.contains("first in Snap-Dev of 0.0.1"), "{raw}");
+    assert!(raw.contains("answer is 42"), "{raw}");
+    assert!(!raw.contains("changed"), "{raw}");
+    let details = t.client.tasks().details(&task.id, false).await.unwrap();
+    let steps = &details.activity_logs[0].children;
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0].name, "Step 1: First");
+    assert!(steps.iter().all(|s| s.status == "Success"));
+    // The next release takes the new process, with the next version.
+    let second = release_of(&t, &p).await;
+    assert_eq!(second.version, "0.0.2");
+    let task = deploy(&t, &second, &envs[0]).await;
+    assert_eq!(task.state, TaskState::Failed);
+    assert!(
+        task.error_message.contains("exit code 3"),
+        "{}",
+        task.error_message
+    );
+}
+
+#[tokio::test]
+async fn the_lifecycle_decides_where_a_release_may_go() {
+    let t = start().await;
+    let (p, envs) = project_with(&t, "Life", vec![bash_step("Hi", "echo hi")]).await;
+    let release = release_of(&t, &p).await;
+    let err = t
+        .client
+        .deployments(SPACE)
+        .create(&Deployment {
+            release_id: release.id.clone().unwrap(),
+            environment_id: envs[1].id.clone().unwrap(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot be deployed to 'Life-Prod' yet"),
+        "{err}"
+    );
+    assert_eq!(
+        deploy(&t, &release, &envs[0]).await.state,
+        TaskState::Success
+    );
+    assert_eq!(
+        deploy(&t, &release, &envs[1]).await.state,
+        TaskState::Success
+    );
+}
+
+#[tokio::test]
+async fn executions_api_commands_in_both_casings() {
+    let t = start().await;
+    let (_, envs) = project_with(
+        &t,
+        "Exec",
+        vec![bash_step("Hi", "echo hi from #{Octopus.Environment.Name}")],
+    )
+    .await;
+    let created = t
+        .client
+        .releases(SPACE)
+        .create_v1(&CreateReleaseCommandV1 {
+            project_name: "Exec".into(),
+            release_version: Some("1.2.3".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.release_version, "1.2.3");
+    let answer = t
+        .client
+        .deployments(SPACE)
+        .create_untenanted_v1(&CreateDeploymentUntenantedCommandV1 {
+            project_name: "Exec".into(),
+            release_version: "1.2.3".into(),
+            environment_names: vec!["Exec-Dev".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer.deployment_server_tasks.len(), 1);
+    let task = wait(&t, &answer.deployment_server_tasks[0].server_task_id).await;
+    assert_eq!(task.state, TaskState::Success);
+    // The Go client's camelCase.
+    let raw = common::raw()
+        .post(format!("{}/api/{SPACE}/releases/create/v1", t.url()))
+        .header("X-Octopus-ApiKey", common::KEY)
+        .json(&serde_json::json!({"spaceId": SPACE, "projectName": "Exec", "releaseVersion": "1.2.4"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 201);
+    let body: serde_json::Value = raw.json().await.unwrap();
+    assert_eq!(body["ReleaseVersion"], "1.2.4");
+    let _ = envs;
+}
+
+#[tokio::test]
+async fn secrets_are_masked_and_cancel_kills_a_long_script() {
+    let t = start().await;
+    let mut step = bash_step("Secret", "echo \"token=#{Smtp.Password}\"\nsleep 300");
+    step.actions[0].properties.insert(
+        "Smtp.Password".into(),
+        PropertyValue::Sensitive(SensitiveValue::new("hunter2-secret")),
+    );
+    let (p, envs) = project_with(&t, "Mask", vec![step]).await;
+    let release = release_of(&t, &p).await;
+    let d = t
+        .client
+        .deployments(SPACE)
+        .create(&Deployment {
+            release_id: release.id.clone().unwrap(),
+            environment_id: envs[0].id.clone().unwrap(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let task_id = d.task_id.clone().unwrap();
+    // Wait for the line, then cancel.
+    for _ in 0..200 {
+        if t.client
+            .tasks()
+            .raw(&task_id)
+            .await
+            .unwrap()
+            .contains("token=")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = std::time::Instant::now();
+    t.client.tasks().cancel(&task_id).await.unwrap();
+    let task = wait(&t, &task_id).await;
+    assert_eq!(task.state, TaskState::Canceled);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let raw = t.client.tasks().raw(&task_id).await.unwrap();
+    assert!(raw.contains("token=********"), "{raw}");
+    assert!(!raw.contains("hunter2-secret"), "{raw}");
+}
