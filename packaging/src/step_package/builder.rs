@@ -20,6 +20,8 @@ pub struct StepDef {
     pub schema: Value,
     /// `migrations.json`.
     pub migrations: Option<Value>,
+    /// The executor `run.sh` (default: prints the invocation file).
+    pub script: Option<String>,
 }
 
 impl StepDef {
@@ -29,7 +31,14 @@ impl StepDef {
             id: id.into(),
             schema,
             migrations: None,
+            script: None,
         }
+    }
+
+    /// The same step with its own `run.sh` (it gets the invocation file as `$1`).
+    pub fn with_script(mut self, script: &str) -> StepDef {
+        self.script = Some(script.to_owned());
+        self
     }
 
     /// The same step with migrations.
@@ -76,7 +85,8 @@ pub fn step_package_zip(package_id: &str, version: &str, steps: &[StepDef]) -> V
             format!("{dir}/logo.svg"),
             b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec(),
         ));
-        files.push((format!("{dir}/run.sh"), b"#!/bin/sh\ncat \"$1\"\n".to_vec()));
+        let script = s.script.clone().unwrap_or_else(|| "#!/bin/sh\ncat \"$1\"\n".into());
+        files.push((format!("{dir}/run.sh"), script.into_bytes()));
     }
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for (name, bytes) in files {

@@ -755,7 +755,13 @@ async fn run_one(
         "Octopus.TentaclePackage" => ActionKind::Package,
         other if action.step_package_version.is_some() => {
             match crate::step_packages::launch::prepare(state, other, action, &work_dir).await {
-                Ok(launch) => ActionKind::StepPackage(launch),
+                Ok(mut launch) => {
+                    crate::step_packages::launch::resolve_sensitive_inputs(
+                        &mut launch.inputs,
+                        &mut secrets,
+                    );
+                    ActionKind::StepPackage(launch)
+                }
                 Err(msg) => return Outcome::Failed(msg),
             }
         }

@@ -93,7 +93,7 @@ pub async fn wait(t: &common::TestServer, task: &str) -> ServerTask {
         .unwrap()
 }
 
-async fn release_of(t: &common::TestServer, p: &Project) -> Release {
+pub async fn release_of(t: &common::TestServer, p: &Project) -> Release {
     t.client
         .releases(SPACE)
         .create(&Release {
@@ -270,4 +270,76 @@ async fn secrets_are_masked_and_cancel_kills_a_long_script() {
     let raw = t.client.tasks().raw(&task_id).await.unwrap();
     assert!(raw.contains("token=********"), "{raw}");
     assert!(!raw.contains("hunter2-secret"), "{raw}");
+}
+
+#[tokio::test]
+async fn a_step_package_step_runs_with_its_inputs_and_sets_outputs() {
+    use octopus_packaging::step_package::builder::{StepDef, step_package_zip};
+    use octopus_packaging::step_package::{TrustedAllowList, TrustedPackage};
+    let t = common::start_with(|c| {
+        c.trusted_step_packages = TrustedAllowList {
+            packages: vec![TrustedPackage {
+                id: "acme-run".into(),
+                versions: None,
+            }],
+        };
+    })
+    .await;
+    let schema = serde_json::json!({"type": "object", "properties": {
+        "greeting": {"type": "string"},
+        "token": {"type": "string"}
+    }});
+    // The executor reads its invocation file with sed (no jq on every machine).
+    let script = "#!/bin/sh\n\
+        g=$(sed -n 's/.*\"greeting\": *\"\\([^\"]*\\)\".*/\\1/p' \"$1\")\n\
+        tok=$(sed -n 's/.*\"token\": *\"\\([^\"]*\\)\".*/\\1/p' \"$1\")\n\
+        echo \"step says $g with $tok\"\n\
+        printf \"##octopus[setVariable name='%s' value='%s']\\n\" $(printf Greeted | base64) $(printf \"$g\" | base64)\n";
+    let zip = step_package_zip(
+        "acme-run",
+        "1.0.0",
+        &[StepDef::new("acme-echo", schema).with_script(script)],
+    );
+    t.client
+        .step_packages()
+        .upload("acme-run.1.0.0.zip", zip)
+        .await
+        .unwrap();
+    let mut a = Action {
+        name: "Echo".into(),
+        action_type: "acme-echo".into(),
+        step_package_version: Some("1.0.0".into()),
+        ..Action::default()
+    };
+    a.inputs = Some(serde_json::json!({
+        "greeting": "hello #{Octopus.Environment.Name}",
+        "token": {"HasValue": true, "NewValue": "tok-SECRET-9"}
+    }));
+    let echo = Step {
+        name: "Echo".into(),
+        actions: vec![a],
+        ..Step::default()
+    };
+    let (p, envs) = project_with(
+        &t,
+        "StepPkg",
+        vec![
+            echo,
+            bash_step(
+                "After",
+                "echo \"after: #{Octopus.Action[Echo].Output.Greeted}\"",
+            ),
+        ],
+    )
+    .await;
+    let release = release_of(&t, &p).await;
+    let task = deploy(&t, &release, &envs[0]).await;
+    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    assert_eq!(task.state, TaskState::Success, "{raw}");
+    assert!(
+        raw.contains("step says hello StepPkg-Dev with ********"),
+        "{raw}"
+    );
+    assert!(raw.contains("after: hello StepPkg-Dev"), "{raw}");
+    assert!(!raw.contains("tok-SECRET-9"), "{raw}");
 }
