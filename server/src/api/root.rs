@@ -54,6 +54,22 @@ const SCOPED: &[(&str, &str)] = &[
     ("PackageUpload", "packages/raw{?replace,overwriteMode}"),
     // PUT only: the environment IDs in their new order.
     ("EnvironmentSortOrder", "environments/sortorder"),
+    ("Releases", "releases{/id}{?skip,ignoreChannelRules,take,ids}"),
+    ("CreateReleaseCommandV1", "releases/create/v1"),
+    (
+        "Deployments",
+        "deployments{/id}{?skip,take,ids,projects,environments,channels}",
+    ),
+    (
+        "CreateDeploymentUntenantedCommandV1",
+        "deployments/create/untenanted/v1",
+    ),
+    (
+        "Tasks",
+        "tasks{/id}{?skip,active,environment,project,name,states,take,ids,partialName}",
+    ),
+    ("Channels", "channels{/id}{?skip,take,ids,partialName}"),
+    ("Variables", "variables{/id}{?ids}"),
 ];
 
 /// `GET /api`.
@@ -65,6 +81,7 @@ pub async fn root(State(st): State<AppState>) -> Json<RootDocument> {
         "/api/spaces{/id}{?skip,ids,take,partialName}".into(),
     );
     links.insert("SpaceHome".into(), "/api/{spaceId}".into());
+
     // Our extension: step packages are server-wide.
     links.insert("StepPackages".into(), "/api/steppackages{/id}".into());
     links.insert(
@@ -74,6 +91,12 @@ pub async fn root(State(st): State<AppState>) -> Json<RootDocument> {
     for (name, tail) in SCOPED {
         links.insert((*name).into(), format!("/api/{{spaceId}}/{tail}"));
     }
+    // Tasks are addressed without a space too (deployments link `/api/tasks/{id}`).
+    links.insert(
+        "Tasks".into(),
+        "/api/tasks{/id}{?skip,active,environment,project,name,states,take,ids,partialName,spaces}"
+            .into(),
+    );
     let mut doc = RootDocument {
         application: "Octopus Deploy".into(),
         version: VERSION.into(),
