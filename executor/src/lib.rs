@@ -95,13 +95,26 @@ pub enum ActionKind {
     Script,
     /// `Octopus.TentaclePackage`: extract, then PreDeploy/Deploy/PostDeploy scripts.
     Package,
-    /// A step-package step of our own format.
+    /// A step-package step (our format or Octopus's; [`StepPackageLaunch::contract`] says which).
     StepPackage(StepPackageLaunch),
+}
+
+/// Which executor contract a step package follows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StepContract {
+    /// Our format (docs/step-packages.md §5.5): the entrypoint gets the invocation file.
+    #[default]
+    Ours,
+    /// Octopus's format: a node CommonJS `executor.js` whose default export is called with
+    /// `{inputs, context}` by our bootstrapper.
+    Octopus,
 }
 
 /// How to launch a step-package step.
 #[derive(Debug, Clone)]
 pub struct StepPackageLaunch {
+    /// Which contract the step follows.
+    pub contract: StepContract,
     /// Directory of the step inside the extracted step package.
     pub step_dir: PathBuf,
     /// Launcher kind: `node`, `python`, `shell` or `executable`.

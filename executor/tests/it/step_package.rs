@@ -13,6 +13,7 @@ fn step(d: &Dirs, launcher: &str, entrypoint: &str, files: &[(&str, &str)]) -> A
         std::fs::write(&p, body).unwrap();
     }
     let mut run_ = d.action(ActionKind::StepPackage(StepPackageLaunch {
+        contract: Default::default(),
         step_dir,
         launcher: launcher.into(),
         entrypoint: entrypoint.into(),

@@ -63,6 +63,7 @@ pub async fn prepare(
             let meta: serde_json::Value = read_json(&step_dir.join("metadata.json"))?;
             if meta["id"].as_str() == Some(step.as_str()) {
                 return Ok(StepPackageLaunch {
+                    contract: octopus_executor::StepContract::Ours,
                     step_dir,
                     launcher: meta["launcher"]["kind"]
                         .as_str()
