@@ -163,7 +163,13 @@ pub fn now_iso8601() -> String {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = d.as_secs() as i64;
+    iso8601_from_ms(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A time given as milliseconds since the epoch, written as [`now_iso8601`] does
+/// (UTC, millisecond precision), so that stored times compare as text.
+pub fn iso8601_from_ms(ms: u64) -> String {
+    let secs = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -180,7 +186,7 @@ pub fn now_iso8601() -> String {
         rem / 3600,
         rem % 3600 / 60,
         rem % 60,
-        d.subsec_millis()
+        ms % 1000
     )
 }
 

@@ -103,6 +103,23 @@ fn create_tx(tx: &Connection, space: &str, mut d: Deployment) -> ApiResult<Deplo
             "octopus-lite has no deployment targets; SpecificMachineIds must be empty.",
         ));
     }
+    // Times are compared as text by the queue: store them in its UTC form.
+    for (field, time) in [
+        ("QueueTime", &mut d.queue_time),
+        ("QueueTimeExpiry", &mut d.queue_time_expiry),
+    ] {
+        match time.as_deref().map(str::trim) {
+            None | Some("") => *time = None,
+            Some(v) => {
+                let ms = tasks::parse_ms(v).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "{field}: '{v}' is not an ISO 8601 date and time."
+                    ))
+                })?;
+                *time = Some(crate::util::iso8601_from_ms(ms));
+            }
+        }
+    }
     let release: Release = documents::get(tx, Release::COLLECTION, space, &d.release_id)?
         .ok_or_else(|| ApiError::not_found("release", &d.release_id))?;
     let environment: Environment =
@@ -194,8 +211,8 @@ fn create_tx(tx: &Connection, space: &str, mut d: Deployment) -> ApiResult<Deplo
             arguments: args,
             project_id: Some(release.project_id.clone()),
             environment_id: Some(env_id),
-            queue_time: d.queue_time.clone().filter(|t| !t.is_empty()),
-            queue_time_expiry: d.queue_time_expiry.clone().filter(|t| !t.is_empty()),
+            queue_time: d.queue_time.clone(),
+            queue_time_expiry: d.queue_time_expiry.clone(),
         },
     )?;
     d.task_id = Some(task.id);

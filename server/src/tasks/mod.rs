@@ -206,23 +206,54 @@ pub fn recover(store: &Store, data_dir: &std::path::Path) -> ApiResult<usize> {
     Ok(running.len())
 }
 
-/// Milliseconds since the epoch of a time written by [`now_iso8601`] (or any
-/// `YYYY-MM-DDTHH:MM:SS[.fff]` UTC text).
+/// Milliseconds since the epoch of an ISO 8601 time as clients send it:
+/// `YYYY-MM-DDTHH:MM:SS`, an optional fraction of any length, then `Z`, an
+/// offset `±HH:MM` (or `±HHMM`) or nothing (UTC).
 pub fn parse_ms(t: &str) -> Option<u64> {
     let b = t.as_bytes();
-    if b.len() < 19 {
+    if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = t.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let ms = if b.get(19) == Some(&b'.') {
-        num(20..23).unwrap_or(0)
-    } else {
-        0
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut rest = &t[19..];
+    let mut ms = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let first3 = format!("{:0<3}", &frac[..digits.min(3)]);
+        ms = first3.parse::<i64>().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset_minutes = match rest {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let hm = rest[1..].replace(':', "");
+            if hm.len() != 4 || !hm.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let (oh, om) = (hm[..2].parse::<i64>().ok()?, hm[2..].parse::<i64>().ok()?);
+            sign * (oh * 60 + om)
+        }
     };
     let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + s;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset_minutes * 60;
     u64::try_from(secs * 1000 + ms).ok()
 }
 
@@ -303,6 +334,13 @@ mod tests {
     #[test]
     fn times_and_durations_read_as_octopus_shows_them() {
         assert_eq!(parse_ms("1970-01-01T00:00:01.500+00:00"), Some(1500));
+        assert_eq!(parse_ms("1970-01-01T01:00:01.5+01:00"), Some(1500));
+        assert_eq!(parse_ms("1969-12-31T23:00:01.5000000-01:00"), Some(1500));
+        assert_eq!(parse_ms("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(parse_ms("1970-01-01T00:00:01"), Some(1000));
+        assert_eq!(parse_ms("1970-01-01T01:30:01+0130"), Some(1000));
+        assert_eq!(parse_ms("tomorrow at noon"), None);
+        assert_eq!(parse_ms("2024-13-01T00:00:00Z"), None);
         assert_eq!(
             human_time("2017-03-20T21:00:00.000+00:00"),
             "Monday, March 20, 2017 9:00 PM"

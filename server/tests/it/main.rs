@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod deploy;
+mod deploy_flow;
 mod durability;
 mod feed_packages;
 mod limits;
