@@ -14,7 +14,8 @@
 //! | `bootstrap` | Bash/Python helper functions and the private variables file |
 //! | `script` | `Octopus.Script` |
 //! | `package` | extraction, referenced packages, `Octopus.TentaclePackage` |
-//! | `step_package` | step-package steps (invocation file, launchers) |
+//! | `step_package` | step-package steps (invocation file, launchers, the node bootstrapper for Octopus-format steps) |
+//! | [`migrate`] | an Octopus step package's `migration.js`, sandboxed in node |
 //!
 //! Behaviour worth knowing (and what is left out):
 //!
@@ -42,6 +43,7 @@ pub use octostache::Variables;
 
 mod bootstrap;
 pub mod mask;
+pub mod migrate;
 mod package;
 mod process;
 mod script;

@@ -1,7 +1,9 @@
-//! Step-package steps of our own format (docs/step-packages.md §5.5): write
-//! `<work_dir>/invocation.json`, then run the step's entrypoint through its launcher.
+//! Step-package steps (docs/step-packages.md §5.5): write `<work_dir>/invocation.json`, then
+//! run the step's entrypoint through its launcher; Octopus-format steps run `executor.js`
+//! through our node bootstrapper (`octopus_bootstrap.js`), which reads the same file.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use octostache::Variables;
@@ -11,7 +13,7 @@ use crate::bootstrap;
 use crate::package::{self, safe_component};
 use crate::process::{ProcessEnd, Session};
 use crate::script::{End, safe_relative};
-use crate::{ActionRun, Category, Outcome, StepPackageLaunch};
+use crate::{ActionRun, Category, Outcome, StepContract, StepPackageLaunch};
 
 /// Version of the invocation file's layout.
 pub const INVOCATION_FORMAT_VERSION: u32 = 1;
@@ -30,39 +32,15 @@ pub(crate) async fn run(
     launch: &StepPackageLaunch,
     session: &mut Session<'_>,
 ) -> End {
-    let entry = match resolve_entrypoint(&launch.step_dir, &launch.entrypoint) {
-        Ok(p) => p,
-        Err(e) => return End::failed(e),
-    };
-    let (program, mut args) = match launch.launcher.as_str() {
-        "node" => match session.find_program("node") {
-            Some(p) => (p, vec![entry.clone().into_os_string()]),
-            None => {
-                return End::failed(
-                    "This step needs Node.js: install `node` on the worker's PATH".to_string(),
-                );
-            }
+    let (program, mut args) = match launch.contract {
+        StepContract::Ours => match our_launcher(launch, session) {
+            Ok(p) => p,
+            Err(e) => return End::failed(e),
         },
-        "python" => match session.find_program("python3") {
-            Some(p) => (p, vec!["-u".into(), entry.clone().into_os_string()]),
-            None => {
-                return End::failed(
-                    "This step needs Python 3: install `python3` on the worker's PATH".to_string(),
-                );
-            }
+        StepContract::Octopus => match octopus_launcher(run, launch, session) {
+            Ok(p) => p,
+            Err(e) => return End::failed(e),
         },
-        "shell" => match session.find_program("sh") {
-            Some(p) => (p, vec![entry.clone().into_os_string()]),
-            None => {
-                return End::failed("This step needs a shell: install `sh` on the worker's PATH");
-            }
-        },
-        "executable" => (entry.clone(), Vec::new()),
-        other => {
-            return End::failed(format!(
-                "Unknown step-package launcher `{other}` (node, python, shell or executable)"
-            ));
-        }
     };
 
     // Referenced packages, by the referenceId the inputs use.
@@ -132,6 +110,9 @@ pub(crate) async fn run(
     args.push(path.clone().into_os_string());
     let end = session.run(&program, &args, &run.work_dir).await;
     let _ = std::fs::remove_file(&path);
+    if launch.contract == StepContract::Octopus {
+        let _ = std::fs::remove_file(run.work_dir.join(BOOTSTRAP_FILE));
+    }
     match end {
         ProcessEnd::Exited { code: 0, .. } => End {
             outcome: Outcome::Success,
@@ -156,6 +137,83 @@ pub(crate) async fn run(
         },
         ProcessEnd::NotStarted(msg) => End::failed(msg),
     }
+}
+
+/// Program and arguments (without the invocation file) for a step of our own format.
+fn our_launcher(
+    launch: &StepPackageLaunch,
+    session: &Session<'_>,
+) -> Result<(PathBuf, Vec<OsString>), String> {
+    let entry = resolve_entrypoint(&launch.step_dir, &launch.entrypoint)?;
+    Ok(match launch.launcher.as_str() {
+        "node" => match session.find_program("node") {
+            Some(p) => (p, vec![entry.into_os_string()]),
+            None => {
+                return Err("This step needs Node.js: install `node` on the worker's PATH".into());
+            }
+        },
+        "python" => match session.find_program("python3") {
+            Some(p) => (p, vec!["-u".into(), entry.into_os_string()]),
+            None => {
+                return Err(
+                    "This step needs Python 3: install `python3` on the worker's PATH".into(),
+                );
+            }
+        },
+        "shell" => match session.find_program("sh") {
+            Some(p) => (p, vec![entry.into_os_string()]),
+            None => return Err("This step needs a shell: install `sh` on the worker's PATH".into()),
+        },
+        "executable" => (entry, Vec::new()),
+        other => {
+            return Err(format!(
+                "Unknown step-package launcher `{other}` (node, python, shell or executable)"
+            ));
+        }
+    })
+}
+
+/// Our node bootstrapper for Octopus-format steps (see the file's header).
+const OCTOPUS_BOOTSTRAP: &str = include_str!("octopus_bootstrap.js");
+/// Where the bootstrapper is written in the work dir (removed after the run).
+const BOOTSTRAP_FILE: &str = ".octopus-node-bootstrap.js";
+/// The message when `node` is missing for an Octopus-format step.
+pub(crate) const NODE_MISSING: &str = "node (Node.js 18 or later) is not on PATH; install it (https://nodejs.org or the distribution's `nodejs` package) to run Octopus-format step packages";
+
+/// `node <bootstrapper> <step dir>` for an Octopus-format step; the bootstrapper is
+/// written into the work dir.
+fn octopus_launcher(
+    run: &ActionRun,
+    launch: &StepPackageLaunch,
+    session: &Session<'_>,
+) -> Result<(PathBuf, Vec<OsString>), String> {
+    if launch.launcher != "node" && !launch.launcher.is_empty() {
+        return Err(format!(
+            "Octopus-format step packages run with node; the launcher `{}` is not supported",
+            launch.launcher
+        ));
+    }
+    let entrypoint = match launch.entrypoint.trim().trim_start_matches("./") {
+        "" => "executor.js",
+        e => e,
+    };
+    if entrypoint != "executor.js" {
+        return Err(format!(
+            "Octopus-format step packages run `executor.js`; the entrypoint `{entrypoint}` is not supported"
+        ));
+    }
+    let entry = resolve_entrypoint(&launch.step_dir, entrypoint)?;
+    let step_dir = entry
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| launch.step_dir.clone());
+    let node = session
+        .find_program("node")
+        .ok_or_else(|| NODE_MISSING.to_string())?;
+    let boot = run.work_dir.join(BOOTSTRAP_FILE);
+    write_private(&boot, OCTOPUS_BOOTSTRAP.as_bytes(), run.run_as)
+        .map_err(|e| format!("Could not write the node bootstrapper: {e}"))?;
+    Ok((node, vec![boot.into_os_string(), step_dir.into_os_string()]))
 }
 
 /// The entrypoint inside `step_dir`; paths that leave it are refused.
