@@ -11,10 +11,12 @@
 //!   code, hands its outputs to the test, and destroys it when dropped, even when the
 //!   test fails or panics.
 
+mod deploy;
 mod fixture;
 mod proxy;
 mod step_package;
 
+pub use deploy::Deployed;
 pub use fixture::{Cloud, Fixture};
 pub use proxy::{Hook, Proxy};
 pub use step_package::{StepDef, TRUSTED, step_package_zip};
@@ -308,6 +310,7 @@ pub struct Step {
     expect_non_empty_plan: bool,
     before: Option<Check>,
     plan_only: Option<regex_lite::Regex>,
+    deploy: Option<deploy::DeploySpec>,
 }
 
 impl Step {
@@ -331,7 +334,40 @@ impl Step {
             expect_non_empty_plan: false,
             before: None,
             plan_only: None,
+            deploy: None,
         }
+    }
+
+    /// Releases and deploys the applied project `project` (a state address such as
+    /// `octopus_project.app`) to the applied environment `environment`, waits, and
+    /// expects the task to succeed (see [`Step::expect_task`], [`Step::check_deployment`]).
+    pub fn deploy(project: &str, environment: &str) -> Step {
+        Step {
+            config: None,
+            deploy: Some(deploy::DeploySpec {
+                project: project.into(),
+                environment: environment.into(),
+                expect: octopus_client::model::TaskState::Success,
+                checks: Vec::new(),
+            }),
+            ..Step::config("")
+        }
+    }
+
+    /// For a deploy step: the state the task must end in.
+    pub fn expect_task(mut self, state: octopus_client::model::TaskState) -> Step {
+        if let Some(d) = &mut self.deploy {
+            d.expect = state;
+        }
+        self
+    }
+
+    /// For a deploy step: a check on what the deployment did (log, output variables).
+    pub fn check_deployment(mut self, f: impl Fn(&Deployed) + 'static) -> Step {
+        if let Some(d) = &mut self.deploy {
+            d.checks.push(Box::new(f));
+        }
+        self
     }
 
     /// Imports `address` by the `id` in its applied state into a fresh state and
@@ -441,6 +477,8 @@ impl TestCase {
                     Ok(false) => panic!("step {n}: expected changes, the plan is empty"),
                     Err(r) => panic!("step {n}: plan failed:\n{}", r.output()),
                 }
+            } else if let Some(spec) = &step.deploy {
+                ctx.run_deploy(spec, n);
             } else if let Some((address, id)) = &step.import {
                 import_and_compare(ctx, address, id.as_deref(), &step.import_ignores, n);
             } else if let Some(config) = &step.config {

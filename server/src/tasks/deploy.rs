@@ -27,6 +27,10 @@ use crate::api::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::store::documents::{self, NO_SPACE};
 
+/// Start of the verbose log line recording an output variable:
+/// `Output variable Octopus.Action[<action>].Output.<name> = <value>`.
+pub const OUTPUT_LINE: &str = "Output variable ";
+
 /// The built-in feed's ID.
 pub const BUILTIN_FEED: &str = "feeds-builtin";
 
@@ -806,10 +810,16 @@ async fn run_one(
         if o.sensitive && !o.value.is_empty() {
             masks.push(o.value.clone());
         }
-        outputs.set(
-            format!("Octopus.Action[{}].Output.{}", action.name, o.name),
-            &o.value,
+        let name = format!("Octopus.Action[{}].Output.{}", action.name, o.name);
+        // One verbose line per output variable (masked like every line), so logs show
+        // what later steps see; the acceptance harness reads outputs from these lines.
+        let shown = mask(&o.value, &masks);
+        shared.log.lock().unwrap_or_else(|e| e.into_inner()).line(
+            node,
+            "Verbose",
+            &format!("{OUTPUT_LINE}{name} = {shown}"),
         );
+        outputs.set(name, &o.value);
     }
     result.outcome
 }
