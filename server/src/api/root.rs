@@ -54,7 +54,10 @@ const SCOPED: &[(&str, &str)] = &[
     ("PackageUpload", "packages/raw{?replace,overwriteMode}"),
     // PUT only: the environment IDs in their new order.
     ("EnvironmentSortOrder", "environments/sortorder"),
-    ("Releases", "releases{/id}{?skip,ignoreChannelRules,take,ids}"),
+    (
+        "Releases",
+        "releases{/id}{?skip,ignoreChannelRules,take,ids}",
+    ),
     ("CreateReleaseCommandV1", "releases/create/v1"),
     (
         "Deployments",
