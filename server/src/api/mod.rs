@@ -14,6 +14,7 @@ mod root;
 mod spaces;
 mod step_packages;
 mod unknown;
+mod variables;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
@@ -26,6 +27,10 @@ use octopus_client::model::{Environment, Feed, Lifecycle, Project, ProjectGroup,
 pub use crud::{ApiResource, Served, create_tx};
 pub use spaces::ensure_default_space as spaces_seed;
 pub use unknown::{MAX_UNKNOWN_BYTES, MAX_UNKNOWN_FIELDS, UnknownFields};
+pub use variables::{
+    FROZEN_MESSAGE, SCOPE_KINDS, STALE_MESSAGE, VARIABLE_TYPES, load_variables_for_run,
+    snapshot_variable_set,
+};
 
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
@@ -185,6 +190,7 @@ pub fn router(state: AppState) -> Router {
     r = crud_routes::<Feed>(r);
     r = feed_packages::routes(r);
     r = processes::routes(r);
+    r = variables::routes(r);
     r = packages::routes(r);
     r = step_packages::routes(r);
     let limit = state.max_body_bytes;

@@ -1,5 +1,5 @@
-//! Projects: defaults for group and lifecycle; the deployment process is
-//! created and deleted in the same transaction as its project.
+//! Projects: defaults for group and lifecycle; the deployment process and the
+//! variable set are created and deleted in the same transaction as their project.
 
 use octopus_client::model::{DeploymentProcess, Lifecycle, Links, Project, ProjectGroup, Resource};
 use rusqlite::Connection;
@@ -142,7 +142,8 @@ impl ApiResource for Project {
             &id,
             None,
             &process,
-        )
+        )?;
+        super::variables::create_for_project(tx, space, &process.project_id)
     }
     fn before_delete(&self, tx: &Connection, space: &str) -> ApiResult<()> {
         let id = self
@@ -150,13 +151,17 @@ impl ApiResource for Project {
             .clone()
             .ok_or_else(|| ApiError::internal("project without process"))?;
         documents::delete(tx, DeploymentProcess::COLLECTION, space, &id)?;
-        Ok(())
+        super::variables::delete_for_project(tx, space, self.id.as_deref().unwrap_or_default())
     }
     fn extra_links(&self, space: &str, links: &mut Links) {
         if let Some(id) = &self.id {
             links.insert(
                 "DeploymentProcess".into(),
                 format!("/api/{space}/projects/{id}/deploymentprocesses"),
+            );
+            links.insert(
+                "Variables".into(),
+                format!("/api/{space}/variables/variableset-{id}"),
             );
             links.insert("Web".into(), format!("/app#/{space}/projects/{id}"));
         }
