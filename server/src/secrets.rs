@@ -396,7 +396,8 @@ pub fn seal_variables(key: &MasterKey, set: &mut Value) -> ApiResult<usize> {
         if !is_sensitive_variable(var) {
             continue;
         }
-        if let Some(plain) = var.remove("Value").filter(|v| !v.is_null()) {
+        if var.get("Value").is_some_and(|v| !v.is_null()) {
+            let plain = var.remove("Value").unwrap_or(Value::Null);
             let text = serde_json::to_vec(&plain).map_err(ApiError::internal)?;
             var.insert(ENCRYPTED_FIELD.into(), Value::String(key.seal(&text)));
             n += 1;
