@@ -61,9 +61,7 @@ impl Variables<'_> {
     /// The sets with these IDs (`GET /variables?ids=`; missing ones are left out).
     pub async fn list(&self, ids: &[String]) -> Result<Vec<VariableSet>, Error> {
         let path = format!("/api/{}/variables", segment(&self.space_id));
-        self.client
-            .get_json(&path, &[("ids", ids.join(","))])
-            .await
+        self.client.get_json(&path, &[("ids", ids.join(","))]).await
     }
 
     /// Replaces the whole set and returns it as stored. `Version` must be the one last

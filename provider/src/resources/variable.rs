@@ -53,7 +53,8 @@ pub struct VariableModel {
     /// The value of a `String` variable.
     #[tf(optional)]
     pub value: Val<String>,
-    /// The value of a `Sensitive` variable: sent to the server, never read back.
+    /// The value of a `Sensitive` variable: sent to the server, never read back (the
+    /// state keeps the configured one; a change made outside Terraform cannot be seen).
     #[tf(optional, sensitive)]
     pub sensitive_value: Val<String>,
     /// Free-text description.
@@ -65,7 +66,8 @@ pub struct VariableModel {
     pub scope: Val<ScopeModel>,
 }
 
-/// A variable's scope.
+/// Where the value applies; everywhere when left out. Values of one kind are
+/// alternatives, kinds all apply (environment A or B, and role `web`).
 #[derive(Model, Clone, Debug, PartialEq)]
 pub struct ScopeModel {
     /// Environment IDs.
