@@ -253,6 +253,14 @@ impl Client {
         }
     }
 
+    /// Variable sets of a space (a project's variables and release snapshots of them).
+    pub fn variables(&self, space_id: &str) -> crate::Variables<'_> {
+        crate::Variables {
+            client: self,
+            space_id: space_id.to_owned(),
+        }
+    }
+
     /// Step packages of octopus-lite (`/api/steppackages`, server-wide).
     pub fn step_packages(&self) -> crate::step_packages::StepPackages<'_> {
         crate::step_packages::StepPackages { client: self }

@@ -22,6 +22,8 @@ mod packages;
 mod retry;
 #[cfg(feature = "http")]
 pub mod step_packages;
+#[cfg(feature = "http")]
+mod variables;
 
 pub use model::Named;
 
@@ -37,3 +39,5 @@ pub use error::Error;
 pub use feed_packages::{FeedPackages, VersionQuery};
 #[cfg(feature = "http")]
 pub use packages::{OverwriteMode, PackageListOptions, Packages, Uploaded};
+#[cfg(feature = "http")]
+pub use variables::{MAX_MODIFY_ATTEMPTS, ModifyError, Variables};

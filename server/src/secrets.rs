@@ -6,7 +6,9 @@
 //! values are the `{"HasValue", "NewValue"[, "Hint"]}` objects of the documents
 //! that can hold them ([`SECRET_KINDS`]: feed `Password`, `SecretKey`,
 //! `ServiceAccountJsonKey`, sensitive step and action properties, sensitive
-//! step-package inputs). At rest their `NewValue` is replaced by
+//! step-package inputs), and the `Value` of sensitive variables in variable sets
+//! (`IsSensitive` or `Type = Sensitive`; see [`seal_variables`]). At rest their
+//! `NewValue` (a variable's `Value`) is replaced by
 //! `"EncryptedValue": "v1.<base64url(nonce ‖ ciphertext ‖ tag)>"`, sealed with
 //! AES-256-GCM-SIV (aws-lc-rs) under a random 96-bit nonce; the plaintext is
 //! the value's JSON text, so any JSON type round-trips.
@@ -35,7 +37,10 @@ use crate::error::{ApiError, ApiResult};
 pub const MASTER_KEY_FILE: &str = "master-key";
 
 /// Document kinds whose sensitive values are encrypted.
-pub const SECRET_KINDS: &[&str] = &["feeds", "deploymentprocesses"];
+pub const SECRET_KINDS: &[&str] = &["feeds", "deploymentprocesses", VARIABLES_KIND];
+
+/// The document kind of variable sets, whose sensitive variables' `Value`s are sealed.
+pub const VARIABLES_KIND: &str = "variables";
 
 /// The field an encrypted value is stored under, instead of `NewValue`.
 pub const ENCRYPTED_FIELD: &str = "EncryptedValue";
@@ -362,17 +367,94 @@ pub fn open_value(key: &MasterKey, v: &mut Value) -> Result<(), Undecryptable> {
     }
 }
 
+/// Whether a variable (an object of a set's `Variables`) holds a secret.
+fn is_sensitive_variable(o: &Map<String, Value>) -> bool {
+    o.get("IsSensitive").and_then(Value::as_bool) == Some(true)
+        || o.get("Type").and_then(Value::as_str) == Some("Sensitive")
+}
+
+/// Seals the `Value` of every sensitive variable of a variable set document: it is
+/// removed and its encryption (of the value's JSON text) stored as `EncryptedValue`.
+/// A variable carrying an `EncryptedValue` this key did not make is refused (the
+/// store only ever holds decrypted variables in memory, so one there came from a
+/// client). Returns how many were sealed.
+pub fn seal_variables(key: &MasterKey, set: &mut Value) -> ApiResult<usize> {
+    let Some(vars) = set.get_mut("Variables").and_then(Value::as_array_mut) else {
+        return Ok(0);
+    };
+    let mut n = 0;
+    for var in vars.iter_mut().filter_map(Value::as_object_mut) {
+        if let Some(sealed) = var.get(ENCRYPTED_FIELD) {
+            let genuine = sealed.as_str().and_then(|s| key.open(s)).is_some();
+            if !genuine {
+                return Err(ApiError::bad_request(format!(
+                    "Variables: {ENCRYPTED_FIELD} is reserved for secrets the server stores; send a sensitive variable's secret as its Value."
+                )));
+            }
+            continue;
+        }
+        if !is_sensitive_variable(var) {
+            continue;
+        }
+        if var.get("Value").is_some_and(|v| !v.is_null()) {
+            let plain = var.remove("Value").unwrap_or(Value::Null);
+            let text = serde_json::to_vec(&plain).map_err(ApiError::internal)?;
+            var.insert(ENCRYPTED_FIELD.into(), Value::String(key.seal(&text)));
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Restores the `Value` of every sealed variable of a variable set document.
+pub fn open_variables(key: &MasterKey, set: &mut Value) -> Result<(), Undecryptable> {
+    let Some(vars) = set.get_mut("Variables").and_then(Value::as_array_mut) else {
+        return Ok(());
+    };
+    for var in vars.iter_mut().filter_map(Value::as_object_mut) {
+        if let Some(sealed) = var.remove(ENCRYPTED_FIELD) {
+            let plain = sealed
+                .as_str()
+                .and_then(|s| key.open(s))
+                .ok_or(Undecryptable)?;
+            let value: Value = serde_json::from_slice(&plain).map_err(|_| Undecryptable)?;
+            var.insert("Value".into(), value);
+        }
+    }
+    Ok(())
+}
+
+/// Seals every secret of a stored document of `kind`: the sensitive-value objects
+/// ([`seal_value`]) and, in variable sets, sensitive variables ([`seal_variables`]).
+pub fn seal_document(kind: &str, key: &MasterKey, v: &mut Value) -> ApiResult<usize> {
+    let mut n = seal_value(key, v)?;
+    if kind == VARIABLES_KIND {
+        n += seal_variables(key, v)?;
+    }
+    Ok(n)
+}
+
+/// Opens every secret [`seal_document`] sealed.
+pub fn open_document(kind: &str, key: &MasterKey, v: &mut Value) -> Result<(), Undecryptable> {
+    open_value(key, v)?;
+    if kind == VARIABLES_KIND {
+        open_variables(key, v)?;
+    }
+    Ok(())
+}
+
 /// The stored JSON of a document of `kind`: sensitive values sealed.
 pub fn encode_document<T: serde::Serialize>(kind: &str, doc: &T) -> ApiResult<String> {
     let text = serde_json::to_string(doc).map_err(ApiError::internal)?;
-    if !holds_secrets(kind)
-        || !(text.contains("\"NewValue\"") || text.contains(&format!("\"{ENCRYPTED_FIELD}\"")))
-    {
+    let may_hold = text.contains("\"NewValue\"")
+        || text.contains(&format!("\"{ENCRYPTED_FIELD}\""))
+        || (kind == VARIABLES_KIND && text.contains("\"Variables\""));
+    if !holds_secrets(kind) || !may_hold {
         return Ok(text);
     }
     let mut v: Value = serde_json::from_str(&text).map_err(ApiError::internal)?;
     let key = active_key()?;
-    seal_value(&key, &mut v)?;
+    seal_document(kind, &key, &mut v)?;
     serde_json::to_string(&v).map_err(ApiError::internal)
 }
 
@@ -388,7 +470,7 @@ pub fn decode_document<T: serde::de::DeserializeOwned>(
     }
     let mut v: Value = serde_json::from_str(body).map_err(corrupt)?;
     let key = active_key()?;
-    open_value(&key, &mut v).map_err(|Undecryptable| {
+    open_document(kind, &key, &mut v).map_err(|Undecryptable| {
         ApiError::internal(format!(
             "a sensitive value of {kind} {id} could not be decrypted with the master key"
         ))
@@ -402,17 +484,17 @@ pub fn decode_document<T: serde::de::DeserializeOwned>(
 pub fn encrypt_stored(tx: &rusqlite::Transaction<'_>, key: &MasterKey) -> rusqlite::Result<()> {
     let mut sealed = 0usize;
     let kinds = serde_json::to_string(SECRET_KINDS).unwrap_or_default();
-    let rows: Vec<(i64, String)> = tx
+    let rows: Vec<(i64, String, String)> = tx
         .prepare(
-            "SELECT rowid, body FROM documents WHERE kind IN (SELECT value FROM json_each(?1))",
+            "SELECT rowid, kind, body FROM documents WHERE kind IN (SELECT value FROM json_each(?1))",
         )?
-        .query_map([kinds], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([kinds], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    for (rowid, body) in rows {
+    for (rowid, kind, body) in rows {
         let Ok(mut v) = serde_json::from_str::<Value>(&body) else {
             continue;
         };
-        let n = seal_value(key, &mut v).map_err(|e| startup_error(e.message))?;
+        let n = seal_document(&kind, key, &mut v).map_err(|e| startup_error(e.message))?;
         if n > 0 {
             let body = serde_json::to_string(&v).map_err(|e| startup_error(e.to_string()))?;
             tx.execute(
@@ -503,6 +585,36 @@ mod tests {
         assert_eq!(seal_value(&k, &mut v).unwrap(), 0);
         open_value(&k, &mut v).unwrap();
         assert_eq!(v, original);
+    }
+
+    #[test]
+    fn sensitive_variables_are_sealed_and_plain_ones_kept() {
+        let k = key();
+        let original = serde_json::json!({
+            "Id": "variableset-Projects-1",
+            "Variables": [
+                {"Id": "a", "Name": "Db.Password", "Type": "Sensitive", "IsSensitive": true, "Value": "VARSECRET-1"},
+                {"Id": "b", "Name": "Legacy", "Type": "String", "IsSensitive": true, "Value": "VARSECRET-2"},
+                {"Id": "c", "Name": "Url", "Type": "String", "IsSensitive": false, "Value": "https://shown"},
+                {"Id": "d", "Name": "Empty", "Type": "Sensitive", "IsSensitive": true, "Value": null}
+            ]
+        });
+        let mut v = original.clone();
+        assert_eq!(seal_document(VARIABLES_KIND, &k, &mut v).unwrap(), 2);
+        let text = v.to_string();
+        assert!(!text.contains("VARSECRET"), "{text}");
+        assert!(text.contains("https://shown"), "{text}");
+        assert_eq!(v["Variables"][3]["Value"], Value::Null);
+        // Sealing again changes nothing; other kinds leave variables alone.
+        assert_eq!(seal_document(VARIABLES_KIND, &k, &mut v).unwrap(), 0);
+        let mut other = original.clone();
+        assert_eq!(seal_document("feeds", &k, &mut other).unwrap(), 0);
+        open_document(VARIABLES_KIND, &k, &mut v).unwrap();
+        assert_eq!(v, original);
+        // A client cannot smuggle in an encrypted value.
+        let mut forged =
+            serde_json::json!({"Variables": [{"Name": "x", "EncryptedValue": "v1.AAAA"}]});
+        assert_eq!(seal_variables(&k, &mut forged).unwrap_err().status, 400);
     }
 
     #[test]

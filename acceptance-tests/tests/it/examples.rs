@@ -161,7 +161,20 @@ fn resource_examples_apply_and_import() {
         assert!(documented_id.contains('-'), "{line}");
         write_example_files(&ctx, &example);
         // What an import cannot know: secrets the server never returns, local paths.
-        let import = Step::import(&address).ignoring(&["password", "secret_key", "source"]);
+        let ignored = ["password", "secret_key", "source", "sensitive_value"];
+        // Variables are imported as <owner_id>:<variable_id>.
+        let import = if documented_id.contains(':') {
+            Step::import_with(&address, |a| {
+                format!(
+                    "{}:{}",
+                    a["owner_id"].as_str().expect("owner_id in state"),
+                    a["id"].as_str().expect("id in state")
+                )
+            })
+        } else {
+            Step::import(&address)
+        };
+        let import = import.ignoring(&ignored);
         TestCase::new(vec![Step::config(&example), import]).run(&ctx);
     }
 }

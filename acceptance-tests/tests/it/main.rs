@@ -15,3 +15,4 @@ mod package_versions;
 mod project;
 mod space;
 mod step_package;
+mod variable;

@@ -80,6 +80,52 @@ pub struct Variable {
     pub extra: Extra,
 }
 
+impl VariableSet {
+    /// The ID of the set a project (or library variable set) owns: `variableset-<OwnerId>`.
+    pub fn id_for_owner(owner_id: &str) -> String {
+        format!("variableset-{owner_id}")
+    }
+
+    /// Whether `id` names a frozen snapshot (`variableset-Projects-1-s-1-ABCDE`), which
+    /// cannot be modified.
+    pub fn is_snapshot_id(id: &str) -> bool {
+        id.contains("-s-")
+    }
+
+    /// The variable with this `Id`.
+    pub fn variable(&self, id: &str) -> Option<&Variable> {
+        self.variables.iter().find(|v| v.id.as_deref() == Some(id))
+    }
+}
+
+impl Variable {
+    /// A variable of type `String` (not sensitive) with this name and value.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            value: Some(value.into()),
+            r#type: string_type(),
+            is_editable: true,
+            ..Self::default()
+        }
+    }
+
+    /// A sensitive variable (`Type = Sensitive`) with this name and secret.
+    pub fn sensitive(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            r#type: "Sensitive".into(),
+            is_sensitive: true,
+            ..Self::new(name, value)
+        }
+    }
+
+    /// Whether the value is a secret (never returned by the server): `IsSensitive`, or
+    /// `Type = Sensitive`.
+    pub fn is_secret(&self) -> bool {
+        self.is_sensitive || self.r#type == "Sensitive"
+    }
+}
+
 fn string_type() -> String {
     "String".into()
 }

@@ -8,6 +8,7 @@ mod package;
 mod project;
 mod space;
 mod step_package;
+mod variable;
 
 use crate::Octopus;
 use api::ApiResource;
@@ -17,6 +18,7 @@ pub use deployment_process::{ProcessModel, StepCatalog};
 pub use environment::EnvironmentModel;
 pub use project::ProjectModel;
 pub use space::SpaceModel;
+pub use variable::{ScopeModel, VariableModel};
 
 /// Every resource type of the provider.
 pub fn all() -> Vec<Box<dyn ErasedResource<Octopus>>> {
@@ -27,6 +29,7 @@ pub fn all() -> Vec<Box<dyn ErasedResource<Octopus>>> {
         resource(deployment_process::ProcessResource),
         resource(package::PackageResource),
         resource(step_package::StepPackageResource),
+        resource(variable::VariableResource),
     ];
     all.extend(feeds::resources());
     all

@@ -17,6 +17,7 @@ mod spaces;
 mod step_packages;
 mod tasks;
 mod unknown;
+mod variables;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
@@ -29,6 +30,10 @@ use octopus_client::model::{Environment, Feed, Lifecycle, Project, ProjectGroup,
 pub use crud::{ApiResource, Served, create_tx};
 pub use spaces::ensure_default_space as spaces_seed;
 pub use unknown::{MAX_UNKNOWN_BYTES, MAX_UNKNOWN_FIELDS, UnknownFields};
+pub use variables::{
+    FROZEN_MESSAGE, SCOPE_KINDS, STALE_MESSAGE, VARIABLE_TYPES, load_variables_for_run,
+    snapshot_variable_set,
+};
 
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
@@ -196,6 +201,7 @@ pub fn router(state: AppState) -> Router {
     r = crud_routes::<Feed>(r);
     r = feed_packages::routes(r);
     r = processes::routes(r);
+    r = variables::routes(r);
     r = packages::routes(r);
     r = step_packages::routes(r);
     r = releases::routes(r);
@@ -215,16 +221,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
-}
-
-/// A variable set with its sensitive values readable, for running a deployment
-/// (never served).
-pub fn variables_for_run(
-    conn: &rusqlite::Connection,
-    space: &str,
-    id: &str,
-) -> ApiResult<Option<octopus_client::model::VariableSet>> {
-    crate::store::documents::get(conn, "variables", space, id)
 }
 
 async fn not_found() -> ApiError {

@@ -1,5 +1,5 @@
-//! Projects: defaults for group and lifecycle; the deployment process is
-//! created and deleted in the same transaction as its project.
+//! Projects: defaults for group and lifecycle; the deployment process and the
+//! variable set are created and deleted in the same transaction as their project.
 
 use octopus_client::model::{DeploymentProcess, Lifecycle, Links, Project, ProjectGroup, Resource};
 use rusqlite::Connection;
@@ -144,7 +144,7 @@ impl ApiResource for Project {
             &process,
         )?;
         super::releases::create_default_channel(tx, space, &process.project_id)?;
-        Ok(())
+        super::variables::create_for_project(tx, space, &process.project_id)
     }
     fn before_delete(&self, tx: &Connection, space: &str) -> ApiResult<()> {
         let id = self
@@ -152,14 +152,19 @@ impl ApiResource for Project {
             .clone()
             .ok_or_else(|| ApiError::internal("project without process"))?;
         documents::delete(tx, DeploymentProcess::COLLECTION, space, &id)?;
-        super::releases::delete_project_history(tx, space, self.id.as_deref().unwrap_or_default())?;
-        Ok(())
+        let project = self.id.as_deref().unwrap_or_default();
+        super::releases::delete_project_history(tx, space, project)?;
+        super::variables::delete_for_project(tx, space, project)
     }
     fn extra_links(&self, space: &str, links: &mut Links) {
         if let Some(id) = &self.id {
             links.insert(
                 "DeploymentProcess".into(),
                 format!("/api/{space}/projects/{id}/deploymentprocesses"),
+            );
+            links.insert(
+                "Variables".into(),
+                format!("/api/{space}/variables/variableset-{id}"),
             );
             links.insert("Web".into(), format!("/app#/{space}/projects/{id}"));
         }

@@ -487,27 +487,24 @@ pub fn create_release(tx: &Connection, space: &str, new: NewRelease) -> ApiResul
         None,
         &snap,
     )?;
-    // The variable snapshot.
-    let variable_snapshot = format!("variableset-{project_id}{SNAPSHOT_MARK}{n}-{suffix}");
-    let set_id = project
-        .variable_set_id
-        .clone()
-        .unwrap_or_else(|| format!("variableset-{project_id}"));
-    let mut set: VariableSet = documents::get(tx, VariableSet::COLLECTION, space, &set_id)?
-        .unwrap_or_else(|| VariableSet {
-            owner_id: project_id.clone(),
-            ..Default::default()
-        });
-    set.id = Some(variable_snapshot.clone());
-    set.space_id = Some(space.to_owned());
-    documents::insert(
-        tx,
-        VariableSet::COLLECTION,
-        space,
-        &variable_snapshot,
-        None,
-        &set,
-    )?;
+    // The variable snapshot (an empty one for projects older than variable sets).
+    let snapshot_no: u64 = n.parse().unwrap_or(0);
+    let variable_snapshot =
+        match crate::api::snapshot_variable_set(tx, space, &project_id, snapshot_no) {
+            Ok(id) => id,
+            Err(e) if e.status == StatusCode::NOT_FOUND => {
+                let id = format!("variableset-{project_id}{SNAPSHOT_MARK}{n}-{suffix}");
+                let set = VariableSet {
+                    id: Some(id.clone()),
+                    space_id: Some(space.to_owned()),
+                    owner_id: project_id.clone(),
+                    ..Default::default()
+                };
+                documents::insert(tx, VariableSet::COLLECTION, space, &id, None, &set)?;
+                id
+            }
+            Err(e) => return Err(e),
+        };
     let release = Release {
         id: Some(id.clone()),
         space_id: Some(space.to_owned()),

@@ -42,6 +42,7 @@ const SCOPED: &[(&str, &str)] = &[
         "DeploymentProcesses",
         "deploymentprocesses{/id}{?skip,take,ids}",
     ),
+    ("Variables", "variables{/id}{?ids}"),
     (
         "Feeds",
         "feeds{/id}{?skip,take,ids,partialName,feedType,name}",

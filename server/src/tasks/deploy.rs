@@ -84,8 +84,10 @@ fn load(conn: &Connection, task: &ServerTask) -> ApiResult<Plan> {
         .iter()
         .chain(release.project_variable_set_snapshot_id.iter());
     for id in set_ids {
-        if let Some(set) = crate::api::variables_for_run(conn, sp, id)? {
-            variables.push(set);
+        match crate::api::load_variables_for_run(conn, sp, id) {
+            Ok(set) => variables.push(set),
+            Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(Plan {

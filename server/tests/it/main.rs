@@ -16,3 +16,4 @@ mod process;
 mod secrets;
 mod step_package_uninstall;
 mod step_packages;
+mod variables;
