@@ -101,8 +101,16 @@ pub(crate) async fn run(
     if let Err(e) = write_private(&path, &bytes, run.run_as) {
         return End::failed(format!("Could not write the invocation file: {e}"));
     }
+    if launch.contract == StepContract::Octopus {
+        let boot = run.work_dir.join(BOOTSTRAP_FILE);
+        if let Err(e) = write_private(&boot, OCTOPUS_BOOTSTRAP.as_bytes(), run.run_as) {
+            let _ = std::fs::remove_file(&path);
+            return End::failed(format!("Could not write the node bootstrapper: {e}"));
+        }
+    }
     if let Err(e) = bootstrap::chown_tree(&run.work_dir, run.run_as) {
         let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(run.work_dir.join(BOOTSTRAP_FILE));
         return End::failed(format!(
             "Could not give the work dir to the step's user: {e}"
         ));
@@ -180,8 +188,8 @@ const BOOTSTRAP_FILE: &str = ".octopus-node-bootstrap.js";
 /// The message when `node` is missing for an Octopus-format step.
 pub(crate) const NODE_MISSING: &str = "node (Node.js 18 or later) is not on PATH; install it (https://nodejs.org or the distribution's `nodejs` package) to run Octopus-format step packages";
 
-/// `node <bootstrapper> <step dir>` for an Octopus-format step; the bootstrapper is
-/// written into the work dir.
+/// `node <bootstrapper> <step dir>` for an Octopus-format step (the bootstrapper lives in
+/// the work dir).
 fn octopus_launcher(
     run: &ActionRun,
     launch: &StepPackageLaunch,
@@ -210,9 +218,8 @@ fn octopus_launcher(
     let node = session
         .find_program("node")
         .ok_or_else(|| NODE_MISSING.to_string())?;
+    // Written just before the run (see `run`).
     let boot = run.work_dir.join(BOOTSTRAP_FILE);
-    write_private(&boot, OCTOPUS_BOOTSTRAP.as_bytes(), run.run_as)
-        .map_err(|e| format!("Could not write the node bootstrapper: {e}"))?;
     Ok((node, vec![boot.into_os_string(), step_dir.into_os_string()]))
 }
 
