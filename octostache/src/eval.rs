@@ -11,6 +11,9 @@ const MAX_DEPTH: usize = 32;
 /// Bytes substituted in one evaluation beyond the template's own size, so
 /// self-doubling definitions (`A1 = #{A0}#{A0}`, ...) stop instead of eating memory.
 const OUTPUT_BUDGET: usize = 64 << 20;
+/// Templated values evaluated in one evaluation. Values are memoised, but not
+/// inside loops or after a cycle/depth cut-off, so this bounds the worst case.
+const MAX_VALUE_EVALUATIONS: u32 = 100_000;
 
 /// What a loop variable stands for.
 enum Binding {
@@ -49,6 +52,7 @@ pub(crate) struct Evaluator<'v> {
     cycles: u64,
     produced: usize,
     budget: usize,
+    evaluations: u32,
     /// Source text of tokens left as written, first occurrence order.
     pub missing: Vec<String>,
 }
@@ -63,6 +67,7 @@ impl<'v> Evaluator<'v> {
             cycles: 0,
             produced: 0,
             budget: OUTPUT_BUDGET.saturating_add(template_len),
+            evaluations: 0,
             missing: Vec::new(),
         }
     }
@@ -309,7 +314,10 @@ impl<'v> Evaluator<'v> {
         if !raw.contains("#{") {
             return Some(raw.to_owned());
         }
-        if self.stack.len() >= MAX_DEPTH || self.stack.contains(&key) {
+        if self.stack.len() >= MAX_DEPTH
+            || self.evaluations >= MAX_VALUE_EVALUATIONS
+            || self.stack.contains(&key)
+        {
             self.cycles += 1;
             return None;
         }
@@ -317,6 +325,7 @@ impl<'v> Evaluator<'v> {
         if memoable && let Some(v) = self.memo.get(&key) {
             return Some(v.clone());
         }
+        self.evaluations += 1;
         let t = parser::parse(raw);
         let before = self.cycles;
         self.stack.push(key);

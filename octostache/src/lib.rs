@@ -14,6 +14,8 @@ mod eval;
 mod filters;
 mod format;
 mod parser;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 

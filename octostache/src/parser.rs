@@ -9,6 +9,8 @@
 const MAX_EXPR_DEPTH: u32 = 16;
 /// Nested blocks (`if`/`unless`/`each`) in one template.
 const MAX_BLOCK_DEPTH: usize = 32;
+use std::collections::HashMap;
+
 /// Longest indexer text or `\"...\"` argument, so a stray `[` or quote
 /// cannot make every later token rescan the rest of a large input.
 const MAX_SCAN: usize = 4096;
@@ -127,11 +129,13 @@ pub(crate) fn parse(src: &str) -> Template {
 /// Parses a variable name into a path (no `#{}` indexers); `None` when the
 /// whole name is not a path.
 pub(crate) fn parse_name(name: &str) -> Option<Path> {
+    let pairs = bracket_pairs(name);
     let mut p = Cursor {
         s: name,
         pos: 0,
         depth: MAX_EXPR_DEPTH,
         keywords: false,
+        pairs: &pairs,
     };
     let path = p.symbol()?;
     p.skip_ws();
@@ -161,8 +165,27 @@ enum Head {
     Each(String, Path),
 }
 
+/// Each `[`'s matching `]`, found in one pass so that indexers never rescan.
+fn bracket_pairs(src: &str) -> HashMap<usize, usize> {
+    let mut pairs = HashMap::new();
+    let mut open = Vec::new();
+    for (i, b) in src.bytes().enumerate() {
+        match b {
+            b'[' => open.push(i),
+            b']' => {
+                if let Some(o) = open.pop() {
+                    pairs.insert(o, i);
+                }
+            }
+            _ => {}
+        }
+    }
+    pairs
+}
+
 fn tokenize(src: &str) -> Vec<Tok> {
     let b = src.as_bytes();
+    let pairs = bracket_pairs(src);
     let mut toks = Vec::new();
     let mut text = String::new();
     let mut i = 0;
@@ -192,7 +215,7 @@ fn tokenize(src: &str) -> Vec<Tok> {
             i += if b.get(i + 1) == Some(&b'#') { 2 } else { 1 };
             continue;
         }
-        match token_at(src, i) {
+        match token_at(src, i, &pairs) {
             Some((tok, end)) => {
                 text.push_str(&src[lit..i]);
                 if !text.is_empty() {
@@ -214,7 +237,7 @@ fn tokenize(src: &str) -> Vec<Tok> {
 }
 
 /// The token starting with `#{` at `start`, and where it ends.
-fn token_at(src: &str, start: usize) -> Option<(Tok, usize)> {
+fn token_at(src: &str, start: usize, pairs: &HashMap<usize, usize>) -> Option<(Tok, usize)> {
     let rest = &src[start..];
     for (lit, kind) in [
         ("#{/if}", Kind::If),
@@ -239,6 +262,7 @@ fn token_at(src: &str, start: usize) -> Option<(Tok, usize)> {
         pos: start,
         depth: 0,
         keywords: true,
+        pairs,
     };
     if rest.starts_with("#{elseif") && rest[8..].starts_with(char::is_whitespace) {
         p.pos = start + 8;
@@ -266,6 +290,8 @@ struct Cursor<'a> {
     depth: u32,
     /// Whether whitespace before ` in `, ` == `, ` != ` ends an identifier.
     keywords: bool,
+    /// From [`bracket_pairs`] of `s`.
+    pairs: &'a HashMap<usize, usize>,
 }
 
 impl Cursor<'_> {
@@ -389,24 +415,9 @@ impl Cursor<'_> {
     /// `[...]` with balanced inner brackets, returned with its brackets.
     fn bracket_text(&mut self) -> Option<&str> {
         let start = self.pos;
-        let mut level = 0usize;
-        for (off, c) in self.rest().char_indices() {
-            if off > MAX_SCAN {
-                return None;
-            }
-            match c {
-                '[' => level += 1,
-                ']' => {
-                    level -= 1;
-                    if level == 0 {
-                        self.pos = start + off + 1;
-                        return Some(&self.s[start..self.pos]);
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
+        let end = *self.pairs.get(&start).filter(|&&e| e - start <= MAX_SCAN)?;
+        self.pos = end + 1;
+        Some(&self.s[start..self.pos])
     }
 
     /// Runs `f` one nesting level deeper.
