@@ -9,6 +9,31 @@
 //! // Missing variables are left as written.
 //! assert_eq!(octostache::evaluate("#{Missing}", &vars), "#{Missing}");
 //! ```
+//!
+//! Supported, following Octostache:
+//! - `#{Name}`, `#{A.B[Index].C}`, `#{A[#{B}]}`, `#{A[*].B}` (first index);
+//!   values are evaluated recursively; cycles and chains deeper than 32 are
+//!   left as written. `##{` renders `#{`.
+//! - Filters (case-insensitive), args bare words, `"text"` (no `"` or `#`),
+//!   `\"text\"` or `#{...}`: `ToLower ToUpper ToBase64 FromBase64 HtmlEscape
+//!   XmlEscape JsonEscape UriEscape UriDataEscape YamlSingleQuoteEscape
+//!   YamlDoubleQuoteEscape PropertiesKeyEscape PropertiesValueEscape Trim
+//!   Truncate Substring Replace Append Prepend StartsWith EndsWith Contains
+//!   Indent Format NowDate NowDateUtc Null VersionMajor VersionMinor
+//!   VersionPatch VersionRevision VersionPreRelease VersionPreReleasePrefix
+//!   VersionPreReleaseCounter VersionMetadata`.
+//! - `#{if}`/`#{elseif}`/`#{else}`/`#{unless}` with [`truthy`] values and
+//!   case-sensitive `==`/`!=`; `#{each x in List}` over comma lists (items not
+//!   trimmed) and indexed collections (`#{each a in Octopus.Action}#{a.Name}`),
+//!   with `Octopus.Template.Each.Index/First/Last`; `#{calc}` (`+ - * /`,
+//!   parentheses, numbers, `A` or `{A-B}` variables).
+//!
+//! Differences: `Replace` is a literal (not regex) replacement; `Match`,
+//! `Markdown`/`MarkdownToHtml`, `UriPart`, `AddHours`/`AddDays` and the hash
+//! filters (`MD5`, `SHA*`) are not implemented (left as written); `Format`
+//! covers the subset described in its module; `NowDate` uses UTC; JSON values
+//! are not parsed into collections; filter arguments cannot be blocks.
+//! Indexed collections iterate in key order, not insertion order.
 
 mod eval;
 mod filters;
@@ -88,7 +113,7 @@ impl Variables {
         self.get(name).map(|v| evaluate(v, self))
     }
 
-    /// Every `(name, raw value)`, ordered by lower-cased name.
+    /// Every `(name, raw value)`, ordered by lower-cased path key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.map
             .values()
