@@ -47,25 +47,42 @@ pub(crate) struct DeploySpec {
 }
 
 impl TestContext {
-    /// Releases project `project_id` (next version, latest packages), deploys it to
-    /// `environment_id` and waits (at most 5 minutes) for the task to complete.
-    pub fn deploy(&self, project_id: &str, environment_id: &str) -> Deployed {
+    /// Creates a release of project `project_id` (the next version, the latest
+    /// packages) and returns its ID.
+    pub fn create_release(&self, project_id: &str) -> String {
         let client = self.client.clone();
-        let space = self.space_id.clone();
-        let (project, env) = (project_id.to_owned(), environment_id.to_owned());
+        let (space, project) = (self.space_id.clone(), project_id.to_owned());
         self.block_on(async move {
-            let release = client
+            client
                 .releases(&space)
                 .create_v1(&CreateReleaseCommandV1 {
-                    project_name: project.clone(),
+                    project_name: project,
                     ..Default::default()
                 })
                 .await
-                .expect("create a release");
+                .expect("create a release")
+                .release_id
+        })
+    }
+
+    /// Releases project `project_id` and deploys the release to `environment_id`
+    /// (see [`TestContext::deploy_release`]).
+    pub fn deploy(&self, project_id: &str, environment_id: &str) -> Deployed {
+        let release = self.create_release(project_id);
+        self.deploy_release(&release, environment_id)
+    }
+
+    /// Deploys release `release_id` to `environment_id` and waits (at most 5 minutes)
+    /// for the task to complete.
+    pub fn deploy_release(&self, release_id: &str, environment_id: &str) -> Deployed {
+        let client = self.client.clone();
+        let space = self.space_id.clone();
+        let (release, env) = (release_id.to_owned(), environment_id.to_owned());
+        self.block_on(async move {
             let d = client
                 .deployments(&space)
                 .create(&Deployment {
-                    release_id: release.release_id,
+                    release_id: release,
                     environment_id: env,
                     ..Default::default()
                 })

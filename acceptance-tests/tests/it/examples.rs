@@ -1,6 +1,7 @@
 //! Every example under `examples/` is `terraform fmt` clean and applied here, so what
 //! users copy works.
 
+use acceptance_tests::octopus_client::model::TaskState;
 use acceptance_tests::{Step, StepDef, TERRAFORM_BLOCK, TestCase, TestContext, step_package_zip};
 use std::path::{Path, PathBuf};
 
@@ -441,4 +442,44 @@ fn space_per_branch_applies_and_destroys() {
         gone.is_err_and(|e| e.is_not_found()),
         "the branch's space is gone"
     );
+}
+
+/// `examples/scripts-as-code`: applied, then deployed to both environments: the
+/// steps run, the scoped variable and the output variable arrive, the secret is
+/// masked.
+#[test]
+fn scripts_as_code_deploys() {
+    let ctx = TestContext::new();
+    let example = read(&examples().join("scripts-as-code/main.tf"));
+    ctx.workdir
+        .config(&example.replace("provider \"octopus\" {}", &ctx.provider_config()));
+    ctx.workdir.apply();
+    ctx.workdir.assert_empty_plan();
+    let id = |address: &str| ctx.attrs(address)["id"].as_str().unwrap().to_owned();
+    let project = id("octopus_project.hello");
+    let release = ctx.create_release(&project);
+    let dev = ctx.deploy_release(&release, &id("octopus_environment.development"));
+    assert_eq!(dev.task.state, TaskState::Success, "{}", dev.log);
+    assert!(
+        dev.logged("Hello, world, from Development (release 0.0.1)"),
+        "{}",
+        dev.log
+    );
+    assert!(dev.logged("Using token ********"), "{}", dev.log);
+    assert!(!dev.log.contains("s3cr3t-token"), "{}", dev.log);
+    assert_eq!(dev.output("Greet", "Greeting"), Some("Hello, world"));
+    assert!(
+        dev.logged("The first step said: Hello, world"),
+        "{}",
+        dev.log
+    );
+    // The lifecycle lets the release go on to Production once it reached Development.
+    let prod = ctx.deploy_release(&release, &id("octopus_environment.production"));
+    assert_eq!(prod.task.state, TaskState::Success, "{}", prod.log);
+    assert!(
+        prod.logged("Hello, everyone, from Production (release 0.0.1)"),
+        "{}",
+        prod.log
+    );
+    ctx.workdir.destroy();
 }

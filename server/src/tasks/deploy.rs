@@ -210,6 +210,35 @@ pub async fn run(state: AppState, task: ServerTask, cancel: watch::Receiver<bool
         failed: Mutex::new(None),
         canceled: Mutex::new(false),
     });
+    // Output that stops (a script waiting) still reaches the file within FLUSH_EVERY.
+    let flusher = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(super::log::FLUSH_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                shared
+                    .log
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .flush_pending();
+            }
+        })
+    };
+    let end = run_logged(&state, &task, &shared, cancel).await;
+    flusher.abort();
+    end
+}
+
+/// [`run`] once the log is open.
+async fn run_logged(
+    state: &AppState,
+    task: &ServerTask,
+    shared: &Arc<Shared>,
+    cancel: watch::Receiver<bool>,
+) -> RunEnd {
+    let data_dir = state.data_dir.clone();
     let root = task.id.clone();
     shared
         .log
@@ -231,7 +260,7 @@ pub async fn run(state: AppState, task: ServerTask, cancel: watch::Receiver<bool
         }
     };
     let work_root = data_dir.join("work").join(&task.id);
-    let end = run_plan(&state, &plan, &task, &shared, &work_root, cancel).await;
+    let end = run_plan(state, &plan, task, shared, &work_root, cancel).await;
     let _ = std::fs::remove_dir_all(&work_root);
     let status = match end.state {
         TaskState::Success => "Success",
@@ -619,15 +648,10 @@ fn record_failure(shared: &Shared, step: &str, msg: &str) {
     outputs.set("Octopus.Deployment.ErrorDetail", msg);
 }
 
-/// Octostache's truthiness: empty, `false`, `0`, `no` and `off` are false, as is
-/// an expression left unevaluated.
+/// Whether a step's condition expression holds: Octostache's truthiness, and an
+/// expression left unevaluated (a missing variable) is false.
 pub fn is_truthy(s: &str) -> bool {
-    let t = s.trim();
-    !(t.is_empty()
-        || t.contains("#{")
-        || ["false", "0", "no", "off"]
-            .iter()
-            .any(|f| t.eq_ignore_ascii_case(f)))
+    !s.contains("#{") && octostache::truthy(s)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -784,6 +808,8 @@ async fn run_one(
     if let Err(e) = std::fs::create_dir_all(&work_dir) {
         return Outcome::Failed(format!("The working directory could not be created: {e}"));
     }
+    // The work root (`work/<TaskId>`) records process groups for crash recovery.
+    let on_spawn = work_dir.parent().map(super::orphans::hook);
     let run = ActionRun {
         action_type: action.action_type.clone(),
         kind,
@@ -799,6 +825,7 @@ async fn run_one(
         applications_dir: state.data_dir.join("Applications"),
         environment_name: plan.environment.name.clone(),
         timeout: state.step_timeout,
+        on_spawn,
         ..Default::default()
     };
     let mut sink = NodeSink {
