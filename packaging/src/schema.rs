@@ -14,6 +14,11 @@
 //! Any other keyword is refused when the schema is compiled, so a schema never silently
 //! validates less than its author meant.
 //!
+//! [`Dialect::Octopus`] (the `inputs.json` of Octopus's step-package CLI) adds the root
+//! selection of that format (the root `$ref`, or the definition with `"isRoot": true`), the
+//! annotations `isRoot` and `accountType`, and the server-owned markers of [`Marker`] (values
+//! as Octopus stores them); a primitive input may hold a bound value (`"#{Variable}"`).
+//!
 //! ```
 //! use octopus_packaging::schema::InputSchema;
 //! use serde_json::json;
@@ -68,6 +73,72 @@ impl fmt::Display for ValidationError {
 }
 
 impl std::error::Error for ValidationError {}
+
+/// Which schema conventions apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Dialect {
+    /// Our format (`inputs.schema.json`): plain JSON Schema; the root is the document.
+    #[default]
+    Ours,
+    /// Octopus's `inputs.json`: root selection, markers and bound values (see the module docs).
+    Octopus,
+}
+
+/// A server-owned input type of Octopus's format, marked in the schema by `is<Name>: true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Marker {
+    /// `isSensitiveValue`: `{HasValue, NewValue?, Hint?}` or a bound string.
+    SensitiveValue,
+    /// `isPackageReference`: `{referenceId, feedId, packageId, ...}`.
+    PackageReference,
+    /// `isContainerImageReference`: `{referenceId, feedId, imageName}`.
+    ContainerImageReference,
+    /// `isAccount`: an account ID (or a bound string).
+    Account,
+    /// `isDiscriminator`: a literal (`const`), never bound.
+    Discriminator,
+}
+
+impl Marker {
+    const ALL: [(&'static str, Marker); 5] = [
+        ("isSensitiveValue", Marker::SensitiveValue),
+        ("isPackageReference", Marker::PackageReference),
+        ("isContainerImageReference", Marker::ContainerImageReference),
+        ("isAccount", Marker::Account),
+        ("isDiscriminator", Marker::Discriminator),
+    ];
+}
+
+/// A value of the instance validated by a marked schema (see [`InputSchema::marked_inputs`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarkedInput {
+    /// JSON Pointer of the value.
+    pub path: String,
+    /// The schema's marker.
+    pub marker: Marker,
+    /// The value as given.
+    pub value: Value,
+}
+
+/// True for a bound value: a string that is one `#{...}` expression (`"#{Port}"`).
+pub fn is_bound_value(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| {
+        let t = s.trim();
+        t.starts_with("#{") && t.ends_with('}') && t.len() > 3
+    })
+}
+
+/// True for a sensitive value as stored: `{HasValue: bool, NewValue?: string, Hint?: string}`.
+pub fn is_sensitive_value(v: &Value) -> bool {
+    v.as_object().is_some_and(|o| {
+        o.get("HasValue").is_some_and(Value::is_boolean)
+            && o.iter().all(|(k, v)| match k.as_str() {
+                "HasValue" => true,
+                "NewValue" | "Hint" => v.is_string() || v.is_null(),
+                _ => false,
+            })
+    })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum JsonType {
@@ -163,6 +234,22 @@ struct Keywords {
     maximum: Option<f64>,
     exclusive_minimum: Option<f64>,
     exclusive_maximum: Option<f64>,
+    marker: Option<Marker>,
+}
+
+impl Keywords {
+    /// Octopus accepts a bound value where the schema wants a primitive.
+    fn bindable(&self) -> bool {
+        self.marker.is_none()
+            && self.types.as_ref().is_some_and(|t| {
+                t.iter().all(|t| {
+                    matches!(
+                        t,
+                        JsonType::Boolean | JsonType::Integer | JsonType::Number | JsonType::String
+                    )
+                })
+            })
+    }
 }
 
 /// A compiled inputs schema.
@@ -170,6 +257,7 @@ struct Keywords {
 pub struct InputSchema {
     root: Node,
     refs: HashMap<String, Node>,
+    dialect: Dialect,
 }
 
 const ANNOTATIONS: &[&str] = &[
@@ -195,6 +283,7 @@ fn escape_token(t: &str) -> String {
 struct Compiler<'a> {
     doc: &'a Value,
     pending: Vec<String>,
+    dialect: Dialect,
 }
 
 impl Compiler<'_> {
@@ -351,6 +440,23 @@ impl Compiler<'_> {
                 "exclusiveMinimum" => k.exclusive_minimum = Some(self.number(val, path, key)?),
                 "exclusiveMaximum" => k.exclusive_maximum = Some(self.number(val, path, key)?),
                 a if ANNOTATIONS.contains(&a) => {}
+                "isRoot" | "accountType" if self.dialect == Dialect::Octopus => {}
+                m if self.dialect == Dialect::Octopus
+                    && Marker::ALL.iter().any(|(n, _)| *n == m) =>
+                {
+                    match val {
+                        Value::Bool(true) => {
+                            if k.marker.is_some() {
+                                return Err(
+                                    self.err(&here, "a schema has at most one `is…` marker")
+                                );
+                            }
+                            k.marker = Marker::ALL.iter().find(|(n, _)| *n == m).map(|(_, x)| *x);
+                        }
+                        Value::Bool(false) => {}
+                        _ => return Err(self.err(&here, format!("`{m}` must be a boolean"))),
+                    }
+                }
                 other => {
                     return Err(self.err(
                         &here,
@@ -364,13 +470,42 @@ impl Compiler<'_> {
 }
 
 impl InputSchema {
-    /// Compiles a schema document, refusing unsupported keywords and dangling `$ref`s.
+    /// Compiles a schema document of our format ([`Dialect::Ours`]), refusing unsupported
+    /// keywords and dangling `$ref`s.
     pub fn compile(doc: &Value) -> Result<InputSchema, SchemaError> {
+        Self::compile_with(doc, Dialect::Ours)
+    }
+
+    /// Compiles a schema document in `dialect`. For [`Dialect::Octopus`] the root is the
+    /// document when it has a `$ref` or a `type`, else the one definition marked
+    /// `"isRoot": true`.
+    pub fn compile_with(doc: &Value, dialect: Dialect) -> Result<InputSchema, SchemaError> {
         let mut c = Compiler {
             doc,
             pending: Vec::new(),
+            dialect,
         };
-        let root = c.node(doc, "")?;
+        let root = match octopus_root(doc, dialect)? {
+            Some(pointer) => {
+                // The document's own keywords are still checked.
+                c.node(doc, "")?;
+                c.pending.push(pointer.clone());
+                Node::Schema(Box::new(Keywords {
+                    reference: Some(pointer),
+                    ..Keywords::default()
+                }))
+            }
+            None => c.node(doc, "")?,
+        };
+        if dialect == Dialect::Octopus {
+            // Every definition must compile, referenced or not.
+            for key in ["definitions", "$defs"] {
+                if let Some(defs) = doc.get(key).and_then(Value::as_object) {
+                    c.pending
+                        .extend(defs.keys().map(|n| format!("/{key}/{}", escape_token(n))));
+                }
+            }
+        }
         let mut refs = HashMap::new();
         while let Some(pointer) = c.pending.pop() {
             if refs.contains_key(&pointer) {
@@ -381,22 +516,66 @@ impl InputSchema {
             let node = c.node(target, &pointer)?;
             refs.insert(pointer, node);
         }
-        Ok(InputSchema { root, refs })
+        Ok(InputSchema {
+            root,
+            refs,
+            dialect,
+        })
     }
 
-    /// True when the root schema says `"type": "object"` (step inputs are an object).
+    /// True when the root schema (through `$ref`s) says `"type": "object"` (step inputs are
+    /// an object).
     pub fn root_is_object(&self) -> bool {
-        match &self.root {
-            Node::Schema(k) => k.types.as_deref() == Some(&[JsonType::Object]),
-            Node::Bool(_) => false,
+        let mut node = &self.root;
+        for _ in 0..MAX_REF_DEPTH {
+            match node {
+                Node::Schema(k) if k.types.is_some() => {
+                    return k.types.as_deref() == Some(&[JsonType::Object]);
+                }
+                Node::Schema(k) => match k.reference.as_ref().and_then(|r| self.refs.get(r)) {
+                    Some(next) => node = next,
+                    None => return false,
+                },
+                Node::Bool(_) => return false,
+            }
         }
+        false
+    }
+
+    /// The dialect the schema was compiled in.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The values of `instance` that marked schemas ([`Marker`]) validate, with their paths,
+    /// as far as `instance` is valid (e.g. the package references to match with the action's
+    /// packages).
+    pub fn marked_inputs(&self, instance: &Value) -> Vec<MarkedInput> {
+        let mut found = Vec::new();
+        let mut path = String::new();
+        self.check(
+            &self.root,
+            instance,
+            &mut path,
+            &mut Vec::new(),
+            &mut found,
+            0,
+        );
+        found
     }
 
     /// Validates `instance`, returning every error (up to [`MAX_ERRORS`]) with its path.
     pub fn validate(&self, instance: &Value) -> Result<(), Vec<ValidationError>> {
         let mut errors = Vec::new();
         let mut path = String::new();
-        self.check(&self.root, instance, &mut path, &mut errors, 0);
+        self.check(
+            &self.root,
+            instance,
+            &mut path,
+            &mut errors,
+            &mut Vec::new(),
+            0,
+        );
         if errors.is_empty() {
             Ok(())
         } else {
@@ -408,16 +587,18 @@ impl InputSchema {
     fn is_valid(&self, node: &Node, v: &Value, path: &str, depth: usize) -> bool {
         let mut errors = Vec::new();
         let mut p = path.to_owned();
-        self.check(node, v, &mut p, &mut errors, depth);
+        self.check(node, v, &mut p, &mut errors, &mut Vec::new(), depth);
         errors.is_empty()
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
         node: &Node,
         v: &Value,
         path: &mut String,
         errors: &mut Vec<ValidationError>,
+        found: &mut Vec<MarkedInput>,
         depth: usize,
     ) {
         if errors.len() >= MAX_ERRORS {
@@ -437,7 +618,18 @@ impl InputSchema {
                 );
             }
             if let Some(target) = self.refs.get(r) {
-                self.check(target, v, path, errors, depth + 1);
+                self.check(target, v, path, errors, found, depth + 1);
+            }
+        }
+        if self.dialect == Dialect::Octopus {
+            if let Some(m) = k.marker
+                && m != Marker::Discriminator
+            {
+                return check_marker(m, v, path, errors, found);
+            }
+            if k.bindable() && is_bound_value(v) {
+                // Bound values are evaluated at run time; Octopus skips their checks.
+                return;
             }
         }
         if let Some(types) = &k.types
@@ -519,7 +711,7 @@ impl InputSchema {
                     let len = path.len();
                     path.push('/');
                     path.push_str(&escape_token(name));
-                    self.check(sub, value, path, errors, depth);
+                    self.check(sub, value, path, errors, found, depth);
                     path.truncate(len);
                 }
             }
@@ -562,7 +754,7 @@ impl InputSchema {
                         let len = path.len();
                         path.push('/');
                         path.push_str(&i.to_string());
-                        self.check(items, item, path, errors, depth);
+                        self.check(items, item, path, errors, found, depth);
                         path.truncate(len);
                     }
                 }
@@ -619,9 +811,14 @@ impl InputSchema {
             Value::Null | Value::Bool(_) => {}
         }
         for s in &k.all_of {
-            self.check(s, v, path, errors, depth);
+            self.check(s, v, path, errors, found, depth);
         }
-        if !k.any_of.is_empty() && !k.any_of.iter().any(|s| self.is_valid(s, v, path, depth)) {
+        let matching = k.any_of.iter().find(|s| self.is_valid(s, v, path, depth));
+        if let Some(s) = matching {
+            // Only to collect the marked values of the alternative that matched.
+            self.check(s, v, path, &mut Vec::new(), found, depth);
+        }
+        if !k.any_of.is_empty() && matching.is_none() {
             errors.push(ValidationError {
                 path: path.clone(),
                 message: format!(
@@ -636,6 +833,11 @@ impl InputSchema {
                 .iter()
                 .filter(|s| self.is_valid(s, v, path, depth))
                 .count();
+            if n == 1
+                && let Some(s) = k.one_of.iter().find(|s| self.is_valid(s, v, path, depth))
+            {
+                self.check(s, v, path, &mut Vec::new(), found, depth);
+            }
             if n != 1 {
                 errors.push(ValidationError {
                     path: path.clone(),
@@ -654,6 +856,128 @@ impl InputSchema {
                 message: "must not match the `not` schema".into(),
             });
         }
+    }
+}
+
+/// For [`Dialect::Octopus`]: the definition to start from, when the document's root is not
+/// itself a schema (no `$ref`, no `type`) and one definition says `"isRoot": true`.
+fn octopus_root(doc: &Value, dialect: Dialect) -> Result<Option<String>, SchemaError> {
+    if dialect != Dialect::Octopus || doc.get("$ref").is_some() || doc.get("type").is_some() {
+        return Ok(None);
+    }
+    let mut roots = Vec::new();
+    for key in ["definitions", "$defs"] {
+        if let Some(defs) = doc.get(key).and_then(Value::as_object) {
+            for (name, d) in defs {
+                if d.get("isRoot") == Some(&Value::Bool(true)) {
+                    roots.push(format!("/{key}/{}", escape_token(name)));
+                }
+            }
+        }
+    }
+    match roots.len() {
+        0 => Err(SchemaError {
+            schema_path: String::new(),
+            message: "no root schema: give a root `$ref` or mark one definition `\"isRoot\": true`"
+                .into(),
+        }),
+        1 => Ok(roots.pop()),
+        _ => Err(SchemaError {
+            schema_path: String::new(),
+            message: format!(
+                "{} definitions say `\"isRoot\": true` ({}); exactly one may",
+                roots.len(),
+                roots.join(", ")
+            ),
+        }),
+    }
+}
+
+/// Checks a value against a server-owned type of Octopus's format (stored form, §16.4 of
+/// the reference). Messages never quote the value: it may be a secret.
+fn check_marker(
+    m: Marker,
+    v: &Value,
+    path: &str,
+    errors: &mut Vec<ValidationError>,
+    found: &mut Vec<MarkedInput>,
+) {
+    let before = errors.len();
+    let fields = |names: &[&str], errors: &mut Vec<ValidationError>| match v.as_object() {
+        Some(o) => {
+            for n in names {
+                match o.get(*n) {
+                    Some(Value::String(s)) if !(*n == "referenceId" && s.is_empty()) => {}
+                    Some(Value::String(_)) => {
+                        push(errors, &format!("{path}/{n}"), "must not be empty".into())
+                    }
+                    Some(other) => push(
+                        errors,
+                        &format!("{path}/{n}"),
+                        format!("expected string, got {}", JsonType::of(other).name()),
+                    ),
+                    None => push(
+                        errors,
+                        &format!("{path}/{n}"),
+                        "is required but missing".into(),
+                    ),
+                }
+            }
+        }
+        None => push(
+            errors,
+            path,
+            format!(
+                "expected {} object ({}), got {}",
+                if m == Marker::PackageReference {
+                    "a package reference"
+                } else {
+                    "a container image reference"
+                },
+                names.join(", "),
+                JsonType::of(v).name()
+            ),
+        ),
+    };
+    match m {
+        Marker::SensitiveValue => {
+            if !(is_sensitive_value(v) || is_bound_value(v)) {
+                push(
+                    errors,
+                    path,
+                    format!(
+                        "expected a sensitive value ({{\"HasValue\": true, \"NewValue\": \"…\"}}) or a bound variable (\"#{{…}}\"), got {}",
+                        if v.is_string() {
+                            "plain text"
+                        } else {
+                            JsonType::of(v).name()
+                        }
+                    ),
+                );
+            }
+        }
+        Marker::PackageReference => fields(&["referenceId", "feedId", "packageId"], errors),
+        Marker::ContainerImageReference => fields(&["referenceId", "feedId", "imageName"], errors),
+        Marker::Account => {
+            if !v.is_string() {
+                push(
+                    errors,
+                    path,
+                    format!(
+                        "expected an account ID (string), got {}",
+                        JsonType::of(v).name()
+                    ),
+                );
+            }
+        }
+        Marker::Discriminator => {}
+    }
+    if errors.len() == before {
+        found.push(MarkedInput {
+            path: path.to_owned(),
+            marker: m,
+            value: v.clone(),
+        });
     }
 }
 
@@ -895,5 +1219,115 @@ mod tests {
                 .unwrap()
                 .root_is_object()
         );
+    }
+
+    fn octopus(schema: &Value, instance: Value) -> Vec<String> {
+        let s = InputSchema::compile_with(schema, Dialect::Octopus).unwrap();
+        match s.validate(&instance) {
+            Ok(()) => Vec::new(),
+            Err(e) => e.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn demo_echo() -> Value {
+        json!({
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "$ref": "#/definitions/Inputs",
+            "definitions": {
+                "Inputs": {"type": "object", "isRoot": true, "properties": {
+                    "message": {"type": "string"}, "repeat": {"type": "number"},
+                    "uppercase": {"type": "boolean"},
+                    "token": {"type": "object", "isSensitiveValue": true},
+                    "bundle": {"type": "object", "isPackageReference": true},
+                    "image": {"type": "object", "isContainerImageReference": true},
+                    "account": {"type": "string", "isAccount": true, "accountType": "AmazonWebServicesAccount"},
+                    "mode": {"$ref": "#/definitions/Mode"},
+                    "tags": {"type": "array", "items": {"type": "string"}}
+                }, "required": ["message", "repeat", "token"]},
+                "Mode": {"anyOf": [
+                    {"type": "object", "properties": {"kind": {"type": "string", "const": "a", "isDiscriminator": true}}, "required": ["kind"]},
+                    {"type": "object", "properties": {"kind": {"type": "string", "const": "b", "isDiscriminator": true}, "n": {"type": "number"}}, "required": ["kind"]}
+                ]}
+            }
+        })
+    }
+
+    #[test]
+    fn octopus_markers_and_bound_values() {
+        let ok = json!({
+            "message": "#{Message}", "repeat": "#{Repeat}", "uppercase": "#{Upper}",
+            "token": {"HasValue": true, "NewValue": "s3cret"},
+            "bundle": {"referenceId": "r1", "feedId": "Feeds-1", "packageId": "tools", "substituteInFiles": false},
+            "image": {"referenceId": "r2", "feedId": "Feeds-2", "imageName": "nginx"},
+            "account": "Accounts-1", "mode": {"kind": "b", "n": "#{N}"}, "tags": ["x"]
+        });
+        assert_eq!(octopus(&demo_echo(), ok.clone()), Vec::<String>::new());
+        let s = InputSchema::compile_with(&demo_echo(), Dialect::Octopus).unwrap();
+        assert!(s.root_is_object());
+        let marked: Vec<(String, Marker)> = s
+            .marked_inputs(&ok)
+            .into_iter()
+            .map(|m| (m.path, m.marker))
+            .collect();
+        assert_eq!(
+            marked,
+            [
+                ("/account".to_string(), Marker::Account),
+                ("/bundle".to_string(), Marker::PackageReference),
+                ("/image".to_string(), Marker::ContainerImageReference),
+                ("/token".to_string(), Marker::SensitiveValue),
+            ]
+        );
+        // A kept secret and a bound secret are fine too.
+        for token in [json!({"HasValue": true}), json!("#{Token}")] {
+            let v = json!({"message": "m", "repeat": 1, "token": token});
+            assert!(octopus(&demo_echo(), v).is_empty());
+        }
+        let bad = json!({
+            "message": 1, "repeat": "two", "uppercase": "yes", "token": "plain",
+            "bundle": {"referenceId": "", "feedId": 3}, "image": "#{Image}",
+            "account": 4, "mode": {"kind": "#{Kind}"}, "tags": "#{Tags}"
+        });
+        let got = octopus(&demo_echo(), bad);
+        for w in [
+            "/message: expected string, got integer",
+            "/repeat: expected number, got string",
+            "/uppercase: expected boolean, got string",
+            "/token: expected a sensitive value ({\"HasValue\": true, \"NewValue\": \"…\"}) or a bound variable (\"#{…}\"), got plain text",
+            "/bundle/referenceId: must not be empty",
+            "/bundle/feedId: expected string, got integer",
+            "/bundle/packageId: is required but missing",
+            "/image: expected a container image reference object (referenceId, feedId, imageName), got string",
+            "/account: expected an account ID (string), got integer",
+            "/mode: matches none of the 2 `anyOf` alternatives",
+            "/tags: expected array, got string",
+        ] {
+            assert!(got.contains(&w.to_string()), "missing `{w}` in {got:#?}");
+        }
+        assert!(!got.iter().any(|e| e.contains("plain\"")), "{got:?}");
+        // Our dialect keeps refusing the markers.
+        assert!(InputSchema::compile(&demo_echo()).is_err());
+    }
+
+    #[test]
+    fn octopus_root_selection() {
+        let by_marker = json!({"definitions": {
+            "Other": {"type": "string"},
+            "Root": {"type": "object", "isRoot": true, "properties": {"a": {"$ref": "#/definitions/Other"}}}
+        }});
+        assert_eq!(
+            octopus(&by_marker, json!({"a": 1})),
+            ["/a: expected string, got integer"]
+        );
+        let none = json!({"definitions": {"A": {"type": "object"}}});
+        let e = InputSchema::compile_with(&none, Dialect::Octopus).unwrap_err();
+        assert!(e.to_string().contains("no root schema"), "{e}");
+        let two = json!({"definitions": {"A": {"isRoot": true}, "B": {"isRoot": true}}});
+        let e = InputSchema::compile_with(&two, Dialect::Octopus).unwrap_err();
+        assert!(e.to_string().contains("exactly one"), "{e}");
+        let dangling = json!({"$ref": "#/definitions/A", "definitions": {
+            "A": {"type": "object"}, "B": {"$ref": "#/definitions/Missing"}}});
+        let e = InputSchema::compile_with(&dangling, Dialect::Octopus).unwrap_err();
+        assert!(e.to_string().contains("points at nothing"), "{e}");
     }
 }

@@ -12,6 +12,19 @@
 //! steps/hello/logo.svg              logo (.svg or .png)
 //! steps/hello/run.sh                executor entrypoint, any language
 //! ```
+//!
+//! Octopus's format (what `@octopusdeploy/step-package-cli` builds: one step or deployment
+//! target per archive, flat root, see `docs/step-packages.md` §7) loads into the same model:
+//! [`StepPackage::format`] says which, the manifest is derived from `metadata.json` and the
+//! file name, and the one step's directory is the archive root.
+//!
+//! ```text
+//! metadata.json   {"schemaVersion": "1.0.0", "type": "step", "id", "name", "launcher": "node", ...}
+//! inputs.json     draft-07 JSON Schema with Octopus's markers (crate::schema::Dialect::Octopus)
+//! executor.js     CommonJS, default export called with {inputs, context}
+//! migration.js    required from major 2 on (converts the previous major's inputs)
+//! validation.js, ui.js, logo.*, *.map
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -22,7 +35,7 @@ use serde_json::{Map, Value};
 use crate::archive::{self, ArchiveError, ArchiveLimits, ArchiveSummary, EntryKind};
 use crate::filename::{self, ArchiveKind, PackageFileName};
 use crate::range::VersionRange;
-use crate::schema::{InputSchema, SchemaError, ValidationError};
+use crate::schema::{Dialect, InputSchema, SchemaError, ValidationError};
 use crate::version::Version;
 
 /// Name of the manifest at the archive root.
@@ -33,6 +46,89 @@ pub const METADATA_FILE: &str = "metadata.json";
 pub const FORMAT_VERSION: u32 = 1;
 /// Largest JSON file (manifest, metadata, schema, migrations) read from a package.
 pub const MAX_JSON_FILE: u64 = 1 << 20;
+
+/// Octopus's per-archive metadata file (at the root).
+pub const OCTOPUS_METADATA_FILE: &str = "metadata.json";
+/// Octopus's inputs schema file.
+pub const OCTOPUS_INPUTS_FILE: &str = "inputs.json";
+/// Octopus's executor (node, CommonJS).
+pub const OCTOPUS_EXECUTOR_FILE: &str = "executor.js";
+/// Octopus's migration from the previous major (node, CommonJS).
+pub const OCTOPUS_MIGRATION_FILE: &str = "migration.js";
+
+/// Which format (and executor contract) a package follows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StepFormat {
+    /// Ours: `step-package.json`, steps in directories, any launcher, declarative migrations.
+    #[default]
+    Ours,
+    /// Octopus's CLI output: root `metadata.json`, `inputs.json`, `executor.js` run by node.
+    Octopus,
+}
+
+impl StepFormat {
+    /// The schema conventions of this format's inputs schemas.
+    pub fn schema_dialect(self) -> Dialect {
+        match self {
+            StepFormat::Ours => Dialect::Ours,
+            StepFormat::Octopus => Dialect::Octopus,
+        }
+    }
+}
+
+/// What an archive provides (Octopus's `metadata.json` `type`; ours always holds steps).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PackageKind {
+    /// Steps.
+    #[default]
+    Step,
+    /// A deployment target type: installed and listed, but provides no step.
+    DeploymentTarget,
+}
+
+/// Octopus's `metadata.json` (§16.2 of the reference). Unknown fields are kept, not refused:
+/// the CLI's schema allows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OctopusMetadata {
+    /// Metadata format version; `1.x`.
+    pub schema_version: String,
+    /// `step` or `deployment-target`.
+    #[serde(rename = "type")]
+    pub kind: PackageKind,
+    /// Step (or target) ID: the package ID, and the `ActionType` of actions using the step.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// UI categories.
+    pub categories: Vec<String>,
+    /// Always `node`.
+    pub launcher: String,
+    /// Version (added by the CLI); must equal the file name's when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Versions of the step APIs it was built against (informational).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub api_versions: BTreeMap<String, Value>,
+    /// Related steps or targets with versions (informational: installed without them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dependencies: BTreeMap<String, Value>,
+    /// The target type whose inputs the step receives (not required to be installed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_target_id: Option<String>,
+    /// Whether the step may run on a deployment target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_run_on_deployment_target: Option<bool>,
+    /// Release notes link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_notes_url: Option<String>,
+    /// Any other field, as written.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
 
 /// `step-package.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,18 +253,29 @@ pub struct Step {
     pub migrations: Migrations,
     /// The step version (the package version).
     pub version: Version,
+    /// The package's format: how to run the step and migrate its inputs.
+    pub format: StepFormat,
+    /// Octopus's format: `migration.js` (path in the archive) when shipped.
+    pub migration_script: Option<String>,
     schema: InputSchema,
 }
 
 /// A loaded, validated step package.
 #[derive(Debug, Clone)]
 pub struct StepPackage {
-    /// The manifest.
+    /// The manifest (for Octopus's format: derived from `metadata.json` and the file name,
+    /// `steps` being `[""]`, the root, for a step and empty for a deployment target).
     pub manifest: Manifest,
-    /// The steps, in manifest order.
+    /// The steps, in manifest order (none for a deployment target).
     pub steps: Vec<Step>,
     /// The archive's entries.
     pub archive: ArchiveSummary,
+    /// Ours or Octopus's.
+    pub format: StepFormat,
+    /// Steps or a deployment target.
+    pub kind: PackageKind,
+    /// Octopus's format: the metadata as shipped.
+    pub octopus: Option<OctopusMetadata>,
 }
 
 /// Why a step package was refused.
@@ -231,6 +338,16 @@ pub enum MigrationError {
     /// The inputs are not a JSON object.
     #[error("inputs must be a JSON object")]
     NotAnObject,
+    /// Octopus's format migrates by running the package's `migration.js` (not declarative).
+    #[error(
+        "migrating from major {from} to {to} runs the step's migration.js, which needs the migration runner"
+    )]
+    ScriptRequired {
+        /// Source major.
+        from: u64,
+        /// Target major.
+        to: u64,
+    },
     /// A path is not a usable JSON Pointer.
     #[error("invalid path `{path}`: {reason}")]
     BadPath {
@@ -555,6 +672,13 @@ impl Step {
     /// Explicit upgrade: migrates `inputs` written for major `from_major` to this step's
     /// major and validates the result against this step's schema.
     pub fn upgrade_inputs(&self, inputs: &Value, from_major: u64) -> Result<Value, UpgradeError> {
+        if self.format == StepFormat::Octopus && from_major < self.version.major {
+            return Err(MigrationError::ScriptRequired {
+                from: from_major,
+                to: self.version.major,
+            }
+            .into());
+        }
         let out = migrate_inputs(inputs, &self.migrations, from_major, self.version.major)?;
         self.schema
             .validate(&out)
@@ -615,12 +739,36 @@ fn join_path(dir: &str, rel: &str) -> String {
 /// Loads and validates a step package: the archive is inspected with `limits` (see
 /// [`archive::inspect`]), then the manifest, every step's metadata, inputs schema and
 /// migrations are parsed and checked, and the entrypoint and logo must be regular files.
+///
+/// An archive with a root `metadata.json` and no `step-package.json` is in Octopus's format;
+/// its `metadata.json` must then give the `version` (use [`load_named`] otherwise).
 pub fn load_step_package(
     path: &Path,
     format: impl Into<ArchiveKind>,
     limits: &ArchiveLimits,
 ) -> Result<StepPackage, StepPackageError> {
-    let kind = format.into();
+    load(path, format.into(), None, limits)
+}
+
+/// [`load_step_package`] for an archive uploaded as `name`, checked against it
+/// ([`StepPackage::check_file_name`]); an Octopus archive whose metadata has no `version`
+/// takes the file name's.
+pub fn load_named(
+    path: &Path,
+    name: &PackageFileName,
+    limits: &ArchiveLimits,
+) -> Result<StepPackage, StepPackageError> {
+    let pkg = load(path, name.format.into(), Some(&name.version), limits)?;
+    pkg.check_file_name(name)?;
+    Ok(pkg)
+}
+
+fn load(
+    path: &Path,
+    kind: ArchiveKind,
+    file_version: Option<&Version>,
+    limits: &ArchiveLimits,
+) -> Result<StepPackage, StepPackageError> {
     if kind == ArchiveKind::Tar {
         return Err(StepPackageError::InvalidFile {
             path: path.display().to_string(),
@@ -629,10 +777,13 @@ pub fn load_step_package(
     }
     let wanted = |p: &str| p.ends_with(".json");
     let (summary, files) = archive::inspect_and_read(path, kind, limits, &wanted, MAX_JSON_FILE)?;
+    if !files.contains_key(MANIFEST_FILE) && files.contains_key(OCTOPUS_METADATA_FILE) {
+        return load_octopus(summary, &files, file_version);
+    }
     let manifest: Manifest = parse_json(
         &files,
         MANIFEST_FILE,
-        "every step package has one at its root",
+        "every step package has one at its root (or, in Octopus's format, a metadata.json)",
     )?;
     let invalid = |path: &str, reason: String| StepPackageError::InvalidFile {
         path: path.to_owned(),
@@ -752,6 +903,8 @@ pub fn load_step_package(
             inputs_schema,
             migrations,
             version: manifest.version.clone(),
+            format: StepFormat::Ours,
+            migration_script: None,
             schema,
         });
     }
@@ -759,7 +912,167 @@ pub fn load_step_package(
         manifest,
         steps,
         archive: summary,
+        format: StepFormat::Ours,
+        kind: PackageKind::Step,
+        octopus: None,
     })
+}
+
+/// Octopus's format: one step or deployment target, flat root.
+fn load_octopus(
+    summary: ArchiveSummary,
+    files: &BTreeMap<String, Vec<u8>>,
+    file_version: Option<&Version>,
+) -> Result<StepPackage, StepPackageError> {
+    const META: &str = OCTOPUS_METADATA_FILE;
+    let invalid = |path: &str, reason: String| StepPackageError::InvalidFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let is_file = |p: &str| {
+        summary
+            .entry(p)
+            .is_some_and(|e| matches!(e.kind, EntryKind::File | EntryKind::HardLink { .. }))
+    };
+    let meta: OctopusMetadata = parse_json(files, META, "")?;
+    if Version::parse(&meta.schema_version).map_or(true, |v| v.major != 1) {
+        return Err(invalid(
+            META,
+            format!(
+                "schemaVersion `{}` is not supported (expected 1.0.0)",
+                meta.schema_version
+            ),
+        ));
+    }
+    filename::validate_id(&meta.id).map_err(|e| invalid(META, format!("`id`: {e}")))?;
+    if meta.name.trim().is_empty() {
+        return Err(invalid(META, "`name` is empty".into()));
+    }
+    if meta.launcher != "node" {
+        return Err(invalid(
+            META,
+            format!(
+                "launcher `{}` is not supported: Octopus step packages run with `node`",
+                meta.launcher
+            ),
+        ));
+    }
+    let declared = meta
+        .version
+        .as_deref()
+        .map(|v| Version::parse(v).map_err(|e| invalid(META, format!("`version`: {e}"))))
+        .transpose()?;
+    let version = match (declared, file_version) {
+        (Some(d), Some(f)) if &d != f => {
+            return Err(StepPackageError::NameMismatch {
+                expected: format!("{} {f}", meta.id),
+                found: format!("{} {d}", meta.id),
+            });
+        }
+        (Some(d), _) => d,
+        (None, Some(f)) => f.clone(),
+        (None, None) => {
+            return Err(invalid(
+                META,
+                "has no `version`: the version comes from the file name (`<id>.<version>.zip`)"
+                    .into(),
+            ));
+        }
+    };
+    // The inputs schema: required for a step, checked when a target ships one.
+    let inputs = match (files.get(OCTOPUS_INPUTS_FILE), meta.kind) {
+        (None, PackageKind::DeploymentTarget) => None,
+        _ => {
+            let doc: Value = parse_json(files, OCTOPUS_INPUTS_FILE, "every Octopus step has one")?;
+            let schema = InputSchema::compile_with(&doc, Dialect::Octopus).map_err(|source| {
+                StepPackageError::InvalidSchema {
+                    path: OCTOPUS_INPUTS_FILE.into(),
+                    source,
+                }
+            })?;
+            if !schema.root_is_object() {
+                return Err(invalid(
+                    OCTOPUS_INPUTS_FILE,
+                    "the root schema must say `\"type\": \"object\"`: Inputs are an object".into(),
+                ));
+            }
+            Some((doc, schema))
+        }
+    };
+    let has_executor = is_file(OCTOPUS_EXECUTOR_FILE);
+    let migration_script =
+        is_file(OCTOPUS_MIGRATION_FILE).then(|| OCTOPUS_MIGRATION_FILE.to_owned());
+    let logo = summary
+        .entries
+        .iter()
+        .map(|e| e.path.as_str())
+        .find(|p| p.starts_with("logo.") && is_file(p))
+        .unwrap_or_default()
+        .to_owned();
+    if meta.kind == PackageKind::Step {
+        if !has_executor {
+            return Err(StepPackageError::MissingFile {
+                path: OCTOPUS_EXECUTOR_FILE.into(),
+                why: "every Octopus step has one".into(),
+            });
+        }
+        if version.major >= 2 && migration_script.is_none() {
+            return Err(StepPackageError::MissingFile {
+                path: OCTOPUS_MIGRATION_FILE.into(),
+                why: format!(
+                    "version {version} needs it: it converts the inputs of major {}",
+                    version.major - 1
+                ),
+            });
+        }
+    }
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        id: meta.id.clone(),
+        version: version.clone(),
+        steps: Vec::new(),
+    };
+    let mut pkg = StepPackage {
+        manifest,
+        steps: Vec::new(),
+        archive: summary,
+        format: StepFormat::Octopus,
+        kind: meta.kind,
+        octopus: None,
+    };
+    if meta.kind == PackageKind::Step {
+        let (inputs_schema, schema) = inputs.ok_or_else(|| StepPackageError::MissingFile {
+            path: OCTOPUS_INPUTS_FILE.into(),
+            why: "every Octopus step has one".into(),
+        })?;
+        pkg.manifest.steps.push(String::new());
+        pkg.steps.push(Step {
+            dir: String::new(),
+            metadata: StepMetadata {
+                id: meta.id.clone(),
+                name: meta.name.clone(),
+                description: meta.description.clone(),
+                categories: meta.categories.clone(),
+                can_run_on_deployment_target: meta.can_run_on_deployment_target.unwrap_or(false),
+                launcher: Launcher {
+                    kind: LauncherKind::Node,
+                    entrypoint: OCTOPUS_EXECUTOR_FILE.into(),
+                },
+                logo,
+                inputs_schema: OCTOPUS_INPUTS_FILE.into(),
+                migrations: None,
+                release_notes_url: meta.release_notes_url.clone(),
+            },
+            inputs_schema,
+            migrations: Migrations::default(),
+            version,
+            format: StepFormat::Octopus,
+            migration_script,
+            schema,
+        });
+    }
+    pkg.octopus = Some(meta);
+    Ok(pkg)
 }
 
 fn check_migrations(m: &Migrations, major: u64) -> Result<(), String> {

@@ -474,3 +474,191 @@ fn upgrade_rules() {
     );
     assert_eq!(latest_auto_upgrade(&v("2.0.0"), &available), None);
 }
+
+/// The Octopus-built archives kept byte-for-byte in the repository.
+fn demo_echo(version: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../acceptance-tests/fixtures/step-packages")
+        .join(format!("demo-echo.{version}.zip"))
+}
+
+fn load_demo(version: &str) -> StepPackage {
+    let name = PackageFileName::parse(&format!("demo-echo.{version}.zip")).unwrap();
+    load_named(&demo_echo(version), &name, &ArchiveLimits::default()).unwrap()
+}
+
+#[test]
+fn octopus_archives_built_by_the_cli_load() {
+    let v1 = load_demo("1.0.0");
+    assert_eq!(v1.format, StepFormat::Octopus);
+    assert_eq!(v1.kind, PackageKind::Step);
+    assert_eq!(
+        (v1.manifest.id.as_str(), v1.manifest.version.to_string()),
+        ("demo-echo", "1.0.0".into())
+    );
+    let step = &v1.steps[0];
+    assert_eq!(step.dir, "");
+    assert_eq!(step.metadata.id, "demo-echo");
+    assert_eq!(step.metadata.name, "Echo a message");
+    assert_eq!(step.metadata.launcher.kind, LauncherKind::Node);
+    assert_eq!(step.metadata.launcher.entrypoint, "executor.js");
+    assert_eq!(step.metadata.logo, "logo.svg");
+    assert_eq!(step.migration_script, None);
+    let meta = v1.octopus.as_ref().unwrap();
+    assert_eq!(meta.api_versions["InputSchema"], json!("2.0.0"));
+    let ok = json!({"message": "hi", "repeat": 2, "uppercase": "#{Upper}",
+                    "token": {"HasValue": true, "NewValue": "abcd"}});
+    step.validate_inputs(&ok).unwrap();
+    let errs = step
+        .validate_inputs(
+            &json!({"message": "hi", "repeat": "two", "uppercase": true, "token": "#{T}"}),
+        )
+        .unwrap_err();
+    assert_eq!(errs[0].to_string(), "/repeat: expected number, got string");
+    // Explicit upgrades of Octopus steps run migration.js: not declarative.
+    let v2 = load_demo("2.0.0");
+    assert_eq!(
+        v2.steps[0].migration_script.as_deref(),
+        Some("migration.js")
+    );
+    let e = v2.steps[0].upgrade_inputs(&ok, 1).unwrap_err().to_string();
+    assert!(e.contains("migration.js"), "{e}");
+    // The metadata gives the version, so the plain loader works too.
+    let plain = load_step_package(
+        &demo_echo("2.0.0"),
+        PackageFormat::Zip,
+        &ArchiveLimits::default(),
+    )
+    .unwrap();
+    assert_eq!(plain.manifest.version.to_string(), "2.0.0");
+    // Another file name is refused.
+    let other = PackageFileName::parse("demo-echo.1.0.1.zip").unwrap();
+    let e = load_named(&demo_echo("1.0.0"), &other, &ArchiveLimits::default()).unwrap_err();
+    assert!(e.to_string().contains("file name says"), "{e}");
+    let other = PackageFileName::parse("other-echo.1.0.0.zip").unwrap();
+    let e = load_named(&demo_echo("1.0.0"), &other, &ArchiveLimits::default()).unwrap_err();
+    assert!(e.to_string().contains("file name says"), "{e}");
+}
+
+fn octopus_files(meta: Value) -> Files {
+    vec![
+        ("metadata.json".into(), json_bytes(meta)),
+        (
+            "inputs.json".into(),
+            json_bytes(json!({"$schema": "http://json-schema.org/draft-07/schema#",
+                "definitions": {"Inputs": {"type": "object", "isRoot": true,
+                    "properties": {"n": {"type": "number"}}}}})),
+        ),
+        (
+            "executor.js".into(),
+            b"module.exports = function () {};".to_vec(),
+        ),
+        ("logo.png".into(), vec![0x89, b'P', b'N', b'G']),
+    ]
+}
+
+fn octopus_meta(kind: &str, version: Option<&str>) -> Value {
+    let mut m = json!({"schemaVersion": "1.0.0", "type": kind, "id": "acme-steps",
+        "name": "Acme", "description": "d", "categories": ["Other"], "launcher": "node",
+        "deploymentTargetId": "acme-target", "dependencies": {"acme-target": "1.0.0"},
+        "canRunOnDeploymentTarget": false, "somethingNew": 1});
+    if let Some(v) = version {
+        m["version"] = json!(v);
+    }
+    m
+}
+
+fn load_octopus_named(files: &Files) -> Result<StepPackage, StepPackageError> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_zip(&dir, files);
+    let name = PackageFileName::parse("acme-steps.2.1.0.zip").unwrap();
+    load_named(&p, &name, &ArchiveLimits::default())
+}
+
+#[test]
+fn octopus_format_rules() {
+    // Major 2 without migration.js is refused; with it, it loads (version from the name,
+    // target and dependencies not required).
+    let mut files = octopus_files(octopus_meta("step", None));
+    let e = load_octopus_named(&files).unwrap_err().to_string();
+    assert!(
+        e.contains("`migration.js` is missing") && e.contains("major 1"),
+        "{e}"
+    );
+    files.push((
+        "migration.js".into(),
+        b"module.exports = (i) => i;".to_vec(),
+    ));
+    let pkg = load_octopus_named(&files).unwrap();
+    assert_eq!(pkg.manifest.version.to_string(), "2.1.0");
+    assert_eq!(pkg.steps[0].metadata.logo, "logo.png");
+    assert_eq!(
+        pkg.octopus.as_ref().unwrap().other["somethingNew"],
+        json!(1)
+    );
+    // The plain loader needs the version in the metadata.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_zip(&dir, &files);
+    let e = load_step_package(&p, PackageFormat::Zip, &ArchiveLimits::default()).unwrap_err();
+    assert!(e.to_string().contains("has no `version`"), "{e}");
+    // A metadata version other than the file name's.
+    let mut f = files.clone();
+    edit(&mut f, "metadata.json", |m| m["version"] = json!("2.2.0"));
+    let e = load_octopus_named(&f).unwrap_err().to_string();
+    assert!(e.contains("2.2.0") && e.contains("file name says"), "{e}");
+    // Launcher, schema version, executor, inputs.
+    let mut f = files.clone();
+    edit(&mut f, "metadata.json", |m| m["launcher"] = json!("dotnet"));
+    assert!(
+        load_octopus_named(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("run with `node`")
+    );
+    let mut f = files.clone();
+    edit(&mut f, "metadata.json", |m| {
+        m["schemaVersion"] = json!("2.0.0")
+    });
+    assert!(
+        load_octopus_named(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("schemaVersion")
+    );
+    let f: Files = files
+        .iter()
+        .filter(|(n, _)| n != "executor.js")
+        .cloned()
+        .collect();
+    assert!(
+        load_octopus_named(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("`executor.js` is missing")
+    );
+    let mut f = files.clone();
+    edit(&mut f, "inputs.json", |s| {
+        s["definitions"]["Inputs"]["properties"]["n"]["if"] = json!({})
+    });
+    let e = load_octopus_named(&f).unwrap_err().to_string();
+    assert!(
+        e.contains("inputs.json") && e.contains("keyword `if`"),
+        "{e}"
+    );
+    let mut f = files.clone();
+    edit(&mut f, "metadata.json", |m| m["type"] = json!("script"));
+    assert!(
+        load_octopus_named(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("metadata.json")
+    );
+    // A deployment target installs as a package with no step.
+    let target = octopus_files(octopus_meta("deployment-target", Some("2.1.0")))
+        .into_iter()
+        .filter(|(n, _)| n != "executor.js")
+        .collect::<Files>();
+    let pkg = load_octopus_named(&target).unwrap();
+    assert_eq!(pkg.kind, PackageKind::DeploymentTarget);
+    assert!(pkg.steps.is_empty() && pkg.manifest.steps.is_empty());
+}
