@@ -85,7 +85,10 @@ pub fn step_package_zip(package_id: &str, version: &str, steps: &[StepDef]) -> V
             format!("{dir}/logo.svg"),
             b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec(),
         ));
-        let script = s.script.clone().unwrap_or_else(|| "#!/bin/sh\ncat \"$1\"\n".into());
+        let script = s
+            .script
+            .clone()
+            .unwrap_or_else(|| "#!/bin/sh\ncat \"$1\"\n".into());
         files.push((format!("{dir}/run.sh"), script.into_bytes()));
     }
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
