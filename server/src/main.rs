@@ -38,6 +38,10 @@ options (each VALUE may also be given as --option=VALUE):
                    open-file limit)
   --shutdown-grace DURATION
                    on SIGTERM, longest wait for requests in progress (default 5s)
+  --max-tasks N    deployments (tasks) running at once (default 4)
+  --step-timeout DURATION
+                   longest run time of one deployment action; its processes are
+                   killed after it (default 1h)
   -h, --help       print this help and exit
   -V, --version    print the version and exit
 
@@ -114,6 +118,12 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Command, Strin
             }
             Arg::Long("max-connections") => {
                 config.max_connections = value(&mut parser, "--max-connections", parse_count)?;
+            }
+            Arg::Long("max-tasks") => {
+                config.max_concurrent_tasks = value(&mut parser, "--max-tasks", parse_count)?;
+            }
+            Arg::Long("step-timeout") => {
+                config.step_timeout = value(&mut parser, "--step-timeout", parse_duration)?;
             }
             Arg::Long("shutdown-grace") => {
                 config.shutdown_grace = value(&mut parser, "--shutdown-grace", parse_duration)?;
@@ -402,7 +412,12 @@ mod tests {
             "10",
             "--shutdown-grace",
             "1.5",
+            "--max-tasks=2",
+            "--step-timeout",
+            "10m",
         ]);
+        assert_eq!(c.max_concurrent_tasks, 2);
+        assert_eq!(c.step_timeout, Duration::from_secs(600));
         assert_eq!(c.max_uploads, 3);
         assert_eq!(c.upload_deadline, Duration::from_secs(90));
         assert_eq!(c.header_timeout, Duration::from_millis(500));
@@ -419,6 +434,8 @@ mod tests {
             &["--header-timeout", "0"][..],
             &["--idle-timeout", "soon"][..],
             &["--shutdown-grace", "5d"][..],
+            &["--max-tasks", "0"][..],
+            &["--step-timeout", "never"][..],
         ] {
             let e = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} parsed"));
             assert!(
