@@ -833,6 +833,7 @@ async fn run_one(
         node: node.to_owned(),
     };
     let result = octopus_executor::run_action(run, &mut sink, cancel).await;
+    collect_artifacts(state, plan, &result.artifacts, shared, node);
     let mut outputs = shared.outputs.lock().unwrap_or_else(|e| e.into_inner());
     let mut masks = shared.masks.lock().unwrap_or_else(|e| e.into_inner());
     for o in &result.output_variables {
@@ -851,6 +852,49 @@ async fn run_one(
         outputs.set(name, &o.value);
     }
     result.outcome
+}
+
+/// Copies an action's artifacts to `artifacts/<TaskId>/` in the data directory (the
+/// working directory goes when the task ends) and lists them in the log.
+fn collect_artifacts(
+    state: &AppState,
+    plan: &Plan,
+    artifacts: &[octopus_executor::Artifact],
+    shared: &Shared,
+    node: &str,
+) {
+    if artifacts.is_empty() {
+        return;
+    }
+    let task = plan.deployment.task_id.clone().unwrap_or_default();
+    let dir = state.data_dir.join("artifacts").join(&task);
+    for a in artifacts {
+        let name: String = a
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let copied =
+            std::fs::create_dir_all(&dir).and_then(|_| std::fs::copy(&a.path, dir.join(&name)));
+        match copied {
+            Ok(n) => shared.line(
+                node,
+                "Info",
+                &format!("Artifact {} collected ({n} bytes).", a.name),
+            ),
+            Err(e) => shared.line(
+                node,
+                "Warning",
+                &format!("Artifact {} could not be collected: {e}", a.name),
+            ),
+        }
+    }
 }
 
 /// Records on a deployment that its task ended (`FailureEncountered`).

@@ -343,3 +343,32 @@ async fn a_step_package_step_runs_with_its_inputs_and_sets_outputs() {
     assert!(raw.contains("after: hello StepPkg-Dev"), "{raw}");
     assert!(!raw.contains("tok-SECRET-9"), "{raw}");
 }
+
+#[tokio::test]
+async fn artifacts_are_kept_after_the_task() {
+    let t = start().await;
+    let (p, envs) = project_with(
+        &t,
+        "Art",
+        vec![bash_step(
+            "Report",
+            "echo 'all good' > out.txt\nnew_octopusartifact out.txt report.txt",
+        )],
+    )
+    .await;
+    let release = release_of(&t, &p).await;
+    let task = deploy(&t, &release, &envs[0]).await;
+    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    assert_eq!(task.state, TaskState::Success, "{raw}");
+    assert!(
+        raw.contains("Artifact report.txt collected (9 bytes)."),
+        "{raw}"
+    );
+    let kept = t
+        .dir
+        .path()
+        .join("artifacts")
+        .join(&task.id)
+        .join("report.txt");
+    assert_eq!(std::fs::read_to_string(kept).unwrap(), "all good\n");
+}
