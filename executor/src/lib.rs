@@ -87,6 +87,27 @@ pub struct ActionRun {
     pub run_as: Option<(u32, u32)>,
     /// Limits for extracting packages; `None` = [`ArchiveLimits::default`].
     pub extract_limits: Option<ArchiveLimits>,
+    /// Called with the process ID of every process the action starts, right after
+    /// it started; each is the leader of its own process group (pgid = pid). The
+    /// server records them so that it can kill what a crash left running.
+    pub on_spawn: Option<SpawnHook>,
+}
+
+/// A callback receiving the process (group) ID of each started process.
+#[derive(Clone)]
+pub struct SpawnHook(pub std::sync::Arc<dyn Fn(u32) + Send + Sync>);
+
+impl SpawnHook {
+    /// Wraps a callback.
+    pub fn new(f: impl Fn(u32) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for SpawnHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpawnHook")
+    }
 }
 
 /// Which runner an action needs.
@@ -252,6 +273,7 @@ pub async fn run_action(
     for v in &run.sensitive_values {
         session.masker.add(v);
     }
+    session.on_spawn = run.on_spawn.clone();
     let end = match prepare_work_dir(&run) {
         Err(e) => script::End::failed(e),
         Ok(()) => match &run.kind {

@@ -56,6 +56,8 @@ pub(crate) struct Session<'s> {
     pub(crate) artifacts: Vec<Artifact>,
     /// The last `resultMessage`.
     pub(crate) result_message: Option<String>,
+    /// Told the ID of every process started.
+    pub(crate) on_spawn: Option<crate::SpawnHook>,
 }
 
 /// Per-process stream state.
@@ -94,6 +96,7 @@ impl<'s> Session<'s> {
             outputs: Vec::new(),
             artifacts: Vec::new(),
             result_message: None,
+            on_spawn: None,
         }
     }
 
@@ -183,6 +186,9 @@ impl<'s> Session<'s> {
             }
         };
         let pid = child.id().unwrap_or(0);
+        if let Some(hook) = self.on_spawn.as_ref().filter(|_| pid != 0) {
+            (hook.0)(pid);
+        }
         let mut stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");
         let mut out_buf = vec![0u8; CHUNK];

@@ -200,11 +200,13 @@ mod tests {
 
     #[test]
     fn minimums_optional_phases_and_catch_all_phases() {
-        let mut l = Lifecycle::default();
-        l.phases = vec![
-            phase("Dev", &["dev", "test"], 1, false),
-            phase("Rest", &[], 0, false),
-        ];
+        let mut l = Lifecycle {
+            phases: vec![
+                phase("Dev", &["dev", "test"], 1, false),
+                phase("Rest", &[], 0, false),
+            ],
+            ..Lifecycle::default()
+        };
         assert_eq!(open(&l, &[]), ["dev", "test"]);
         assert_eq!(open(&l, &["test"]), ["dev", "prod", "test"]);
         l.phases = vec![

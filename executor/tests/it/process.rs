@@ -186,3 +186,34 @@ unsafe extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
 }
+
+#[tokio::test]
+async fn on_spawn_is_told_each_process_group_leader() {
+    let d = Dirs::new();
+    let pidfile = d.path("self");
+    let mut run_ = d.script("Bash", &format!("echo $$ > '{}'\n", pidfile.display()));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    run_.on_spawn = Some(octopus_executor::SpawnHook::new(move |pid| {
+        // The hook runs while the process lives: its group is its own.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let pgrp = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2).map(str::to_owned));
+        s.lock().unwrap().push((pid, pgrp));
+    }));
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let mut lines = Lines::default();
+    let r = run_action(run_, &mut lines, rx).await;
+    assert_eq!(r.outcome, Outcome::Success, "{}", lines.dump());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (pid, pgrp) = &seen[0];
+    assert_eq!(pgrp.as_deref(), Some(pid.to_string().as_str()));
+    let script_pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(script_pid, *pid);
+}

@@ -20,8 +20,9 @@ use crate::util::now_iso8601;
 /// Directory of task logs, under the data directory.
 pub const TASKS_DIR: &str = "tasks";
 
-/// Longest time a written line waits in memory before it reaches the file.
-const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// Longest time a written line waits in memory before it reaches the file (the
+/// runner calls [`TaskLog::flush_pending`] this often, for output that stops).
+pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 /// One event of the log file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,6 +97,14 @@ impl TaskLog {
     pub fn flush(&mut self) {
         let _ = self.out.flush();
         self.last_flush = Instant::now();
+    }
+
+    /// Writes buffered lines to the file if there are any (a timer calls it, so a
+    /// last line is readable while a script waits silently).
+    pub fn flush_pending(&mut self) {
+        if !self.out.buffer().is_empty() {
+            self.flush();
+        }
     }
 
     /// Opens a node under `parent` (`None`: the root).

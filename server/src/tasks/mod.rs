@@ -9,6 +9,7 @@
 
 pub mod deploy;
 pub mod log;
+pub mod orphans;
 pub mod queue;
 pub mod variables;
 
@@ -165,7 +166,8 @@ pub fn environment_of(task: &ServerTask) -> Option<&str> {
 }
 
 /// Fails every task a stopped server left `Executing` (or `Cancelling`: those end
-/// `Canceled`), closing their open log nodes with a line saying why. Queued tasks
+/// `Canceled`), closing their open log nodes with a line saying why, after
+/// killing the processes its scripts left running ([`orphans`]). Queued tasks
 /// stay queued and run next.
 pub fn recover(store: &Store, data_dir: &std::path::Path) -> ApiResult<usize> {
     let running: Vec<ServerTask> = store.read_blocking(|c| {
@@ -182,11 +184,25 @@ pub fn recover(store: &Store, data_dir: &std::path::Path) -> ApiResult<usize> {
     for task in &running {
         let message = "The task was interrupted because octopus-lite stopped while it was running; \
                        it was marked as failed when the server started again.";
+        // The dead server's scripts may still run: kill them first.
+        let work_root = data_dir.join("work").join(&task.id);
+        let killed = orphans::kill_left(&work_root);
+        let _ = std::fs::remove_dir_all(&work_root);
         let file = log::path(data_dir, &task.id);
         let open = log::open_nodes(&file).unwrap_or_default();
         if let Ok(mut out) = log::TaskLog::open(data_dir, &task.id) {
             if let Some(root) = open.first() {
-                out.line(open.last().unwrap_or(root), "Fatal", message);
+                let node = open.last().unwrap_or(root);
+                if killed > 0 {
+                    out.line(
+                        node,
+                        "Warning",
+                        &format!(
+                            "Killed {killed} process group(s) of this task that were still running."
+                        ),
+                    );
+                }
+                out.line(node, "Fatal", message);
             }
             for node in open.iter().rev() {
                 out.close_node(node, "Failed");

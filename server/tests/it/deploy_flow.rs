@@ -211,7 +211,7 @@ async fn after_a_failure_failure_and_always_steps_run_and_the_first_failure_is_r
     let d = t
         .client
         .deployments(SPACE)
-        .get(&task.arguments["DeploymentId"].as_str().unwrap().to_owned())
+        .get(task.arguments["DeploymentId"].as_str().unwrap())
         .await
         .unwrap();
     assert!(d.failure_encountered);

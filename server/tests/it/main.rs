@@ -16,4 +16,5 @@ mod process;
 mod secrets;
 mod step_package_uninstall;
 mod step_packages;
+mod task_durability;
 mod variables;
