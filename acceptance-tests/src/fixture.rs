@@ -81,7 +81,18 @@ impl Fixture {
     /// Returns `Err(reason)` when the fixture's cloud is not available here; the test
     /// should then report the reason and skip.
     pub fn spin(name: &str, ctx: &TestContext) -> Result<Fixture, String> {
-        let dir = Self::template_dir(name);
+        Self::spin_dir(&Self::template_dir(name), ctx)
+    }
+
+    /// Applies the template in `dir` (its `.tf` files; a `code` variable receives the
+    /// test's code), like [`Fixture::spin`]; for templates kept next to a step's code.
+    pub fn spin_dir(dir: &Path, ctx: &TestContext) -> Result<Fixture, String> {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = name.as_str();
+        let dir = dir.to_path_buf();
         let mut hcl = String::new();
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("fixture {name}: {e}")) {
             let path = entry.expect("dir entry").path();

@@ -14,11 +14,13 @@
 mod deploy;
 mod fixture;
 mod proxy;
+mod step_author;
 mod step_package;
 
 pub use deploy::Deployed;
 pub use fixture::{Cloud, Fixture};
 pub use proxy::{Hook, Proxy};
+pub use step_author::{StepTest, hcl_value, install_step_packages};
 pub use step_package::{StepDef, TRUSTED, step_package_zip};
 
 use octopus_client::{Client, Config, Credentials};
@@ -53,8 +55,12 @@ impl Backend {
                 .tempdir()
                 .expect("temp dir");
             let mut config = octopus_server::ServerConfig::new(data.path());
+            // Step authors add their own package IDs (comma-separated) to the built-in list.
+            let extra = std::env::var("TF_ACC_TRUST_STEP_PACKAGES").unwrap_or_default();
             config.trusted_step_packages.packages = TRUSTED
                 .iter()
+                .copied()
+                .chain(extra.split(',').map(str::trim).filter(|s| !s.is_empty()))
                 .map(|id| octopus_packaging::step_package::TrustedPackage {
                     id: id.to_string(),
                     versions: None,
