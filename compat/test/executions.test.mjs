@@ -191,3 +191,86 @@ test("executions: release with server defaults, deploy, wait, log, lifecycle ord
   const slowDetails = await tasks.getDetails(slowTaskId);
   assert.equal(slowDetails.Task.State, api.TaskState.Canceled);
 });
+
+test("executions: explicit versions, duplicates, several environments at once, deployment filters, failure, cancel on timeout", async () => {
+  const client = await connect();
+  const { first, second, project } = await setUp(client);
+  await setSteps(client, project, [bashStep("Print", 'echo "version #{Octopus.Release.Number} to #{Octopus.Environment.Name}"')]);
+
+  const releases = new api.ReleaseRepository(client, spaceName);
+  const deployments = new api.DeploymentRepository(client, spaceName);
+  const waiter = new api.ServerTaskWaiter(client, spaceName);
+  const tasks = new api.SpaceServerTaskRepository(client, spaceName);
+
+  // ProjectName takes the project's ID too.
+  const r1 = await releases.create({ spaceName, ProjectName: project.Id, ReleaseVersion: "2.5.0", ReleaseNotes: "first cut" });
+  assert.equal(r1.ReleaseVersion, "2.5.0");
+  assert.equal((await releases.get(r1.ReleaseId)).ReleaseNotes, "first cut");
+  await assert.rejects(releases.create({ spaceName, ProjectName: project.Name, ReleaseVersion: "2.5.0" }), (e) => {
+    assert.equal(e.StatusCode, 400);
+    assert.match(e.ErrorMessage + (e.Errors ?? []).join(" "), /already exists/);
+    return true;
+  });
+  const again = await releases.create({ spaceName, ProjectName: project.Name, ReleaseVersion: "2.5.0", IgnoreIfAlreadyExists: true });
+  assert.equal(again.ReleaseId, r1.ReleaseId);
+  await assert.rejects(releases.create({ spaceName, ProjectName: unique("No Such Project") }));
+  const searched = await releases.listForProject(project.Id, { searchByVersion: "2.5" });
+  assert.deepEqual(searched.Items.map((r) => r.Id), [r1.ReleaseId]);
+
+  const deploy = (version, envs) =>
+    deployments.create({ spaceName, ProjectName: project.Name, ReleaseVersion: version, EnvironmentNames: envs.map((e) => e.Name) });
+  await assert.rejects(deploy("9.9.9", [first]), (e) => e.StatusCode === 404 || e.StatusCode === 400);
+  await assert.rejects(deploy("2.5.0", [{ Name: unique("No Such Env") }]));
+
+  const dev = await deploy("2.5.0", [first]);
+  const [devTask] = await waiter.waitForServerTasksToComplete([dev.DeploymentServerTasks[0].ServerTaskId], 200, 60000);
+  assert.equal(devTask.State, api.TaskState.Success, devTask.ErrorMessage);
+
+  // One deployment and task per environment named.
+  const both = await deploy("2.5.0", [first, second]);
+  assert.equal(both.DeploymentServerTasks.length, 2);
+  const ids = both.DeploymentServerTasks.map((t) => t.ServerTaskId);
+  assert.notEqual(ids[0], ids[1]);
+  const finished = await waiter.waitForServerTasksToComplete(ids, 200, 60000);
+  assert.deepEqual(finished.map((t) => t.Id).sort(), [...ids].sort());
+  assert.ok(finished.every((t) => t.State === api.TaskState.Success && t.FinishedSuccessfully), JSON.stringify(finished.map((t) => t.State)));
+  const byDeployment = await Promise.all(both.DeploymentServerTasks.map((t) => deployments.get(t.DeploymentId)));
+  assert.deepEqual(byDeployment.map((d) => d.EnvironmentId), [first.Id, second.Id]);
+  assert.ok((await tasks.getRaw(ids[1])).includes(`version 2.5.0 to ${second.Name}`));
+
+  const mine = await deployments.list({ projects: [project.Id] });
+  assert.equal(mine.TotalResults, 3);
+  const toSecond = await deployments.list({ projects: [project.Id], environments: [second.Id] });
+  assert.deepEqual(toSecond.Items.map((d) => d.Id), [both.DeploymentServerTasks[1].DeploymentId]);
+
+  // A failing script fails the task, and later steps do not run.
+  await setSteps(client, project, [
+    bashStep("Fail", 'echo "about to fail"\nexit 3'),
+    bashStep("Never", 'echo "this should not run"'),
+  ]);
+  await releases.create({ spaceName, ProjectName: project.Name, ReleaseVersion: "2.6.0" });
+  const bad = await deploy("2.6.0", [first]);
+  const badId = bad.DeploymentServerTasks[0].ServerTaskId;
+  const [failed] = await waiter.waitForServerTasksToComplete([badId], 200, 60000);
+  assert.equal(failed.State, api.TaskState.Failed);
+  assert.equal(failed.IsCompleted, true);
+  assert.equal(failed.FinishedSuccessfully, false);
+  assert.ok(failed.ErrorMessage, "a failed task has an error message");
+  const badLines = logLines((await tasks.getDetails(badId)).ActivityLogs);
+  assert.ok(badLines.includes("about to fail"), JSON.stringify(badLines));
+  assert.ok(!badLines.includes("this should not run"), "the step after the failure did not run");
+  const successes = await deployments.list({ projects: [project.Id], taskState: api.TaskState.Success });
+  assert.equal(successes.TotalResults, 3, "taskState=Success leaves out the failed deployment");
+  const failures = await deployments.list({ projects: [project.Id], taskState: api.TaskState.Failed });
+  assert.deepEqual(failures.Items.map((d) => d.Id), [bad.DeploymentServerTasks[0].DeploymentId]);
+
+  // The waiter's own cancel-on-timeout (what GitHub's await-task-action uses).
+  await setSteps(client, project, [bashStep("Sleep", "sleep 300")]);
+  await releases.create({ spaceName, ProjectName: project.Name, ReleaseVersion: "2.7.0" });
+  const slow = await deploy("2.7.0", [first]);
+  const slowId = slow.DeploymentServerTasks[0].ServerTaskId;
+  await assert.rejects(waiter.waitForServerTaskToComplete(slowId, 200, 1500, undefined, true), /Timeout reached/);
+  const canceled = await waiter.waitForServerTaskToComplete(slowId, 200, 20000);
+  assert.equal(canceled.State, api.TaskState.Canceled);
+  assert.equal(canceled.FinishedSuccessfully, false);
+});

@@ -393,43 +393,55 @@ async fn list(
         wanted("channels"),
         wanted("releases"),
     );
+    // `taskState` (the api-client's `DeploymentListArgs.taskState`): the state of each
+    // deployment's task, by name.
+    let task_states = wanted("taskstate");
     let sp = space.clone();
     let mut filter = q.filter.clone();
     filter.newest_first = true;
     filter.name = None;
     filter.partial_name = None;
-    let all =
-        st.store
-            .read(move |c| {
-                Ok(documents::list::<Deployment>(
-                    c,
-                    Deployment::COLLECTION,
-                    &sp,
-                    &filter,
-                    0,
-                    i64::MAX,
-                )?
-                .0)
-            })
-            .await?;
     let hit =
         |f: &Option<Vec<String>>, v: &str| f.as_ref().is_none_or(|f| f.iter().any(|x| x == v));
-    let items: Vec<Deployment> = all
-        .into_iter()
-        .filter(|d| {
-            hit(&projects, &d.project_id)
-                && hit(&envs, &d.environment_id)
-                && hit(&channels, &d.channel_id)
-                && hit(&releases, &d.release_id)
+    let items = st
+        .store
+        .read(move |c| {
+            let mut kept = Vec::new();
+            for d in
+                documents::list::<Deployment>(c, Deployment::COLLECTION, &sp, &filter, 0, i64::MAX)?
+                    .0
+            {
+                let wanted = hit(&projects, &d.project_id)
+                    && hit(&envs, &d.environment_id)
+                    && hit(&channels, &d.channel_id)
+                    && hit(&releases, &d.release_id);
+                if !wanted {
+                    continue;
+                }
+                // Only with `taskState`: look the deployment's task up.
+                if let Some(states) = &task_states {
+                    let state = match d.task_id.as_deref() {
+                        Some(t) => tasks::get(c, t)?.map(|t| t.state),
+                        None => None,
+                    };
+                    if !state
+                        .is_some_and(|s| states.iter().any(|x| x.eq_ignore_ascii_case(s.as_str())))
+                    {
+                        continue;
+                    }
+                }
+                kept.push(d);
+            }
+            Ok(kept)
         })
-        .map(|d| present(d, &space))
-        .collect();
+        .await?;
+    let items: Vec<Deployment> = items.into_iter().map(|d| present(d, &space)).collect();
     Ok(Json(super::crud::page_of(
         items,
         &q,
         &format!("/api/{space}/deployments"),
         "Deployment",
-        "{/id}{?skip,take,ids,projects,environments,channels}",
+        "{/id}{?skip,take,ids,projects,environments,channels,taskState}",
     )))
 }
 
