@@ -3,6 +3,7 @@
 //! fixtures and the examples users copy.
 
 mod data_sources;
+mod deploy;
 mod deployment_process;
 mod docs;
 mod environment;
