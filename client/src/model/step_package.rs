@@ -9,12 +9,39 @@ use serde::{Deserialize, Serialize};
 
 use super::{Links, nullable};
 
+/// Which format a step package follows (`docs/step-packages.md` §5 and §7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum StepPackageFormat {
+    /// Ours: `step-package.json`, any launcher, declarative migrations.
+    #[default]
+    Ours,
+    /// Octopus's CLI output: `metadata.json`, `inputs.json`, `executor.js` run by node.
+    Octopus,
+}
+
+/// What a step package provides (Octopus's metadata `type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepPackageType {
+    /// Steps.
+    #[default]
+    Step,
+    /// A deployment target type: listed, but provides no step.
+    DeploymentTarget,
+}
+
 /// An installed step package: an item of `GET /api/steppackages`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct StepPackageSummary {
     /// Package ID, as written in its manifest.
     pub id: String,
+    /// `step` or `deployment-target`.
+    #[serde(default, rename = "Type")]
+    pub kind: StepPackageType,
+    /// `Ours` or `Octopus`.
+    #[serde(default)]
+    pub format: StepPackageFormat,
     /// Newest installed version (by SemVer precedence), normalised (`1.2.0`).
     pub latest_version: String,
     /// Every installed version, oldest first.
@@ -44,6 +71,12 @@ pub struct StepSummary {
 pub struct StepPackageVersionSummary {
     /// Package ID.
     pub package_id: String,
+    /// `step` or `deployment-target`.
+    #[serde(default, rename = "Type")]
+    pub kind: StepPackageType,
+    /// `Ours` or `Octopus`.
+    #[serde(default)]
+    pub format: StepPackageFormat,
     /// Normalised version.
     pub version: String,
     /// Whether this is a pre-release (never applied automatically).
@@ -72,6 +105,12 @@ pub struct StepPackageVersionSummary {
 pub struct StepPackageVersion {
     /// Package ID.
     pub package_id: String,
+    /// `step` or `deployment-target`.
+    #[serde(default, rename = "Type")]
+    pub kind: StepPackageType,
+    /// `Ours` or `Octopus`.
+    #[serde(default)]
+    pub format: StepPackageFormat,
     /// Normalised version.
     pub version: String,
     /// Whether this is a pre-release.
@@ -125,8 +164,18 @@ pub struct StepPackageStep {
     pub logo: String,
     /// The inputs JSON Schema, as shipped.
     pub inputs_schema: serde_json::Value,
-    /// The declarative migrations (`{"migrations": [...]}`), as shipped.
+    /// The declarative migrations (`{"migrations": [...]}`), as shipped (ours; empty for
+    /// Octopus's format, which ships `migration.js`).
     pub migrations: serde_json::Value,
+    /// `Ours` or `Octopus`: which executor contract and inputs conventions apply.
+    #[serde(default)]
+    pub format: StepPackageFormat,
+    /// Octopus's format: the migration script from the previous major (`migration.js`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration_script: Option<String>,
+    /// Octopus's format: the deployment target type the step names (need not be installed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_target_id: Option<String>,
     /// Release notes link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_notes_url: Option<String>,

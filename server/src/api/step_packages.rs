@@ -412,9 +412,10 @@ async fn upgrade(
     Body(req): Body<StepPackageUpgrade>,
 ) -> ApiResult<Json<DeploymentProcess>> {
     let sp = space.clone();
+    let archives = st.step_packages.dir.clone();
     let p = st
         .store
-        .write(move |tx| upgrades::upgrade_action(tx, &sp, &id, &req))
+        .write(move |tx| upgrades::upgrade_action(tx, &archives, &sp, &id, &req))
         .await?;
     Ok(Json(present(p, &space)))
 }

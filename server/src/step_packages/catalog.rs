@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use octopus_client::model::step_package::{
-    StepPackageStep, StepPackageSummary, StepPackageVersion, StepPackageVersionSummary, StepSummary,
+    StepPackageFormat, StepPackageStep, StepPackageSummary, StepPackageType, StepPackageVersion,
+    StepPackageVersionSummary, StepSummary,
 };
-use octopus_packaging::schema::InputSchema;
+use octopus_packaging::schema::{Dialect, InputSchema};
 use octopus_packaging::step_package::Migrations;
 use octopus_packaging::version::Version;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -29,6 +30,10 @@ pub struct VersionRow {
     pub installed_on: String,
     /// `Feed` or `Upload`.
     pub source: String,
+    /// Steps or a deployment target.
+    pub kind: StepPackageType,
+    /// Ours or Octopus's.
+    pub format: StepPackageFormat,
 }
 
 /// One step of one installed version, as stored.
@@ -45,9 +50,13 @@ pub struct StepRow {
 }
 
 impl StepRow {
-    /// Compiles the stored inputs schema.
+    /// Compiles the stored inputs schema (in the dialect of the step's format).
     pub fn schema(&self) -> ApiResult<InputSchema> {
-        InputSchema::compile(&self.step.inputs_schema).map_err(|e| {
+        let dialect = match self.step.format {
+            StepPackageFormat::Ours => Dialect::Ours,
+            StepPackageFormat::Octopus => Dialect::Octopus,
+        };
+        InputSchema::compile_with(&self.step.inputs_schema, dialect).map_err(|e| {
             ApiError::internal(format!(
                 "stored schema of {} {}: {e}",
                 self.step_id, self.version
@@ -86,11 +95,33 @@ fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
         archive_file: r.get(4)?,
         installed_on: r.get(5)?,
         source: r.get(6)?,
+        kind: match r.get::<_, String>(7)?.as_str() {
+            "deployment-target" => StepPackageType::DeploymentTarget,
+            _ => StepPackageType::Step,
+        },
+        format: match r.get::<_, String>(8)?.as_str() {
+            "Octopus" => StepPackageFormat::Octopus,
+            _ => StepPackageFormat::Ours,
+        },
     })
 }
 
 const VERSION_COLUMNS: &str =
-    "package_id, version, sha256, size, archive_file, installed_on, source";
+    "package_id, version, sha256, size, archive_file, installed_on, source, kind, format";
+
+fn kind_text(k: StepPackageType) -> &'static str {
+    match k {
+        StepPackageType::Step => "step",
+        StepPackageType::DeploymentTarget => "deployment-target",
+    }
+}
+
+fn format_text(f: StepPackageFormat) -> &'static str {
+    match f {
+        StepPackageFormat::Ours => "Ours",
+        StepPackageFormat::Octopus => "Octopus",
+    }
+}
 
 /// The stored row of `id` at `version`, if installed.
 pub fn get_version(
@@ -124,11 +155,12 @@ pub fn all_versions(conn: &Connection) -> ApiResult<Vec<Vec<VersionRow>>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {VERSION_COLUMNS}, package_key FROM step_package_versions ORDER BY rowid"
     ))?;
+    let key_column = VERSION_COLUMNS.split(',').count();
     let mut order: Vec<String> = Vec::new();
     let mut groups: BTreeMap<String, Vec<VersionRow>> = BTreeMap::new();
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let key: String = r.get(7)?;
+        let key: String = r.get(key_column)?;
         if !groups.contains_key(&key) {
             order.push(key.clone());
         }
@@ -227,8 +259,9 @@ pub fn insert_version(
     let version = row.version.to_string();
     conn.prepare_cached(
         "INSERT INTO step_package_versions
-         (package_key, package_id, version, sha256, size, archive_file, installed_on, source)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         (package_key, package_id, version, sha256, size, archive_file, installed_on, source,
+          kind, format)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         key,
@@ -238,7 +271,9 @@ pub fn insert_version(
         i64::try_from(row.size).unwrap_or(i64::MAX),
         row.archive_file,
         row.installed_on,
-        row.source
+        row.source,
+        kind_text(row.kind),
+        format_text(row.format)
     ])?;
     for (i, s) in steps.iter().enumerate() {
         let body = serde_json::to_string(s).map_err(ApiError::internal)?;
@@ -257,6 +292,8 @@ pub fn summary_of_version(row: &VersionRow, steps: &[StepRow]) -> StepPackageVer
     links.insert("Self".into(), version_link(&row.package_id, &row.version));
     StepPackageVersionSummary {
         package_id: row.package_id.clone(),
+        kind: row.kind,
+        format: row.format,
         version: row.version.to_string(),
         is_prerelease: row.version.is_prerelease(),
         sha256: row.sha256.clone(),
@@ -281,6 +318,8 @@ pub fn full_version(row: &VersionRow, steps: Vec<StepRow>) -> StepPackageVersion
     links.insert("Package".into(), package_link(&row.package_id));
     StepPackageVersion {
         package_id: row.package_id.clone(),
+        kind: row.kind,
+        format: row.format,
         version: row.version.to_string(),
         is_prerelease: row.version.is_prerelease(),
         sha256: row.sha256.clone(),
@@ -310,6 +349,8 @@ pub fn package_summary(versions: &[VersionRow], latest_steps: &[StepRow]) -> Ste
     links.insert("Latest".into(), format!("{}/{latest}", package_link(&id)));
     StepPackageSummary {
         id,
+        kind: versions.last().map(|v| v.kind).unwrap_or_default(),
+        format: versions.last().map(|v| v.format).unwrap_or_default(),
         latest_version: latest,
         versions: versions.iter().map(|v| v.version.to_string()).collect(),
         steps: latest_steps

@@ -11,10 +11,12 @@ use std::path::Path;
 
 use axum::http::StatusCode;
 use octopus_client::model::deployment_process::action_types;
-use octopus_client::model::step_package::{StepPackageStep, StepPackageVersion};
+use octopus_client::model::step_package::{
+    StepPackageFormat, StepPackageStep, StepPackageType, StepPackageVersion,
+};
 use octopus_packaging::filename::{PackageFileName, PackageFormat};
 use octopus_packaging::hashing;
-use octopus_packaging::step_package::{Step, load_step_package};
+use octopus_packaging::step_package::{OctopusMetadata, PackageKind, Step, StepFormat, load_named};
 
 use super::StepPackages;
 use super::catalog::{self, VersionRow};
@@ -61,7 +63,14 @@ fn invalid(message: impl Into<String>, detail: impl Into<String>) -> ApiError {
     }
 }
 
-fn api_step(s: &Step) -> StepPackageStep {
+fn api_format(f: StepFormat) -> StepPackageFormat {
+    match f {
+        StepFormat::Ours => StepPackageFormat::Ours,
+        StepFormat::Octopus => StepPackageFormat::Octopus,
+    }
+}
+
+fn api_step(s: &Step, octopus: Option<&OctopusMetadata>) -> StepPackageStep {
     let m = &s.metadata;
     let launcher = serde_json::to_value(m.launcher.kind)
         .ok()
@@ -79,6 +88,9 @@ fn api_step(s: &Step) -> StepPackageStep {
         inputs_schema: s.inputs_schema.clone(),
         migrations: serde_json::to_value(&s.migrations).unwrap_or_default(),
         release_notes_url: m.release_notes_url.clone(),
+        format: api_format(s.format),
+        migration_script: s.migration_script.clone(),
+        deployment_target_id: octopus.and_then(|o| o.deployment_target_id.clone()),
     }
 }
 
@@ -186,13 +198,8 @@ pub fn install(
     if let Some(found) = existing {
         return already(found, &digests.sha256_hex);
     }
-    let pkg = load_step_package(path, name.format, &cfg.limits).map_err(|e| {
-        invalid(
-            format!("The step package '{file_name}' is not valid."),
-            e.to_string(),
-        )
-    })?;
-    pkg.check_file_name(&name).map_err(|e| {
+    // Loads either format and checks it against the file name.
+    let pkg = load_named(path, &name, &cfg.limits).map_err(|e| {
         invalid(
             format!("The step package '{file_name}' is not valid."),
             e.to_string(),
@@ -226,8 +233,17 @@ pub fn install(
         archive_file,
         installed_on: now_iso8601(),
         source: source.as_str().into(),
+        kind: match pkg.kind {
+            PackageKind::Step => StepPackageType::Step,
+            PackageKind::DeploymentTarget => StepPackageType::DeploymentTarget,
+        },
+        format: api_format(pkg.format),
     };
-    let steps: Vec<StepPackageStep> = pkg.steps.iter().map(api_step).collect();
+    let steps: Vec<StepPackageStep> = pkg
+        .steps
+        .iter()
+        .map(|s| api_step(s, pkg.octopus.as_ref()))
+        .collect();
     let result = store.write_blocking(move |tx| {
         if let Some(found) = catalog::get_version(tx, &package_id, &version)? {
             let steps = catalog::steps_of(tx, &package_id, &version)?;

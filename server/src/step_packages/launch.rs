@@ -1,12 +1,15 @@
 //! Launching a step-package step: the installed version the action uses is
 //! unpacked into the action's working directory and its step's launcher and
-//! entrypoint read from the archive's own manifest and metadata.
+//! entrypoint read from the archive's own manifest and metadata (ours), or taken from
+//! Octopus's flat layout (the root holds `metadata.json` and `executor.js`, run by node).
 
 use std::path::Path;
 
 use octopus_client::model::Action;
-use octopus_executor::StepPackageLaunch;
+use octopus_client::model::step_package::StepPackageFormat;
+use octopus_executor::{StepContract, StepPackageLaunch};
 use octopus_packaging::filename::PackageFileName;
+use octopus_packaging::step_package::{OCTOPUS_EXECUTOR_FILE, OCTOPUS_METADATA_FILE};
 use octopus_packaging::version::Version;
 
 use super::catalog;
@@ -52,10 +55,25 @@ pub async fn prepare(
     let dest = work_dir.join(UNPACKED);
     let limits = state.step_packages.limits.clone();
     let step = step_id.to_owned();
+    let octopus = row.format == StepPackageFormat::Octopus;
     tokio::task::spawn_blocking(move || -> Result<StepPackageLaunch, String> {
         std::fs::create_dir_all(&dest).map_err(|e| format!("creating {}: {e}", dest.display()))?;
         octopus_packaging::archive::extract(&archive, format, &dest, &limits)
             .map_err(|e| format!("The step package could not be unpacked: {e}"))?;
+        if octopus {
+            // One step per archive: the root is the step directory.
+            let meta: serde_json::Value = read_json(&dest.join(OCTOPUS_METADATA_FILE))?;
+            if meta["id"].as_str() != Some(step.as_str()) {
+                return Err(format!("The installed step package has no step '{step}'."));
+            }
+            return Ok(StepPackageLaunch {
+                contract: StepContract::Octopus,
+                step_dir: dest,
+                launcher: "node".into(),
+                entrypoint: OCTOPUS_EXECUTOR_FILE.into(),
+                inputs: serde_json::Value::Null,
+            });
+        }
         let manifest: serde_json::Value = read_json(&dest.join("step-package.json"))?;
         let dirs = manifest["steps"].as_array().cloned().unwrap_or_default();
         for dir in dirs.iter().filter_map(|d| d.as_str()) {
@@ -63,7 +81,7 @@ pub async fn prepare(
             let meta: serde_json::Value = read_json(&step_dir.join("metadata.json"))?;
             if meta["id"].as_str() == Some(step.as_str()) {
                 return Ok(StepPackageLaunch {
-                    contract: octopus_executor::StepContract::Ours,
+                    contract: StepContract::Ours,
                     step_dir,
                     launcher: meta["launcher"]["kind"]
                         .as_str()

@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use octopus_client::model::step_package::StepPackageUsage;
+use octopus_client::model::deployment_process::PackageReference;
+use octopus_client::model::step_package::{StepPackageFormat, StepPackageUsage};
 use octopus_client::model::{Action, DeploymentProcess, Resource};
+use octopus_packaging::schema::{InputSchema, Marker, ValidationError};
 use octopus_packaging::version::Version;
 use rusqlite::Connection;
 
@@ -233,11 +235,74 @@ pub fn check_action(
         None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
         Some(v) => v,
     };
-    if let Err(errs) = row.schema()?.validate(&as_schema_sees(&inputs)) {
+    if let Err(errs) = validate_inputs(row, &inputs, &action.packages)? {
         errors.extend(input_errors(field, &errs));
     }
     action.inputs = Some(inputs);
     Ok(true)
+}
+
+/// Validates a usage's stored `Inputs` against one version of its step. Ours: the schema
+/// sees each sensitive value as the text it stands for. Octopus's format: the stored form
+/// is validated (its schema marks sensitive values and references), and each package
+/// reference input needs the action's `Packages[]` entry whose
+/// `StepPackageInputsReferenceId` is its `referenceId`, with the same package and feed.
+pub fn validate_inputs(
+    row: &StepRow,
+    inputs: &serde_json::Value,
+    packages: &[PackageReference],
+) -> ApiResult<Result<(), Vec<ValidationError>>> {
+    let schema = row.schema()?;
+    if row.step.format == StepPackageFormat::Ours {
+        return Ok(schema.validate(&as_schema_sees(inputs)));
+    }
+    let mut errors = schema.validate(inputs).err().unwrap_or_default();
+    if errors.is_empty() {
+        errors.extend(package_reference_errors(&schema, inputs, packages));
+    }
+    Ok(if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    })
+}
+
+/// Package reference inputs without their matching `Packages[]` entry.
+fn package_reference_errors(
+    schema: &InputSchema,
+    inputs: &serde_json::Value,
+    packages: &[PackageReference],
+) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    for m in schema.marked_inputs(inputs) {
+        if m.marker != Marker::PackageReference {
+            continue;
+        }
+        let text = |k: &str| m.value.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+        let (reference, package, feed) = (text("referenceId"), text("packageId"), text("feedId"));
+        let entry = packages
+            .iter()
+            .find(|p| p.step_package_inputs_reference_id.as_deref() == Some(reference));
+        let message = match entry {
+            None => format!(
+                "package reference '{reference}' has no entry in the action's Packages with StepPackageInputsReferenceId '{reference}'"
+            ),
+            Some(p) if !p.package_id.eq_ignore_ascii_case(package) => format!(
+                "package reference '{reference}' names package '{package}' but its Packages entry has '{}'",
+                p.package_id
+            ),
+            Some(p) if p.feed_id != feed => format!(
+                "package reference '{reference}' names feed '{feed}' but its Packages entry has '{}'",
+                p.feed_id
+            ),
+            Some(_) => continue,
+        };
+        errors.push(ValidationError {
+            path: m.path,
+            message,
+        });
+    }
+    errors
 }
 
 /// Whether an input value is a sensitive value (`{"HasValue": …, "NewValue": …}`).

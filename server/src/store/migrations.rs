@@ -81,6 +81,13 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         check_value TEXT NOT NULL
     );",
     ),
+    (
+        5,
+        "step_package_kind",
+        // Octopus's format: a version may be a deployment target (no steps).
+        "ALTER TABLE step_package_versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'step';
+    ALTER TABLE step_package_versions ADD COLUMN format TEXT NOT NULL DEFAULT 'Ours';",
+    ),
 ];
 
 /// The migration after whose SQL [`crate::secrets::encrypt_stored`] runs.
