@@ -372,3 +372,49 @@ async fn artifacts_are_kept_after_the_task() {
         .join("report.txt");
     assert_eq!(std::fs::read_to_string(kept).unwrap(), "all good\n");
 }
+
+#[tokio::test]
+async fn a_release_keeps_the_variables_it_was_created_with() {
+    use octopus_client::model::Variable;
+    let t = start().await;
+    let (p, envs) = project_with(
+        &t,
+        "Vars",
+        vec![bash_step(
+            "Show",
+            "echo \"colour=#{Colour} db=#{Db.Password}\"",
+        )],
+    )
+    .await;
+    let vars = t.client.variables(SPACE);
+    let pid = p.id.clone().unwrap();
+    let mut set = vars.get_for_owner(&pid).await.unwrap();
+    set.variables = vec![
+        Variable {
+            name: "Colour".into(),
+            value: Some("blue".into()),
+            ..Default::default()
+        },
+        Variable {
+            name: "Db.Password".into(),
+            value: Some("pw-Blue-123".into()),
+            r#type: "Sensitive".into(),
+            is_sensitive: true,
+            ..Default::default()
+        },
+    ];
+    let mut set = vars.update(&set).await.unwrap();
+    let release = release_of(&t, &p).await;
+    set.variables[0].value = Some("red".into());
+    vars.update(&set).await.unwrap();
+    let task = deploy(&t, &release, &envs[0]).await;
+    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    assert_eq!(task.state, TaskState::Success, "{raw}");
+    assert!(raw.contains("colour=blue db=********"), "{raw}");
+    assert!(!raw.contains("pw-Blue-123"), "{raw}");
+    // The next release takes the new value.
+    let next = release_of(&t, &p).await;
+    let task = deploy(&t, &next, &envs[0]).await;
+    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    assert!(raw.contains("colour=red"), "{raw}");
+}
