@@ -37,13 +37,16 @@ impl Deployed {
     }
 }
 
+/// A check on what a deployment did.
+pub(crate) type DeploymentCheck = Box<dyn Fn(&Deployed)>;
+
 /// What a deploy step does: which project and environment (state addresses), and
 /// what to expect.
 pub(crate) struct DeploySpec {
     pub(crate) project: String,
     pub(crate) environment: String,
     pub(crate) expect: TaskState,
-    pub(crate) checks: Vec<Box<dyn Fn(&Deployed)>>,
+    pub(crate) checks: Vec<DeploymentCheck>,
 }
 
 impl TestContext {
