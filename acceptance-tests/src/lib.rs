@@ -21,7 +21,7 @@ pub use deploy::Deployed;
 pub use fixture::{Cloud, Fixture};
 pub use proxy::{Hook, Proxy};
 pub use step_author::{StepTest, hcl_value, install_step_packages};
-pub use step_package::{StepDef, TRUSTED, step_package_zip};
+pub use step_package::{StepDef, TRUSTED, demo_echo_archive, demo_echo_lock, step_package_zip};
 
 use octopus_client::{Client, Config, Credentials};
 use std::collections::HashSet;

@@ -14,4 +14,21 @@ pub const TRUSTED: &[&str] = &[
     "acc-steps",
     "acc-bad-steps",
     "acme-deploy",
+    // Octopus's format: the CLI-built archives in fixtures/step-packages/.
+    "demo-echo",
 ];
+
+/// Held by tests that install or uninstall `demo-echo` (a fixed ID: the archives are
+/// Octopus-built and byte-for-byte), so one test's uninstall never races another's usage.
+pub fn demo_echo_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The Octopus-built `demo-echo` archive of `version` (`1.0.0` or `2.0.0`), kept in the
+/// repository at `acceptance-tests/fixtures/step-packages/`.
+pub fn demo_echo_archive(version: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/step-packages")
+        .join(format!("demo-echo.{version}.zip"))
+}

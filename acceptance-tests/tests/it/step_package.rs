@@ -206,3 +206,98 @@ fn bad_step_packages_are_refused_at_plan() {
             .is_not_found()
     );
 }
+
+/// Octopus's format: the CLI-built `demo-echo` 1.0.0 installed by `octopus_step_package`,
+/// used by a process with inputs and a sensitive input; wrong inputs fail the plan naming
+/// the input.
+#[test]
+fn octopus_format_step_package_installs_and_validates_inputs() {
+    let _lock = acceptance_tests::demo_echo_lock();
+    let ctx = TestContext::new();
+    put(
+        &ctx,
+        "demo-echo.1.0.0.zip",
+        &std::fs::read(acceptance_tests::demo_echo_archive("1.0.0")).unwrap(),
+    );
+    let project = ctx
+        .block_on(
+            ctx.client
+                .projects(&ctx.space_id)
+                .create(&Project::new(format!("echo-{}", ctx.code))),
+        )
+        .unwrap();
+    let mut ctx = ctx;
+    ctx.workdir
+        .env("TF_VAR_project_id", project.id.as_deref().unwrap());
+    let package = "variable \"project_id\" {\n  type = string\n}\n\nresource \"octopus_step_package\" \"echo\" {\n  source = \"${path.module}/steps/demo-echo.1.0.0.zip\"\n}\n";
+    let secret = format!("tok-{}", ctx.code);
+    let with = |inputs: &str, secrets: &str| {
+        format!(
+            r#"{package}
+resource "octopus_deployment_process" "echo" {{
+  project_id = var.project_id
+  depends_on = [octopus_step_package.echo]
+  step {{
+    name = "Echo"
+    step_package = {{
+      id               = "demo-echo"
+      version          = "1"
+      inputs           = {inputs}
+      sensitive_inputs = {secrets}
+    }}
+  }}
+}}
+"#
+        )
+    };
+    let good = with(
+        r#"{ message = "hello", repeat = 2, uppercase = true }"#,
+        &format!("{{ token = \"{secret}\" }}"),
+    );
+    let secret1 = secret.clone();
+    TestCase::new(vec![
+        Step::config(package).check(|ctx| {
+            let a = ctx.attrs("octopus_step_package.echo");
+            assert_eq!(a["id"], "demo-echo/1.0.0");
+            assert_eq!(a["package_id"], "demo-echo");
+            assert_eq!(
+                a["steps"],
+                json!([{"id": "demo-echo", "name": "Echo a message"}])
+            );
+        }),
+        Step::config(&good).check(move |ctx| {
+            let p = process(ctx);
+            let a = &p.steps[0].actions[0];
+            assert_eq!(a.action_type, "demo-echo");
+            assert_eq!(a.step_package_version.as_deref(), Some("1.0.0"));
+            let inputs = a.inputs.clone().unwrap();
+            assert_eq!(inputs["repeat"], json!(2));
+            assert_eq!(inputs["token"]["HasValue"], json!(true));
+            assert!(!inputs.to_string().contains(&secret1), "{inputs}");
+        }),
+        // Bound values are accepted for primitives.
+        Step::config(&with(
+            r##"{ message = "#{Message}", repeat = "#{Repeat}", uppercase = true }"##,
+            &format!("{{ token = \"{secret}\" }}"),
+        )),
+        Step::config(&with(
+            r#"{ message = "hello", repeat = "two", uppercase = true }"#,
+            &format!("{{ token = \"{secret}\" }}"),
+        ))
+        .expect_error(r#"(?s)Invalid input for step "Echo".*/repeat \(step\[0\]\.step_package\.inputs\.repeat\): expected number, got string"#),
+        // The token in plain inputs: the schema wants a sensitive value.
+        Step::config(&with(
+            r#"{ message = "hello", repeat = 2, uppercase = true, token = "abcd" }"#,
+            "{}",
+        ))
+        .expect_error(r#"(?s)Invalid input for step "Echo".*/token \(step\[0\]\.step_package\.inputs\.token\): expected\s+a\s+sensitive\s+value.*sensitive_inputs"#),
+        // A secret the schema does not mark sensitive.
+        Step::config(&with(
+            r#"{ repeat = 2, uppercase = true }"#,
+            &format!("{{ token = \"{secret}\", message = \"hidden\" }}"),
+        ))
+        .expect_error(r#"(?s)Invalid input for step "Echo".*/message \(step\[0\]\.step_package\.sensitive_inputs\.message\):\s+is\s+not\s+a\s+sensitive\s+value"#),
+        Step::config(&good),
+    ])
+    .run(&ctx);
+}

@@ -1,6 +1,9 @@
 //! `octopus_step_package`: a step-package archive installed from a local file through
 //! the server's upload (`POST /api/steppackages`). Step packages are server-wide.
 //!
+//! Both formats install: ours and Octopus's (`<id>.<version>.zip` built by its CLI; a
+//! deployment-target archive installs with no steps).
+//!
 //! The plan loads the archive with the server's own loader (octopus-packaging), so a
 //! bad package, a file name that does not match its manifest, an untrusted package or
 //! a version the server holds with other content fail before anything is applied. A
@@ -14,7 +17,7 @@ use octopus_client::model::step_package::StepPackageVersion;
 use octopus_packaging::archive::ArchiveLimits;
 use octopus_packaging::filename::{PackageFileName, PackageFormat};
 use octopus_packaging::range::VersionRange;
-use octopus_packaging::step_package::{TrustedAllowList, TrustedPackage, load_step_package};
+use octopus_packaging::step_package::{TrustedAllowList, TrustedPackage, load_named};
 use sha2::Digest as _;
 use tf_sdk::{AttributePath, Context, Diagnostic, Diagnostics, Model, PlanRequest, Resource, Val};
 
@@ -135,10 +138,9 @@ fn inspect(source: &str) -> Result<Archive, Diagnostic> {
         max_entry_size: MAX_ARCHIVE_BYTES,
         ..ArchiveLimits::default()
     };
-    let package = load_step_package(std::path::Path::new(source), name.format, &limits)
-        .map_err(|e| invalid(format!("{file_name}: {e}")))?;
-    package
-        .check_file_name(&name)
+    // Either format (ours or Octopus's flat one, whose version may come from the file
+    // name), checked against the file name as the server does.
+    let package = load_named(std::path::Path::new(source), &name, &limits)
         .map_err(|e| invalid(format!("{file_name}: {e}")))?;
     let sha256 = sha2::Sha256::digest(&bytes)
         .iter()

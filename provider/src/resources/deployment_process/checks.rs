@@ -2,10 +2,13 @@
 //! the installed package's schema (with what a major upgrade's migration would make
 //! of the old inputs when they no longer fit).
 
-use super::mapping::{CONDITION_EXPRESSION, plain_inputs, same_name, version_still_holds};
+use super::mapping::{
+    CONDITION_EXPRESSION, plain_inputs, same_name, version_still_holds, wire_inputs,
+};
 use super::model::{ActionFields, ProcessModel, StepModel};
 use crate::Octopus;
-use octopus_packaging::schema::InputSchema;
+use octopus_client::model::step_package::StepPackageFormat;
+use octopus_packaging::schema::{Dialect, InputSchema, Marker, ValidationError};
 use octopus_packaging::step_package::{Migrations, migrate_inputs};
 use serde_json::Value as J;
 use std::collections::HashSet;
@@ -319,7 +322,13 @@ pub async fn check_step_packages(
         if sp.inputs.is_unknown() || sp.sensitive_inputs.is_unknown() {
             continue;
         }
-        let schema = match InputSchema::compile(&resolved.step.inputs_schema) {
+        let octopus = resolved.step.format == StepPackageFormat::Octopus;
+        let dialect = if octopus {
+            Dialect::Octopus
+        } else {
+            Dialect::Ours
+        };
+        let schema = match InputSchema::compile_with(&resolved.step.inputs_schema, dialect) {
             Ok(s) => s,
             Err(e) => {
                 diags.error_at(
@@ -330,9 +339,23 @@ pub async fn check_step_packages(
                 continue;
             }
         };
-        let Err(errors) = schema.validate(&plain_inputs(sp)) else {
-            continue;
+        // Ours: the schema sees secrets as text. Octopus's: the inputs as stored, where a
+        // secret is a sensitive value, which its schema must mark `isSensitiveValue`.
+        let checked = if octopus {
+            wire_inputs(sp)
+        } else {
+            plain_inputs(sp)
         };
+        let mut errors = schema.validate(&checked).err().unwrap_or_default();
+        if octopus {
+            // An unmarked secret's own type error says less than why it is wrong.
+            let unmarked = unmarked_secrets(&schema, &checked, sp);
+            errors.retain(|e| !unmarked.iter().any(|u| u.path == e.path));
+            errors.extend(unmarked);
+        }
+        if errors.is_empty() {
+            continue;
+        }
         let label = format!("{} {}", resolved.package_id, resolved.version);
         let prior_usage = prior_actions
             .iter()
@@ -378,6 +401,9 @@ pub async fn check_step_packages(
                 e.path.as_str()
             };
             let mut detail = format!("{shown} ({path}): {message} (the inputs schema of {label}).");
+            if !secret && message.starts_with("expected a sensitive value") {
+                detail.push_str(" Set it in `sensitive_inputs`, or bind it to a sensitive variable (\"#{Name}\").");
+            }
             if let Some(s) = &suggestion {
                 detail.push_str(&format!("\n\n{s}"));
             }
@@ -392,6 +418,51 @@ pub async fn check_step_packages(
                 .at(path),
             );
         }
+    }
+}
+
+/// Octopus's format: each secret of `sensitive_inputs` must be where the schema has a
+/// sensitive value; elsewhere it would be sent as one and refused, or stored as plain text.
+fn unmarked_secrets(
+    schema: &InputSchema,
+    wire: &J,
+    sp: &super::model::StepPackageModel,
+) -> Vec<ValidationError> {
+    let Some(secrets) = sp.sensitive_inputs.known() else {
+        return Vec::new();
+    };
+    let marked: Vec<String> = schema
+        .marked_inputs(wire)
+        .into_iter()
+        .filter(|m| m.marker == Marker::SensitiveValue)
+        .map(|m| m.path)
+        .collect();
+    let mut leaves = Vec::new();
+    secret_leaves(&secrets.0, &mut String::new(), &mut leaves);
+    leaves
+        .into_iter()
+        .filter(|p| !marked.contains(p))
+        .map(|path| ValidationError {
+            path,
+            message:
+                "is not a sensitive value (`isSensitiveValue`) in the schema: set it in `inputs`"
+                    .into(),
+        })
+        .collect()
+}
+
+fn secret_leaves(v: &J, path: &mut String, out: &mut Vec<String>) {
+    match v {
+        J::Object(m) => {
+            for (k, e) in m {
+                let len = path.len();
+                path.push('/');
+                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                secret_leaves(e, path, out);
+                path.truncate(len);
+            }
+        }
+        _ => out.push(path.clone()),
     }
 }
 
@@ -426,6 +497,13 @@ fn migration_hint(
         .known()
         .map(|j| j.0.clone())
         .unwrap_or(J::Object(Default::default()));
+    if resolved.step.format == StepPackageFormat::Octopus {
+        // Its migration.js converts the inputs; the plan cannot run it yet.
+        return Some(format!(
+            "{label} is a new major version: its migration.js converts inputs from {from}, \
+             but the migration runner is not available, so the result cannot be shown here."
+        ));
+    }
     let migrations: Migrations = serde_json::from_value(resolved.step.migrations.clone()).ok()?;
     Some(match migrate_inputs(&old, &migrations, from.major, to) {
         Ok(migrated) => format!(
