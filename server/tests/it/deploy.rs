@@ -250,18 +250,15 @@ async fn secrets_are_masked_and_cancel_kills_a_long_script() {
         .unwrap();
     let task_id = d.task_id.clone().unwrap();
     // Wait for the line, then cancel.
+    let mut seen = false;
     for _ in 0..200 {
-        if t.client
-            .tasks()
-            .raw(&task_id)
-            .await
-            .unwrap()
-            .contains("token=")
-        {
+        if t.client.tasks().raw(&task_id).await.unwrap().contains("token=") {
+            seen = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(seen, "the script's first line reached the log while it runs");
     let started = std::time::Instant::now();
     t.client.tasks().cancel(&task_id).await.unwrap();
     let task = wait(&t, &task_id).await;
