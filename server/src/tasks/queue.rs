@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use octopus_client::model::{ServerTask, TaskState};
+use octopus_client::model::{Resource, ServerTask, Space, TaskState};
 use tokio::sync::{Notify, watch};
 
 use super::{KIND, deploy};
@@ -155,7 +155,7 @@ pub async fn run(state: AppState, mut stop: tokio::sync::oneshot::Receiver<()>, 
         let tick = if scheduled_later {
             Duration::from_secs(1)
         } else {
-            Duration::from_secs(30)
+            Duration::from_secs(5)
         };
         tokio::select! {
             _ = queue.wake.notified() => {}
@@ -171,6 +171,8 @@ pub async fn run(state: AppState, mut stop: tokio::sync::oneshot::Receiver<()>, 
 }
 
 /// Queued tasks, oldest first.
+/// Queued tasks, oldest first, except those of spaces whose task queue is stopped
+/// (`TaskQueueStopped`: they wait until it is started again).
 async fn queued(state: &AppState) -> ApiResult<Vec<ServerTask>> {
     state
         .store
@@ -179,7 +181,22 @@ async fn queued(state: &AppState) -> ApiResult<Vec<ServerTask>> {
                 json_equals: vec![("$.State".into(), "Queued".into())],
                 ..Default::default()
             };
-            Ok(documents::list::<ServerTask>(c, KIND, NO_SPACE, &filter, 0, 200)?.0)
+            let tasks = documents::list::<ServerTask>(c, KIND, NO_SPACE, &filter, 0, 200)?.0;
+            if tasks.is_empty() {
+                return Ok(tasks);
+            }
+            let all = Filter::default();
+            let stopped: Vec<String> =
+                documents::list::<Space>(c, Space::COLLECTION, NO_SPACE, &all, 0, i64::MAX)?
+                    .0
+                    .into_iter()
+                    .filter(|s| s.task_queue_stopped)
+                    .filter_map(|s| s.id)
+                    .collect();
+            Ok(tasks
+                .into_iter()
+                .filter(|t| t.space_id.as_ref().is_none_or(|s| !stopped.contains(s)))
+                .collect())
         })
         .await
 }

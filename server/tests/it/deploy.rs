@@ -252,13 +252,22 @@ async fn secrets_are_masked_and_cancel_kills_a_long_script() {
     // Wait for the line, then cancel.
     let mut seen = false;
     for _ in 0..200 {
-        if t.client.tasks().raw(&task_id).await.unwrap().contains("token=") {
+        if t.client
+            .tasks()
+            .raw(&task_id)
+            .await
+            .unwrap()
+            .contains("token=")
+        {
             seen = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(seen, "the script's first line reached the log while it runs");
+    assert!(
+        seen,
+        "the script's first line reached the log while it runs"
+    );
     let started = std::time::Instant::now();
     t.client.tasks().cancel(&task_id).await.unwrap();
     let task = wait(&t, &task_id).await;
@@ -414,4 +423,35 @@ async fn a_release_keeps_the_variables_it_was_created_with() {
     let task = deploy(&t, &next, &envs[0]).await;
     let raw = t.client.tasks().raw(&task.id).await.unwrap();
     assert!(raw.contains("colour=red"), "{raw}");
+}
+
+#[tokio::test]
+async fn a_stopped_task_queue_holds_deployments_until_started() {
+    let t = start().await;
+    let (p, envs) = project_with(&t, "Held", vec![bash_step("Hi", "echo hi")]).await;
+    let spaces = t.client.spaces();
+    let mut space = spaces.get(SPACE).await.unwrap();
+    space.task_queue_stopped = true;
+    let space = spaces.update(&space).await.unwrap();
+    let release = release_of(&t, &p).await;
+    let d = t
+        .client
+        .deployments(SPACE)
+        .create(&Deployment {
+            release_id: release.id.clone().unwrap(),
+            environment_id: envs[0].id.clone().unwrap(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let task_id = d.task_id.clone().unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        t.client.tasks().get(&task_id).await.unwrap().state,
+        TaskState::Queued
+    );
+    let mut space = space;
+    space.task_queue_stopped = false;
+    spaces.update(&space).await.unwrap();
+    assert_eq!(wait(&t, &task_id).await.state, TaskState::Success);
 }
