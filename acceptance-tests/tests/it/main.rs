@@ -17,3 +17,7 @@ mod project;
 mod space;
 mod step_package;
 mod variable;
+
+/// The step author's example (`examples/step-author/`), run as part of these tests.
+#[path = "../../../examples/step-author/tests/demo_echo.rs"]
+mod step_author_example;

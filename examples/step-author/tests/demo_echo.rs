@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use acceptance_tests::octopus_client::model::TaskState;
-use acceptance_tests::{Fixture, StepTest, TestContext};
+use acceptance_tests::{Fixture, StepTest, TestContext, demo_echo_lock};
 use serde_json::json;
 
 /// The step author's build output (here: the CLI-built archives of demo-echo).
@@ -21,6 +21,9 @@ fn fixture_dir() -> PathBuf {
 
 #[test]
 fn demo_echo_prints_sets_outputs_and_hides_its_token() {
+    // Other tests of this repository install and uninstall demo-echo too (step
+    // packages are server-wide); your own package needs no lock.
+    let _demo_echo = demo_echo_lock();
     let ctx = TestContext::new();
     let fixture = match Fixture::spin_dir(&fixture_dir(), &ctx) {
         Ok(f) => f,
@@ -57,11 +60,16 @@ fn demo_echo_prints_sets_outputs_and_hides_its_token() {
 
 #[test]
 fn a_negative_repeat_fails_the_task_with_the_step_s_message() {
+    // Other tests of this repository install and uninstall demo-echo too (step
+    // packages are server-wide); your own package needs no lock.
+    let _demo_echo = demo_echo_lock();
     let ctx = TestContext::new();
     let run = StepTest::new(&ctx, "demo-echo", "1")
         .install_from(&dist())
         .inputs(json!({"message": "hi", "repeat": -1, "uppercase": false}))
-        .sensitive_input("token", "t")
+        // Secrets are masked wherever they appear: a one-letter token would mask
+        // every "t" of the log.
+        .sensitive_input("token", "a-longer-token")
         .expect_task(TaskState::Failed)
         .deploy();
     assert!(
@@ -75,6 +83,9 @@ fn a_negative_repeat_fails_the_task_with_the_step_s_message() {
 
 #[test]
 fn a_wrong_input_type_is_a_plan_time_error_naming_the_input() {
+    // Other tests of this repository install and uninstall demo-echo too (step
+    // packages are server-wide); your own package needs no lock.
+    let _demo_echo = demo_echo_lock();
     let ctx = TestContext::new();
     let error = StepTest::new(&ctx, "demo-echo", "1")
         .install_from(&dist())

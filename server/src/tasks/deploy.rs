@@ -577,22 +577,17 @@ async fn run_step(
             ..base_ctx.clone()
         };
         let work_dir = work_root.join(format!("{}-{}", index + 1, ai + 1));
-        let outcome = run_one(
-            state,
-            plan,
-            system,
-            shared,
+        let at = ActionAt {
             step,
             action,
-            index,
-            ai,
-            &ctx,
-            &roles,
+            step_index: index,
+            action_index: ai,
+            scope: &ctx,
+            roles: &roles,
             work_dir,
-            &anode,
-            cancel.clone(),
-        )
-        .await;
+            node: &anode,
+        };
+        let outcome = run_one(state, plan, system, shared, at, cancel.clone()).await;
         match outcome {
             Outcome::Success => shared.close(&anode, "Success"),
             Outcome::Canceled => {
@@ -654,22 +649,41 @@ pub fn is_truthy(s: &str) -> bool {
     !s.contains("#{") && octostache::truthy(s)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// An action of a step and where it runs.
+struct ActionAt<'a> {
+    step: &'a Step,
+    action: &'a Action,
+    step_index: usize,
+    action_index: usize,
+    /// Scoping of the action's variables.
+    scope: &'a ScopeContext,
+    /// The step's target roles.
+    roles: &'a [String],
+    /// The action's own working directory.
+    work_dir: PathBuf,
+    /// Its node in the task log.
+    node: &'a str,
+}
+
+/// Runs one action: its variables, packages and runner, then records its outputs.
 async fn run_one(
     state: &AppState,
     plan: &Plan,
     system: &Variables,
     shared: &Arc<Shared>,
-    step: &Step,
-    action: &Action,
-    step_index: usize,
-    action_index: usize,
-    ctx: &ScopeContext,
-    roles: &[String],
-    work_dir: PathBuf,
-    node: &str,
+    at: ActionAt<'_>,
     cancel: watch::Receiver<bool>,
 ) -> Outcome {
+    let ActionAt {
+        step,
+        action,
+        step_index,
+        action_index,
+        scope: ctx,
+        roles,
+        work_dir,
+        node,
+    } = at;
     let mut vars = system.clone();
     let sets: Vec<&VariableSet> = plan.variables.iter().collect();
     let mut secrets = resolve(&sets, ctx, &mut vars);
