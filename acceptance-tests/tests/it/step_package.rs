@@ -301,3 +301,79 @@ resource "octopus_deployment_process" "echo" {{
     ])
     .run(&ctx);
 }
+
+/// Octopus's format across majors: with 2.0.0 installed a usage stays on 1.x; asking
+/// for version 2 with the old inputs fails the plan showing what 2.0.0's migration.js
+/// makes of them; with the migrated inputs it upgrades, and the deployment runs 2.0.0.
+#[test]
+fn octopus_format_major_upgrade_shows_what_migration_js_produces() {
+    let _lock = acceptance_tests::demo_echo_lock();
+    let ctx = TestContext::new();
+    for v in ["1.0.0", "2.0.0"] {
+        let bytes = std::fs::read(acceptance_tests::demo_echo_archive(v)).unwrap();
+        let client = ctx.client.clone();
+        ctx.block_on(async move {
+            client
+                .step_packages()
+                .upload(&format!("demo-echo.{v}.zip"), bytes)
+                .await
+        })
+        .unwrap();
+    }
+    let config = |version: &str, inputs: &str| {
+        format!(
+            r#"
+resource "octopus_environment" "dev" {{
+  name = "echo-dev-{{code}}"
+}}
+
+resource "octopus_project" "echo" {{
+  name = "echo-{{code}}"
+}}
+
+resource "octopus_deployment_process" "echo" {{
+  project_id = octopus_project.echo.id
+  step {{
+    name = "Echo"
+    step_package = {{
+      id               = "demo-echo"
+      version          = "{version}"
+      inputs           = {inputs}
+      sensitive_inputs = {{ token = "tok-{{code}}-secret" }}
+    }}
+  }}
+}}
+"#
+        )
+    };
+    let v1 = config(
+        "1",
+        r#"{ message = "hello", repeat = 1, uppercase = false }"#,
+    );
+    let v2_old = config(
+        "2",
+        r#"{ message = "hello", repeat = 1, uppercase = false }"#,
+    );
+    let v2 = config("2", r#"{ text = "hello", repeat = 1, uppercase = false }"#);
+    TestCase::new(vec![
+        Step::config(&v1),
+        Step::deploy("octopus_project.echo", "octopus_environment.dev").check_deployment(|d| {
+            assert!(d.logged("hello"), "{}", d.log);
+            assert_eq!(d.output("Echo", "Echoed"), Some("hello"));
+        }),
+        Step::config(&v2_old)
+            .expect_error(r#"(?s)migration\.js turns the current\s+inputs.*text\s*=\s*"hello""#),
+        Step::config(&v2).check(|ctx| {
+            let p = process(ctx);
+            assert_eq!(
+                p.steps[0].actions[0].step_package_version.as_deref(),
+                Some("2.0.0")
+            );
+        }),
+        Step::deploy("octopus_project.echo", "octopus_environment.dev").check_deployment(|d| {
+            assert_eq!(d.output("Echo", "Echoed"), Some("hello"));
+            assert!(!d.log.contains("secret"), "{}", d.log);
+        }),
+    ])
+    .run(&ctx);
+}

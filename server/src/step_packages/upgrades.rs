@@ -306,17 +306,51 @@ pub fn migrate_inputs(
     Ok(run_migration_scripts(&chain, inputs))
 }
 
-/// Runs Octopus migration scripts in order, each on the previous one's output.
-///
-/// Seam for the executor's `migration.js` runner (node, time limit, no network): until it
-/// is wired here, Octopus-format upgrades across majors are refused with this message.
+/// Longest run time of one `migration.js`.
+pub const MIGRATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs Octopus migration scripts in order, each on the previous one's output, with
+/// the executor's sandboxed node runner (no `require`, `process`, files or network;
+/// [`MIGRATION_TIMEOUT`] and 64 MB each). Called on the blocking pool (inside the
+/// upgrade's transaction: a migration holds writes for at most its time limit).
 pub fn run_migration_scripts(
     chain: &[MigrationScript],
-    _inputs: &serde_json::Value,
+    inputs: &serde_json::Value,
 ) -> Result<serde_json::Value, String> {
-    let versions: Vec<String> = chain.iter().map(|c| c.version.to_string()).collect();
-    Err(format!(
-        "migration.js runner not available (needed for {})",
-        versions.join(", ")
-    ))
+    let mut current = inputs.clone();
+    for link in chain {
+        let source = read_script(link)?;
+        let run =
+            octopus_executor::migrate::run_migration_source(&source, &current, MIGRATION_TIMEOUT);
+        current = tokio::runtime::Handle::current()
+            .block_on(run)
+            .map_err(|e| format!("{} of {}: {e}", link.script, link.version))?;
+    }
+    Ok(current)
+}
+
+/// The text of a chain link's `migration.js`, read from its installed archive.
+fn read_script(link: &MigrationScript) -> Result<String, String> {
+    let name = link
+        .archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let format = octopus_packaging::filename::PackageFileName::parse(&name)
+        .map(|f| f.format)
+        .map_err(|e| format!("the installed archive {name}: {e}"))?;
+    let limits = octopus_packaging::archive::ArchiveLimits::default();
+    let wanted = |p: &str| p == link.script;
+    let (_, mut files) = octopus_packaging::archive::inspect_and_read(
+        &link.archive,
+        format,
+        &limits,
+        &wanted,
+        octopus_executor::migrate::MAX_SOURCE_BYTES,
+    )
+    .map_err(|e| format!("reading {name}: {e}"))?;
+    let bytes = files
+        .remove(&link.script)
+        .ok_or_else(|| format!("{name} has no {}", link.script))?;
+    String::from_utf8(bytes).map_err(|_| format!("{} of {name} is not UTF-8", link.script))
 }

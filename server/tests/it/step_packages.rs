@@ -1192,21 +1192,44 @@ async fn octopus_inputs_validate_and_usages_stay_on_their_major() {
     let u = usage_for(&usages, &again);
     assert_eq!(u.version, "1.0.0");
     assert_eq!(u.newer_major_version.as_deref(), Some("2.0.0"));
-    // The explicit upgrade needs the migration.js runner (not wired yet).
+    // The explicit upgrade runs 2.0.0's migration.js (node): `message` becomes `text`;
+    // the dry run answers the result without saving it.
     let req = StepPackageUpgrade {
         action_name: Some("Echo action".into()),
         version: "2".into(),
         dry_run: true,
         ..StepPackageUpgrade::default()
     };
-    let (status, _, errors) = api_errors(
-        sp.upgrade(SPACE, again.id.as_deref().unwrap(), &req)
-            .await
-            .unwrap_err(),
+    let pid = again.id.clone().unwrap();
+    let dry = sp.upgrade(SPACE, &pid, &req).await.unwrap();
+    let migrated = dry.steps[0].actions[0].inputs.clone().unwrap();
+    assert_eq!(migrated["text"], json!("hello"), "{migrated}");
+    assert!(migrated.get("message").is_none(), "{migrated}");
+    assert_eq!(migrated["token"]["HasValue"], json!(true), "{migrated}");
+    assert_eq!(
+        procs.get(&pid).await.unwrap().steps[0].actions[0]
+            .step_package_version
+            .as_deref(),
+        Some("1.0.0"),
+        "a dry run saves nothing"
     );
-    assert_eq!(status, 400);
-    assert!(
-        errors[0].contains("migration.js runner not available"),
-        "{errors:?}"
+    let done = sp
+        .upgrade(
+            SPACE,
+            &pid,
+            &StepPackageUpgrade {
+                dry_run: false,
+                ..req
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        done.steps[0].actions[0].step_package_version.as_deref(),
+        Some("2.0.0")
+    );
+    assert_eq!(
+        done.steps[0].actions[0].inputs.clone().unwrap()["text"],
+        json!("hello")
     );
 }

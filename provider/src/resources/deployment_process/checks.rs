@@ -357,11 +357,18 @@ pub async fn check_step_packages(
             continue;
         }
         let label = format!("{} {}", resolved.package_id, resolved.version);
-        let prior_usage = prior_actions
+        let prior_action = prior_actions
             .iter()
             .find(|(_, n, _)| same(n, name))
-            .and_then(|(_, _, pa)| pa.step_package.known());
-        let suggestion = prior_usage.and_then(|p| migration_hint(p, &resolved, &label));
+            .map(|(_, _, pa)| *pa);
+        let prior_usage = prior_action.and_then(|pa| pa.step_package.known());
+        let mut suggestion = prior_usage.and_then(|p| migration_hint(p, &resolved, &label));
+        if octopus
+            && suggestion.is_some()
+            && let (Some(process), Some(action)) = (prior, prior_action)
+        {
+            suggestion = Some(octopus_migration_hint(o, process, action, &resolved, &label).await);
+        }
         let secrets = sp
             .sensitive_inputs
             .known()
@@ -498,10 +505,9 @@ fn migration_hint(
         .map(|j| j.0.clone())
         .unwrap_or(J::Object(Default::default()));
     if resolved.step.format == StepPackageFormat::Octopus {
-        // Its migration.js converts the inputs; the plan cannot run it yet.
+        // Its migration.js runs on the server: see `octopus_migration_hint`.
         return Some(format!(
-            "{label} is a new major version: its migration.js converts inputs from {from}, \
-             but the migration runner is not available, so the result cannot be shown here."
+            "{label} is a new major version: its migration.js converts inputs from {from}."
         ));
     }
     let migrations: Migrations = serde_json::from_value(resolved.step.migrations.clone()).ok()?;
@@ -513,6 +519,63 @@ fn migration_hint(
         ),
         Err(e) => format!("{label}'s migration from {from} cannot migrate the current inputs: {e}"),
     })
+}
+
+/// For an Octopus-format step moving to another major: what its `migration.js` makes of
+/// the stored inputs, asked of the server through the same route an explicit upgrade
+/// takes (`…/steppackages/upgrade` as a dry run, which saves nothing).
+async fn octopus_migration_hint(
+    o: &Octopus,
+    process: &ProcessModel,
+    action: &ActionFields,
+    resolved: &super::catalog::Resolved,
+    label: &str,
+) -> String {
+    let (Some(space), Some(process_id), Some(action_id)) = (
+        process.space_id.known(),
+        process.id.known(),
+        action.action_id.known(),
+    ) else {
+        return format!("{label} is a new major version: its migration.js converts the inputs.");
+    };
+    let req = octopus_client::model::step_package::StepPackageUpgrade {
+        action_id: Some(action_id.clone()),
+        version: resolved.version.to_string(),
+        dry_run: true,
+        ..Default::default()
+    };
+    match o.client.step_packages().upgrade(space, process_id, &req).await {
+        Ok(p) => {
+            let migrated = p
+                .steps
+                .iter()
+                .flat_map(|s| &s.actions)
+                .find(|a| a.id.as_deref() == Some(action_id.as_str()))
+                .and_then(|a| a.inputs.clone())
+                .map(|mut inputs| {
+                    strip_secrets(&mut inputs);
+                    inputs
+                })
+                .unwrap_or(J::Object(Default::default()));
+            format!(
+                "{label} is a new major version. Its migration.js turns the current inputs \
+                 into (secrets stay in sensitive_inputs):\n\ninputs = {}",
+                hcl(&migrated, 0)
+            )
+        }
+        Err(e) => format!("{label}'s migration.js cannot migrate the current inputs: {e}"),
+    }
+}
+
+/// Drops sensitive values (`{HasValue, …}`) from migrated inputs: they belong in
+/// `sensitive_inputs`, and the server only answers `HasValue` for them anyway.
+fn strip_secrets(v: &mut J) {
+    if let J::Object(m) = v {
+        m.retain(|_, x| !(x.is_object() && x.get("HasValue").is_some()));
+        m.values_mut().for_each(strip_secrets);
+    } else if let J::Array(items) = v {
+        items.iter_mut().for_each(strip_secrets);
+    }
 }
 
 /// JSON as HCL an author can paste.
