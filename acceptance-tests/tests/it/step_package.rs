@@ -377,3 +377,75 @@ resource "octopus_deployment_process" "echo" {{
     ])
     .run(&ctx);
 }
+
+/// Octopus's format with a package input: demo-echo 2.0.0's `bundle` names a package of
+/// the action (`step_package_inputs_reference_id`), which the deployment extracts and
+/// hands to the step as `extractedToPath`.
+#[test]
+fn octopus_format_package_inputs_reach_the_step_extracted() {
+    let _lock = acceptance_tests::demo_echo_lock();
+    let ctx = TestContext::new();
+    let bytes = std::fs::read(acceptance_tests::demo_echo_archive("2.0.0")).unwrap();
+    let client = ctx.client.clone();
+    ctx.block_on(async move {
+        client
+            .step_packages()
+            .upload("demo-echo.2.0.0.zip", bytes)
+            .await
+    })
+    .unwrap();
+    let tools = acceptance_tests::step_package_zip(
+        "tools",
+        "1.0.0",
+        &[acceptance_tests::StepDef::new(
+            "tools",
+            json!({"type": "object"}),
+        )],
+    );
+    put(&ctx, "tools.1.0.0.zip", &tools);
+    let config = r#"
+resource "octopus_package" "tools" {
+  source = "${path.module}/steps/tools.1.0.0.zip"
+}
+
+resource "octopus_environment" "dev" {
+  name = "bundle-dev-{code}"
+}
+
+resource "octopus_project" "echo" {
+  name = "bundle-{code}"
+}
+
+resource "octopus_deployment_process" "echo" {
+  project_id = octopus_project.echo.id
+  step {
+    name = "Echo"
+    packages = {
+      bundle = {
+        package_id                       = octopus_package.tools.package_id
+        step_package_inputs_reference_id = "bundle-ref"
+      }
+    }
+    step_package = {
+      id      = "demo-echo"
+      version = "2"
+      inputs = {
+        text      = "with a bundle"
+        repeat    = 1
+        uppercase = false
+        bundle    = { referenceId = "bundle-ref", feedId = "feeds-builtin", packageId = octopus_package.tools.package_id }
+      }
+      sensitive_inputs = { token = "bundle-token-{code}" }
+    }
+  }
+}
+"#;
+    TestCase::new(vec![
+        Step::config(config),
+        Step::deploy("octopus_project.echo", "octopus_environment.dev").check_deployment(|d| {
+            assert!(d.logged("with a bundle"), "{}", d.log);
+            assert!(d.logged("Bundle extracted to "), "{}", d.log);
+        }),
+    ])
+    .run(&ctx);
+}

@@ -160,7 +160,7 @@ fn check_action(at: &AttributePath, a: &ActionFields, diags: &mut Diagnostics) {
 }
 
 /// `packages` holds `{ name = { package_id, feed_id, acquisition_location,
-/// extract_during_deployment, properties } }`.
+/// extract_during_deployment, properties, step_package_inputs_reference_id } }`.
 fn check_packages(at: &AttributePath, packages: &tf_sdk::Json, diags: &mut Diagnostics) {
     let mut problem = |pointer: &str, why: String| {
         diags.error_at(
@@ -198,7 +198,10 @@ fn check_packages(at: &AttributePath, packages: &tf_sdk::Json, diags: &mut Diagn
         }
         for (k, v) in fields {
             let ok = match k.as_str() {
-                "package_id" | "feed_id" | "acquisition_location" => v.is_string(),
+                "package_id"
+                | "feed_id"
+                | "acquisition_location"
+                | "step_package_inputs_reference_id" => v.is_string(),
                 "extract_during_deployment" => v.is_boolean(),
                 "properties" => v.as_object().is_some_and(|m| m.values().all(J::is_string)),
                 _ => {
@@ -206,7 +209,7 @@ fn check_packages(at: &AttributePath, packages: &tf_sdk::Json, diags: &mut Diagn
                         &format!("{here}/{k}"),
                         format!(
                             "`{k}` is not a package field; use package_id, feed_id, acquisition_location, \
-                         extract_during_deployment or properties."
+                         extract_during_deployment, properties or step_package_inputs_reference_id."
                         ),
                     );
                     continue;

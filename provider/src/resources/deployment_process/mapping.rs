@@ -140,6 +140,10 @@ fn to_action(a: &ActionFields, name: &str, current: &[Action]) -> Action {
                     .collect()
             })
             .unwrap_or_default();
+        r.step_package_inputs_reference_id = p
+            .get("step_package_inputs_reference_id")
+            .and_then(J::as_str)
+            .map(str::to_owned);
         let extract = p.get("extract_during_deployment").and_then(J::as_bool) != Some(false);
         r.properties.insert(
             EXTRACT.into(),
@@ -420,6 +424,9 @@ fn package_back(r: octopus_client::model::PackageReference, prior: Option<&J>) -
     if had("properties") || !props.is_empty() {
         let m = props.into_iter().map(|(k, v)| (k, J::String(v))).collect();
         out.insert("properties".into(), J::Object(m));
+    }
+    if let Some(reference) = r.step_package_inputs_reference_id {
+        out.insert("step_package_inputs_reference_id".into(), J::String(reference));
     }
     J::Object(out)
 }

@@ -124,7 +124,8 @@ pub struct ActionFields {
     /// Further packages the action uses, by reference name: each
     /// `{ package_id, feed_id = "feeds-builtin", acquisition_location = "Server",
     /// extract_during_deployment = true, properties = {} }` (only `package_id` is
-    /// required), checked at plan time.
+    /// required), checked at plan time. For a package input of a step-package step,
+    /// `step_package_inputs_reference_id` is the `referenceId` the input names.
     #[tf(optional)]
     pub packages: Val<Json>,
     /// The container image the action runs in.
