@@ -66,6 +66,11 @@ impl Backend {
                     versions: None,
                 })
                 .collect();
+            // A step author's build output as the server's step feed: what the build
+            // writes there is installed as it appears (hot reload between runs and tests).
+            if let Some(dir) = std::env::var_os("TF_ACC_STEP_FEED") {
+                config.step_feed_dir = Some(dir.into());
+            }
             let server = runtime
                 .block_on(octopus_server::Server::start(config))
                 .expect("start the embedded server");
