@@ -19,6 +19,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::AppState;
+use super::crud::{Served, present};
 use super::extract::{Body, ItemId, ListQuery, Scope, parse_json};
 use super::releases::{canonical_keys, find_project, release_phases, releases_of};
 use crate::error::{ApiError, ApiResult};
@@ -37,7 +38,10 @@ pub fn routes(r: Router<AppState>) -> Router<AppState> {
                 &format!("{p}/deployments/create/untenanted/v1"),
                 post(create_v1),
             )
-            .route(&format!("{p}/deployments/{{id}}"), get(get_deployment))
+            .route(
+                &format!("{p}/deployments/{{id}}"),
+                get(super::crud::get_one::<Deployment>),
+            )
             .route(
                 &format!("{p}/releases/{{id}}/deployments"),
                 get(list_by_release),
@@ -46,34 +50,39 @@ pub fn routes(r: Router<AppState>) -> Router<AppState> {
     r
 }
 
-fn present(mut d: Deployment, space: &str) -> Deployment {
-    let id = d.id.clone().unwrap_or_default();
-    let mut l = Links::new();
-    l.insert("Self".into(), format!("/api/{space}/deployments/{id}"));
-    l.insert(
-        "Release".into(),
-        format!("/api/{space}/releases/{}", d.release_id),
-    );
-    l.insert(
-        "Environment".into(),
-        format!("/api/{space}/environments/{}", d.environment_id),
-    );
-    l.insert(
-        "Project".into(),
-        format!("/api/{space}/projects/{}", d.project_id),
-    );
-    if let Some(t) = &d.task_id {
-        l.insert("Task".into(), format!("/api/tasks/{t}"));
+/// Deployments are served by the generic read path, with Octopus's links.
+impl Served for Deployment {
+    const ITEM_TYPE: &'static str = "Deployment";
+
+    fn links(&mut self) -> &mut Links {
+        &mut self.links
     }
-    if let Some(p) = &d.deployment_process_id {
+    fn extra_links(&self, space: &str, l: &mut Links) {
+        let id = self.id.clone().unwrap_or_default();
         l.insert(
-            "DeploymentProcess".into(),
-            format!("/api/{space}/deploymentprocesses/{p}"),
+            "Release".into(),
+            format!("/api/{space}/releases/{}", self.release_id),
         );
+        l.insert(
+            "Environment".into(),
+            format!("/api/{space}/environments/{}", self.environment_id),
+        );
+        l.insert(
+            "Project".into(),
+            format!("/api/{space}/projects/{}", self.project_id),
+        );
+        if let Some(t) = &self.task_id {
+            // Octopus links tasks without a space.
+            l.insert("Task".into(), format!("/api/tasks/{t}"));
+        }
+        if let Some(p) = &self.deployment_process_id {
+            l.insert(
+                "DeploymentProcess".into(),
+                format!("/api/{space}/deploymentprocesses/{p}"),
+            );
+        }
+        l.insert("Web".into(), format!("/app#/{space}/deployments/{id}"));
     }
-    l.insert("Web".into(), format!("/app#/{space}/deployments/{id}"));
-    d.links = l;
-    d
 }
 
 /// Checks a new deployment and stores it with its queued task (caller's transaction).
@@ -351,20 +360,6 @@ async fn create_v1(
         deployment_server_tasks: created,
     };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
-}
-
-async fn get_deployment(
-    State(st): State<AppState>,
-    Scope(space): Scope,
-    ItemId(id): ItemId,
-) -> ApiResult<Json<Deployment>> {
-    let (sp, i) = (space.clone(), id.clone());
-    let d: Option<Deployment> = st
-        .store
-        .read(move |c| documents::get(c, Deployment::COLLECTION, &sp, &i))
-        .await?;
-    d.map(|d| Json(present(d, &space)))
-        .ok_or_else(|| ApiError::not_found("deployment", &id))
 }
 
 /// `GET /deployments{?projects,environments,channels,skip,take}` (comma lists), newest first.

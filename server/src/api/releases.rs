@@ -24,7 +24,7 @@ use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::crud::page;
+use super::crud::{self, Served, page, present};
 use super::extract::{Body, ItemId, ListQuery, Scope, parse_json};
 use crate::error::{ApiError, ApiResult};
 use crate::progression;
@@ -41,7 +41,7 @@ pub fn routes(r: Router<AppState>) -> Router<AppState> {
             .route(&format!("{p}/releases/create/v1"), post(create_v1))
             .route(
                 &format!("{p}/releases/{{id}}"),
-                get(get_release).delete(delete_release),
+                get(crud::get_one::<Release>).delete(delete_release),
             )
             .route(
                 &format!("{p}/releases/{{id}}/progression"),
@@ -64,7 +64,10 @@ pub fn routes(r: Router<AppState>) -> Router<AppState> {
                 get(template_by_process),
             )
             .route(&format!("{p}/projects/{{id}}/channels"), get(channels_of))
-            .route(&format!("{p}/channels/{{id}}"), get(get_channel));
+            .route(
+                &format!("{p}/channels/{{id}}"),
+                get(crud::get_one::<Channel>),
+            );
     }
     r
 }
@@ -76,57 +79,68 @@ pub const SNAPSHOT_MARK: &str = "-s-";
 pub const DEFAULT_VERSION_TEMPLATE: &str =
     "#{Octopus.Version.LastMajor}.#{Octopus.Version.LastMinor}.#{Octopus.Version.NextPatch}";
 
-fn present(mut r: Release, space: &str) -> Release {
-    let id = r.id.clone().unwrap_or_default();
-    let mut l = Links::new();
-    l.insert("Self".into(), format!("/api/{space}/releases/{id}"));
-    l.insert(
-        "Project".into(),
-        format!("/api/{space}/projects/{}", r.project_id),
-    );
-    l.insert(
-        "Channel".into(),
-        format!("/api/{space}/channels/{}", r.channel_id),
-    );
-    l.insert(
-        "Progression".into(),
-        format!("/api/{space}/releases/{id}/progression"),
-    );
-    l.insert(
-        "Deployments".into(),
-        format!("/api/{space}/releases/{id}/deployments{{?skip,take}}"),
-    );
-    if let Some(s) = &r.project_variable_set_snapshot_id {
-        l.insert(
-            "ProjectVariableSnapshot".into(),
-            format!("/api/{space}/variables/{s}"),
-        );
+/// Releases are served by the generic read path, with Octopus's links.
+impl Served for Release {
+    const ITEM_TYPE: &'static str = "Release";
+
+    fn links(&mut self) -> &mut Links {
+        &mut self.links
     }
-    if let Some(s) = &r.project_deployment_process_snapshot_id {
-        l.insert(
-            "ProjectDeploymentProcessSnapshot".into(),
-            format!("/api/{space}/deploymentprocesses/{s}"),
+    fn extra_links(&self, space: &str, l: &mut Links) {
+        let id = self.id.clone().unwrap_or_default();
+        let mut add = |name: &str, link: String| {
+            l.insert(name.into(), link);
+        };
+        add(
+            "Project",
+            format!("/api/{space}/projects/{}", self.project_id),
         );
+        add(
+            "Channel",
+            format!("/api/{space}/channels/{}", self.channel_id),
+        );
+        add(
+            "Progression",
+            format!("/api/{space}/releases/{id}/progression"),
+        );
+        add(
+            "Deployments",
+            format!("/api/{space}/releases/{id}/deployments{{?skip,take}}"),
+        );
+        if let Some(s) = &self.project_variable_set_snapshot_id {
+            add(
+                "ProjectVariableSnapshot",
+                format!("/api/{space}/variables/{s}"),
+            );
+        }
+        if let Some(s) = &self.project_deployment_process_snapshot_id {
+            add(
+                "ProjectDeploymentProcessSnapshot",
+                format!("/api/{space}/deploymentprocesses/{s}"),
+            );
+        }
+        add("Web", format!("/app#/{space}/releases/{id}"));
     }
-    l.insert("Web".into(), format!("/app#/{space}/releases/{id}"));
-    r.links = l;
-    r
 }
 
-fn present_channel(mut c: Channel, space: &str) -> Channel {
-    let id = c.id.clone().unwrap_or_default();
-    let mut l = Links::new();
-    l.insert("Self".into(), format!("/api/{space}/channels/{id}"));
-    l.insert(
-        "Project".into(),
-        format!("/api/{space}/projects/{}", c.project_id),
-    );
-    l.insert(
-        "Releases".into(),
-        format!("/api/{space}/channels/{id}/releases{{?skip,take,searchByVersion}}"),
-    );
-    c.links = l;
-    c
+/// Channels too.
+impl Served for Channel {
+    const ITEM_TYPE: &'static str = "Channel";
+
+    fn links(&mut self) -> &mut Links {
+        &mut self.links
+    }
+    fn extra_links(&self, space: &str, l: &mut Links) {
+        let id = self.id.clone().unwrap_or_default();
+        l.insert(
+            "Project".into(),
+            format!("/api/{space}/projects/{}", self.project_id),
+        );
+        l.insert(
+            "Releases".into(),
+            format!("/api/{space}/channels/{id}/releases{{?skip,take,searchByVersion}}"),
+        );
+    }
 }
 
 /// Creates a project's `Default` channel (in the project's creating transaction).
@@ -726,20 +740,6 @@ async fn by_version(
         .ok_or_else(|| ApiError::not_found("release", &version))
 }
 
-async fn get_release(
-    State(st): State<AppState>,
-    Scope(space): Scope,
-    ItemId(id): ItemId,
-) -> ApiResult<Json<Release>> {
-    let (sp, i) = (space.clone(), id.clone());
-    let r: Option<Release> = st
-        .store
-        .read(move |c| documents::get(c, Release::COLLECTION, &sp, &i))
-        .await?;
-    r.map(|r| Json(present(r, &space)))
-        .ok_or_else(|| ApiError::not_found("release", &id))
-}
-
 async fn delete_release(
     State(st): State<AppState>,
     Scope(space): Scope,
@@ -958,10 +958,7 @@ async fn channels_of(
             channels(c, &sp, p.id.as_deref().unwrap_or_default())
         })
         .await?;
-    let all = all
-        .into_iter()
-        .map(|c| present_channel(c, &space))
-        .collect();
+    let all = all.into_iter().map(|c| present(c, &space)).collect();
     Ok(Json(super::crud::page_of(
         all,
         &q,
@@ -969,18 +966,4 @@ async fn channels_of(
         "Channel",
         "{/id}{?skip,take,partialName}",
     )))
-}
-
-async fn get_channel(
-    State(st): State<AppState>,
-    Scope(space): Scope,
-    ItemId(id): ItemId,
-) -> ApiResult<Json<Channel>> {
-    let (sp, i) = (space.clone(), id.clone());
-    let c: Option<Channel> = st
-        .store
-        .read(move |c| documents::get(c, Channel::COLLECTION, &sp, &i))
-        .await?;
-    c.map(|c| Json(present_channel(c, &space)))
-        .ok_or_else(|| ApiError::not_found("channel", &id))
 }

@@ -547,7 +547,12 @@ async fn octopus_migration_hint(
         dry_run: true,
         ..Default::default()
     };
-    match o.client.step_packages().upgrade(space, process_id, &req).await {
+    match o
+        .client
+        .step_packages()
+        .upgrade(space, process_id, &req)
+        .await
+    {
         Ok(p) => {
             let migrated = p
                 .steps

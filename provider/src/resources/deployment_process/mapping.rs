@@ -426,7 +426,10 @@ fn package_back(r: octopus_client::model::PackageReference, prior: Option<&J>) -
         out.insert("properties".into(), J::Object(m));
     }
     if let Some(reference) = r.step_package_inputs_reference_id {
-        out.insert("step_package_inputs_reference_id".into(), J::String(reference));
+        out.insert(
+            "step_package_inputs_reference_id".into(),
+            J::String(reference),
+        );
     }
     J::Object(out)
 }
