@@ -39,6 +39,29 @@ resource "octopus_project" "web" {
   description = "The public web shop"
 }
 
+# A project variable, and a process whose script really runs when the project is
+# deployed (scripts/quickstart deploys it to Development).
+resource "octopus_variable" "api_url" {
+  owner_id = octopus_project.api.id
+  name     = "Api.Url"
+  value    = "https://orders.example.com"
+}
+
+resource "octopus_deployment_process" "api" {
+  project_id = octopus_project.api.id
+
+  step {
+    name = "Say hello"
+    type = "Octopus.Script"
+    execution_properties = {
+      "Octopus.Action.RunOnServer"         = "true"
+      "Octopus.Action.Script.ScriptSource" = "Inline"
+      "Octopus.Action.Script.Syntax"       = "Bash"
+      "Octopus.Action.Script.ScriptBody"   = "echo \"Deploying #{Octopus.Project.Name} #{Octopus.Release.Number} to #{Octopus.Environment.Name}; it will answer at #{Api.Url}\""
+    }
+  }
+}
+
 output "environments" {
   value = { for name, env in octopus_environment.stage : name => env.id }
 }

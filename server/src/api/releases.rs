@@ -64,6 +64,7 @@ pub fn routes(r: Router<AppState>) -> Router<AppState> {
                 get(template_by_process),
             )
             .route(&format!("{p}/projects/{{id}}/channels"), get(channels_of))
+            .route(&format!("{p}/channels"), get(crud::list::<Channel>))
             .route(
                 &format!("{p}/channels/{{id}}"),
                 get(crud::get_one::<Channel>),

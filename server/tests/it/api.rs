@@ -45,8 +45,14 @@ async fn root_document_and_default_space() {
             .await
             .unwrap()
             .status();
-        // The upload and sort-order links only take POST/PUT.
-        let want = if name == "PackageUpload" || name == "EnvironmentSortOrder" {
+        // The upload, sort-order and command links only take POST/PUT.
+        let post_only = [
+            "PackageUpload",
+            "EnvironmentSortOrder",
+            "CreateReleaseCommandV1",
+            "CreateDeploymentUntenantedCommandV1",
+        ];
+        let want = if post_only.contains(&name.as_str()) {
             405
         } else {
             200
