@@ -149,19 +149,29 @@ fn create_tx(tx: &Connection, space: &str, mut d: Deployment) -> ApiResult<Deplo
             release.version, project.name, environment.name, lifecycle.name
         )));
     }
-    if !progression::deployable(&phases, &succeeded).contains(&env_id) {
+    let deployable = progression::deployable(&phases, &succeeded);
+    if !deployable.contains(&env_id) {
         let current: Vec<String> = phases
             .iter()
             .filter(|p| p.progress == progression::Progress::Current)
             .map(|p| format!("'{}'", p.name))
             .collect();
+        // Say where it can go now, in the lifecycle's order.
+        let names = super::releases::environment_names(tx, space)?;
+        let open: Vec<String> = phases
+            .iter()
+            .flat_map(|p| &p.environments)
+            .filter(|e| deployable.contains(*e))
+            .map(|e| format!("'{}'", names.get(e).map(String::as_str).unwrap_or(e)))
+            .collect();
         return Err(ApiError::bad_request(format!(
-            "Release '{}' of project '{}' cannot be deployed to '{}' yet: the lifecycle '{}' requires the phase {} to be complete first.",
+            "Release '{}' of project '{}' cannot be deployed to '{}' yet: the lifecycle '{}' requires the phase {} to be complete first. It can be deployed to {} now.",
             release.version,
             project.name,
             environment.name,
             lifecycle.name,
-            current.join(", ")
+            current.join(", "),
+            open.join(", ")
         )));
     }
     let process_id = release

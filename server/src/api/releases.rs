@@ -776,6 +776,20 @@ async fn delete_release(
     Ok(StatusCode::OK)
 }
 
+/// Environment names of a space by ID.
+pub fn environment_names(
+    conn: &Connection,
+    space: &str,
+) -> ApiResult<std::collections::HashMap<String, String>> {
+    let all = Filter::default();
+    let envs =
+        documents::list::<Environment>(conn, Environment::COLLECTION, space, &all, 0, i64::MAX)?.0;
+    Ok(envs
+        .into_iter()
+        .filter_map(|e| Some((e.id?, e.name)))
+        .collect())
+}
+
 /// Deployments of a release with their tasks, oldest first.
 pub fn deployments_of(
     conn: &Connection,

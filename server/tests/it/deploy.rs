@@ -170,6 +170,10 @@ async fn the_lifecycle_decides_where_a_release_may_go() {
             .contains("cannot be deployed to 'Life-Prod' yet"),
         "{err}"
     );
+    assert!(
+        err.to_string().contains("It can be deployed to 'Life-Dev' now."),
+        "{err}"
+    );
     assert_eq!(
         deploy(&t, &release, &envs[0]).await.state,
         TaskState::Success
