@@ -449,3 +449,56 @@ resource "octopus_deployment_process" "echo" {
     ])
     .run(&ctx);
 }
+
+/// Installing a step package and using it in one apply: the plan warns that it cannot
+/// check the inputs yet, the apply installs it first (depends_on), then saves the
+/// process, and the next plan is empty.
+#[test]
+fn a_step_package_is_installed_and_used_in_one_apply() {
+    let _lock = acceptance_tests::demo_echo_lock();
+    let ctx = TestContext::new();
+    put(
+        &ctx,
+        "demo-echo.1.0.0.zip",
+        &std::fs::read(acceptance_tests::demo_echo_archive("1.0.0")).unwrap(),
+    );
+    let config = r#"
+resource "octopus_step_package" "echo" {
+  source = "${path.module}/steps/demo-echo.1.0.0.zip"
+}
+
+resource "octopus_project" "echo" {
+  name = "one-apply-{code}"
+}
+
+resource "octopus_deployment_process" "echo" {
+  project_id = octopus_project.echo.id
+  depends_on = [octopus_step_package.echo]
+  step {
+    name = "Echo"
+    step_package = {
+      id               = "demo-echo"
+      version          = "1"
+      inputs           = { message = "hi", repeat = 1, uppercase = false }
+      sensitive_inputs = { token = "one-apply-token" }
+    }
+  }
+}
+"#;
+    ctx.workdir.config(&ctx.hcl(config));
+    let plan = ctx.terraform(&["plan", "-no-color"]);
+    assert_eq!(plan.code, 0, "{}", plan.output());
+    assert!(
+        plan.output().contains("Step package not installed yet"),
+        "{}",
+        plan.output()
+    );
+    TestCase::new(vec![Step::config(config).check(|ctx| {
+        let p = process(ctx);
+        assert_eq!(
+            p.steps[0].actions[0].step_package_version.as_deref(),
+            Some("1.0.0")
+        );
+    })])
+    .run(&ctx);
+}

@@ -308,11 +308,22 @@ pub async fn check_step_packages(
         let at = at.attr("step_package");
         let resolved = match o.step_catalog.resolve(&o.client, step_id, version).await {
             Ok(Ok(r)) => r,
+            // Not installed (yet): an `octopus_step_package` of the same configuration
+            // may install it before this resource is applied (a first install, or a new
+            // major next to the old one), so the plan warns and the server checks the
+            // version and inputs when the process is saved.
             Ok(Err(why)) => {
-                diags.error_at(
-                    at.clone().attr("version"),
-                    "Step package not installed",
-                    why,
+                diags.push(
+                    Diagnostic::warning(
+                        "Step package not installed yet",
+                        format!(
+                            "{why} The inputs cannot be checked at plan time; the server checks \
+                             them when the process is applied. If an octopus_step_package of this \
+                             configuration installs it, make the process depend on it \
+                             (depends_on) so it is installed first."
+                        ),
+                    )
+                    .at(at.clone().attr("version")),
                 );
                 continue;
             }
