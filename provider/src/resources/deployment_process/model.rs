@@ -174,7 +174,9 @@ pub struct StepPackageModel {
     /// exact version (`1.2.0`). Changing the major upgrades explicitly.
     #[tf(required)]
     pub version: Val<String>,
-    /// The step's inputs, in HCL, checked at plan time against the step's schema.
+    /// The step's inputs, in HCL, checked at plan time against the step's schema (for
+    /// a step package not installed yet, a warning at plan and the server's check at
+    /// apply: an `octopus_step_package` the process `depends_on` installs it first).
     #[tf(optional)]
     pub inputs: Val<Json>,
     /// Inputs whose values are secrets (merged with `inputs`), sent as sensitive
