@@ -457,6 +457,19 @@ resource "octopus_deployment_process" "echo" {
 fn a_step_package_is_installed_and_used_in_one_apply() {
     let _lock = acceptance_tests::demo_echo_lock();
     let ctx = TestContext::new();
+    // Other tests leave demo-echo installed (step packages are server-wide): start
+    // without it, as a first install does.
+    let client = ctx.client.clone();
+    ctx.block_on(async move {
+        let sp = client.step_packages();
+        if let Ok(summary) = sp.get("demo-echo").await {
+            for v in summary.versions {
+                sp.uninstall("demo-echo", &v)
+                    .await
+                    .expect("uninstall demo-echo");
+            }
+        }
+    });
     put(
         &ctx,
         "demo-echo.1.0.0.zip",
