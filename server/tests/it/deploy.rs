@@ -171,7 +171,8 @@ async fn the_lifecycle_decides_where_a_release_may_go() {
         "{err}"
     );
     assert!(
-        err.to_string().contains("It can be deployed to 'Life-Dev' now."),
+        err.to_string()
+            .contains("It can be deployed to 'Life-Dev' now."),
         "{err}"
     );
     assert_eq!(
