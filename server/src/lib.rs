@@ -84,6 +84,10 @@ pub struct ServerConfig {
     pub max_concurrent_tasks: usize,
     /// Longest run time of one deployment action; its processes are killed after it.
     pub step_timeout: std::time::Duration,
+    /// The user (uid, gid) steps run as; `None`: the server's own. Needs the server to
+    /// run as root; the data directory then becomes 0711 so steps can reach their
+    /// working directories (its files stay 0600).
+    pub run_steps_as: Option<(u32, u32)>,
 }
 
 impl ServerConfig {
@@ -106,6 +110,7 @@ impl ServerConfig {
             upload_deadline: limits::DEFAULT_UPLOAD_DEADLINE,
             max_concurrent_tasks: tasks::queue::DEFAULT_MAX_CONCURRENT,
             step_timeout: DEFAULT_STEP_TIMEOUT,
+            run_steps_as: None,
         }
     }
 }
@@ -168,6 +173,10 @@ impl Server {
         let (max_uploads, upload_deadline) = (config.max_uploads, config.upload_deadline);
         let packages_dir = data_dir.clone();
         let (max_tasks, step_timeout) = (config.max_concurrent_tasks, config.step_timeout);
+        let run_steps_as = config.run_steps_as;
+        if let Some((uid, _)) = run_steps_as {
+            prepare_for_step_user(&data_dir, uid)?;
+        }
         if let Some(feed) = &config.step_feed_dir {
             let store_dir = data_dir.join(step_packages::STORE_DIR);
             let same = |a: &std::path::Path, b: &std::path::Path| {
@@ -203,6 +212,7 @@ impl Server {
                 .map_err(|e| ServerError::Startup(e.message))?;
             state.tasks = Arc::new(tasks::queue::Queue::new(max_tasks));
             state.step_timeout = step_timeout;
+            state.run_steps_as = run_steps_as;
             state.data_dir = packages_dir;
             state.max_package_bytes = max_package_bytes;
             state.step_packages = step_packages;
@@ -320,6 +330,32 @@ fn create_private_dir(dir: &Path) -> Result<(), ServerError> {
         .map_err(io(format!("creating {}", dir.display())))?;
     secrets::restrict_to_owner(dir)
         .map_err(io(format!("restricting {} to its owner", dir.display())))?;
+    Ok(())
+}
+
+/// Lets steps running as `uid` reach their working directories: refuses unless the
+/// server can switch to that user (it runs as root, or as `uid` itself), and makes the
+/// data directory and its `work/` traversable but not listable (0711). Every file in
+/// them stays private to its owner.
+fn prepare_for_step_user(data_dir: &Path, uid: u32) -> Result<(), ServerError> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        if euid != 0 && euid != uid {
+            return Err(ServerError::Startup(format!(
+                "running steps as uid {uid} needs octopus-lite to run as root (it runs as uid {euid})"
+            )));
+        }
+        let work = data_dir.join("work");
+        std::fs::create_dir_all(&work).map_err(io(format!("creating {}", work.display())))?;
+        for dir in [data_dir, work.as_path()] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+                .map_err(io(format!("making {} traversable", dir.display())))?;
+        }
+    }
+    let _ = (data_dir, uid);
     Ok(())
 }
 

@@ -42,6 +42,9 @@ options (each VALUE may also be given as --option=VALUE):
   --step-timeout DURATION
                    longest run time of one deployment action; its processes are
                    killed after it (default 1h)
+  --run-steps-as USER
+                   run deployment steps as this user (a name, or UID:GID) instead
+                   of the server's own; octopus-lite must run as root for it
   -h, --help       print this help and exit
   -V, --version    print the version and exit
 
@@ -122,6 +125,9 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Command, Strin
             Arg::Long("max-tasks") => {
                 config.max_concurrent_tasks = value(&mut parser, "--max-tasks", parse_count)?;
             }
+            Arg::Long("run-steps-as") => {
+                config.run_steps_as = Some(value(&mut parser, "--run-steps-as", parse_user)?);
+            }
             Arg::Long("step-timeout") => {
                 config.step_timeout = value(&mut parser, "--step-timeout", parse_duration)?;
             }
@@ -175,6 +181,24 @@ fn parse_count(value: &str) -> Result<usize, String> {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err("expected a whole number of at least 1".into()),
     }
+}
+
+/// `UID:GID`, or a user name looked up in `/etc/passwd` (its primary group).
+fn parse_user(value: &str) -> Result<(u32, u32), String> {
+    if let Some((u, g)) = value.split_once(':') {
+        return match (u.parse(), g.parse()) {
+            (Ok(u), Ok(g)) => Ok((u, g)),
+            _ => Err("expected a user name or UID:GID".into()),
+        };
+    }
+    let passwd =
+        std::fs::read_to_string("/etc/passwd").map_err(|e| format!("reading /etc/passwd: {e}"))?;
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&value))
+        .and_then(|f| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))
+        .ok_or_else(|| "no such user in /etc/passwd (give UID:GID instead)".into())
 }
 
 /// A positive duration: seconds, or a number with `ms`, `s`, `m` or `h`.
@@ -417,6 +441,11 @@ mod tests {
             "10m",
         ]);
         assert_eq!(c.max_concurrent_tasks, 2);
+        assert_eq!(
+            config(&["--run-steps-as", "65534:65534"]).run_steps_as,
+            Some((65534, 65534))
+        );
+        assert_eq!(config(&["--run-steps-as=root"]).run_steps_as, Some((0, 0)));
         assert_eq!(c.step_timeout, Duration::from_secs(600));
         assert_eq!(c.max_uploads, 3);
         assert_eq!(c.upload_deadline, Duration::from_secs(90));
@@ -436,6 +465,8 @@ mod tests {
             &["--shutdown-grace", "5d"][..],
             &["--max-tasks", "0"][..],
             &["--step-timeout", "never"][..],
+            &["--run-steps-as", "no-such-user-here"][..],
+            &["--run-steps-as", "1:x"][..],
         ] {
             let e = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} parsed"));
             assert!(

@@ -68,6 +68,8 @@ pub struct State {
     pub tasks: Arc<crate::tasks::queue::Queue>,
     /// Longest run time of one action.
     pub step_timeout: std::time::Duration,
+    /// The user (uid, gid) steps run as; `None`: the server's.
+    pub run_steps_as: Option<(u32, u32)>,
     spaces: RwLock<SpaceCache>,
     /// Serializes cache refreshes: each one reads the store and replaces the cache
     /// while holding it, so a refresh that read before a commit can never overwrite
@@ -101,6 +103,7 @@ impl State {
                 crate::tasks::queue::DEFAULT_MAX_CONCURRENT,
             )),
             step_timeout: crate::DEFAULT_STEP_TIMEOUT,
+            run_steps_as: None,
             spaces: RwLock::default(),
             refresh: Mutex::new(()),
         };

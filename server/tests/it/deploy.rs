@@ -460,3 +460,106 @@ async fn a_stopped_task_queue_holds_deployments_until_started() {
     spaces.update(&space).await.unwrap();
     assert_eq!(wait(&t, &task_id).await.state, TaskState::Success);
 }
+
+#[tokio::test]
+async fn steps_can_run_as_an_unprivileged_user() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc_geteuid() } != 0 {
+        return eprintln!("skipped: dropping to another user needs the tests to run as root");
+    }
+    use octopus_packaging::step_package::builder::{StepDef, step_package_zip};
+    use octopus_packaging::step_package::{TrustedAllowList, TrustedPackage};
+    let t = common::start_with(|c| {
+        c.run_steps_as = Some((65534, 65534));
+        c.trusted_step_packages = TrustedAllowList {
+            packages: ["acme-whoami", "demo-echo"]
+                .iter()
+                .map(|id| TrustedPackage {
+                    id: (*id).into(),
+                    versions: None,
+                })
+                .collect(),
+        };
+    })
+    .await;
+    let zip = step_package_zip(
+        "acme-whoami",
+        "1.0.0",
+        &[StepDef::new("acme-whoami", serde_json::json!({"type": "object"}))
+            .with_script("#!/bin/sh\necho \"step package as $(id -u), input file $(wc -c < \"$1\") bytes\"\n")],
+    );
+    t.client
+        .step_packages()
+        .upload("acme-whoami.1.0.0.zip", zip)
+        .await
+        .unwrap();
+    // A secret file of the server's (0600, as it writes its key and database).
+    let key_file = t.dir.path().join("api-key");
+    std::fs::write(&key_file, common::KEY).unwrap();
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let whoami = Step {
+        name: "Who".into(),
+        actions: vec![Action {
+            name: "Who".into(),
+            action_type: "acme-whoami".into(),
+            step_package_version: Some("1.0.0".into()),
+            inputs: Some(serde_json::json!({})),
+            ..Action::default()
+        }],
+        ..Step::default()
+    };
+    let script = format!(
+        "echo \"script as $(id -u)\"\necho made > mine.txt && cat mine.txt\ncat {} || echo 'key unreadable'\nhead -c 16 {} >/dev/null 2>&1 || echo 'database unreadable'",
+        key_file.display(),
+        t.dir.path().join("octopus-lite.db").display()
+    );
+    // An Octopus-format step: node and our bootstrapper as that user too.
+    let echo_zip = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../acceptance-tests/fixtures/step-packages/demo-echo.1.0.0.zip");
+    t.client
+        .step_packages()
+        .upload("demo-echo.1.0.0.zip", std::fs::read(echo_zip).unwrap())
+        .await
+        .unwrap();
+    let echo = Step {
+        name: "Echo".into(),
+        actions: vec![Action {
+            name: "Echo".into(),
+            action_type: "demo-echo".into(),
+            step_package_version: Some("1.0.0".into()),
+            inputs: Some(
+                serde_json::json!({"message": "as nobody", "repeat": 1, "uppercase": false,
+                "token": {"HasValue": true, "NewValue": "nobody-token"}}),
+            ),
+            ..Action::default()
+        }],
+        ..Step::default()
+    };
+    let (p, envs) = project_with(
+        &t,
+        "Nobody",
+        vec![bash_step("Script", &script), whoami, echo],
+    )
+    .await;
+    let release = release_of(&t, &p).await;
+    let task = deploy(&t, &release, &envs[0]).await;
+    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    assert_eq!(task.state, TaskState::Success, "{raw}");
+    assert!(raw.contains("script as 65534"), "{raw}");
+    assert!(raw.contains("made"), "{raw}");
+    assert!(
+        raw.contains("key unreadable") && !raw.contains(common::KEY),
+        "{raw}"
+    );
+    assert!(raw.contains("step package as 65534, input file"), "{raw}");
+    assert!(raw.contains("as nobody"), "{raw}");
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}

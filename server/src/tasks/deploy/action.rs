@@ -191,7 +191,7 @@ pub(super) async fn run_one(
         let mut masks = shared.masks.lock().unwrap_or_else(|e| e.into_inner());
         masks.extend(secrets.iter().cloned());
     }
-    if let Err(e) = std::fs::create_dir_all(&work_dir) {
+    if let Err(e) = create_work_dir(&work_dir, state.run_steps_as.is_some()) {
         return Outcome::Failed(format!("The working directory could not be created: {e}"));
     }
     // The work root (`work/<TaskId>`) records process groups for crash recovery.
@@ -211,6 +211,7 @@ pub(super) async fn run_one(
         applications_dir: state.data_dir.join("Applications"),
         environment_name: plan.environment.name.clone(),
         timeout: state.step_timeout,
+        run_as: state.run_steps_as,
         on_spawn,
         ..Default::default()
     };
@@ -281,4 +282,17 @@ fn collect_artifacts(
             ),
         }
     }
+}
+
+/// Creates an action's working directory; when steps run as another user, the task's
+/// directory above it is traversable (0711) whatever the umask (the executor hands
+/// the action's own directory to that user).
+fn create_work_dir(dir: &std::path::Path, other_user: bool) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    if other_user && let Some(task_dir) = dir.parent() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(task_dir, std::fs::Permissions::from_mode(0o711))?;
+    }
+    Ok(())
 }
