@@ -80,6 +80,17 @@ pub async fn deploy(t: &common::TestServer, release: &Release, env: &Environment
     wait(t, d.task_id.as_deref().unwrap()).await
 }
 
+/// Deploys and reads the task's whole log.
+pub async fn deploy_logged(
+    t: &common::TestServer,
+    release: &Release,
+    env: &Environment,
+) -> (ServerTask, String) {
+    let task = deploy(t, release, env).await;
+    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    (task, raw)
+}
+
 pub async fn wait(t: &common::TestServer, task: &str) -> ServerTask {
     t.client
         .tasks()
@@ -126,8 +137,7 @@ async fn a_release_deploys_its_snapshot_and_outputs_cross_steps() {
         .unwrap();
     live.steps = vec![bash_step("Changed", "echo changed; exit 3")];
     procs.update(&live).await.unwrap();
-    let task = deploy(&t, &release, &envs[0]).await;
-    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    let (task, raw) = deploy_logged(&t, &release, &envs[0]).await;
     assert_eq!(task.state, TaskState::Success, "{raw}");
     assert!(task.finished_successfully && task.is_completed);
     assert!(raw.contains("first in Snap-Dev of 0.0.1"), "{raw}");
@@ -344,8 +354,7 @@ async fn a_step_package_step_runs_with_its_inputs_and_sets_outputs() {
     )
     .await;
     let release = release_of(&t, &p).await;
-    let task = deploy(&t, &release, &envs[0]).await;
-    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    let (task, raw) = deploy_logged(&t, &release, &envs[0]).await;
     assert_eq!(task.state, TaskState::Success, "{raw}");
     assert!(
         raw.contains("step says hello StepPkg-Dev with ********"),
@@ -368,8 +377,7 @@ async fn artifacts_are_kept_after_the_task() {
     )
     .await;
     let release = release_of(&t, &p).await;
-    let task = deploy(&t, &release, &envs[0]).await;
-    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    let (task, raw) = deploy_logged(&t, &release, &envs[0]).await;
     assert_eq!(task.state, TaskState::Success, "{raw}");
     assert!(
         raw.contains("Artifact report.txt collected (9 bytes)."),
@@ -418,15 +426,13 @@ async fn a_release_keeps_the_variables_it_was_created_with() {
     let release = release_of(&t, &p).await;
     set.variables[0].value = Some("red".into());
     vars.update(&set).await.unwrap();
-    let task = deploy(&t, &release, &envs[0]).await;
-    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    let (task, raw) = deploy_logged(&t, &release, &envs[0]).await;
     assert_eq!(task.state, TaskState::Success, "{raw}");
     assert!(raw.contains("colour=blue db=********"), "{raw}");
     assert!(!raw.contains("pw-Blue-123"), "{raw}");
     // The next release takes the new value.
     let next = release_of(&t, &p).await;
-    let task = deploy(&t, &next, &envs[0]).await;
-    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    let (_, raw) = deploy_logged(&t, &next, &envs[0]).await;
     assert!(raw.contains("colour=red"), "{raw}");
 }
 
@@ -546,8 +552,7 @@ async fn steps_can_run_as_an_unprivileged_user() {
     )
     .await;
     let release = release_of(&t, &p).await;
-    let task = deploy(&t, &release, &envs[0]).await;
-    let raw = t.client.tasks().raw(&task.id).await.unwrap();
+    let (task, raw) = deploy_logged(&t, &release, &envs[0]).await;
     assert_eq!(task.state, TaskState::Success, "{raw}");
     assert!(raw.contains("script as 65534"), "{raw}");
     assert!(raw.contains("made"), "{raw}");
