@@ -210,6 +210,8 @@ impl Server {
             // Tasks a stopped server left running are failed; queued ones run next.
             tasks::recover(&state.store, &packages_dir)
                 .map_err(|e| ServerError::Startup(e.message))?;
+            tasks::sweep_logs(&state.store, &packages_dir)
+                .map_err(|e| ServerError::Startup(e.message))?;
             state.tasks = Arc::new(tasks::queue::Queue::new(max_tasks));
             state.step_timeout = step_timeout;
             state.run_steps_as = run_steps_as;

@@ -25,7 +25,8 @@ pub struct Lifecycle {
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Phases in promotion order; none means every environment in any order.
+    /// Phases in promotion order; none means one phase per environment, in the
+    /// environments' `SortOrder`.
     #[serde(default, deserialize_with = "nullable::deserialize")]
     pub phases: Vec<Phase>,
     /// Server-provided links; ignored on writes.

@@ -74,9 +74,11 @@ impl ApiResource for Space {
                 "The space's task queue must be stopped before it can be deleted (set TaskQueueStopped to true).",
             ));
         }
-        documents::delete_space_contents(tx, self.id.as_deref().unwrap_or_default())
+        let id = self.id.as_deref().unwrap_or_default();
+        crate::tasks::delete_space_tasks(tx, id)?;
+        documents::delete_space_contents(tx, id)
     }
-    /// The space's package rows went with it (a trigger); its files go now.
+    /// The space's package rows and tasks went with it; their files go now.
     fn after_delete(&self, state: &super::State) {
         let Some(id) = self.id.as_deref() else { return };
         if state.data_dir.as_os_str().is_empty() {
@@ -85,6 +87,9 @@ impl ApiResource for Space {
         if let Err(e) = crate::packages::remove_space_files(&state.data_dir, id) {
             // The delete stands; the start-up sweep removes what is left.
             eprintln!("octopus-lite: could not remove the package files of {id}: {e}");
+        }
+        if let Err(e) = crate::tasks::sweep_logs(&state.store, &state.data_dir) {
+            eprintln!("octopus-lite: could not remove task logs: {}", e.message);
         }
     }
     fn extra_links(&self, _space: &str, links: &mut Links) {
@@ -101,8 +106,9 @@ pub fn seed_space(tx: &Connection, space: &str) -> ApiResult<()> {
     group.description = Some("The default project group".into());
     create_tx(tx, space, group, None)?;
     let mut lifecycle = Lifecycle::new("Default Lifecycle");
-    lifecycle.description =
-        Some("The default lifecycle: deploy to any environment in any order.".into());
+    lifecycle.description = Some(
+        "The default lifecycle: one phase per environment, in the environments' order.".into(),
+    );
     create_tx(tx, space, lifecycle, None)?;
     let mut feed = Feed::new("Octopus Server (built-in)", FeedType::BuiltIn, None);
     feed.is_built_in_repo_sync_enabled = Some(false);

@@ -222,6 +222,50 @@ pub fn recover(store: &Store, data_dir: &std::path::Path) -> ApiResult<usize> {
     Ok(running.len())
 }
 
+/// Deletes the tasks of a space that is being deleted (in its transaction); refused
+/// while one of them runs.
+pub fn delete_space_tasks(tx: &Connection, space: &str) -> ApiResult<()> {
+    let filter = documents::Filter {
+        json_equals: vec![("$.SpaceId".into(), space.into())],
+        ..Default::default()
+    };
+    let (tasks, _) = documents::list::<ServerTask>(tx, KIND, NO_SPACE, &filter, 0, i64::MAX)?;
+    if tasks
+        .iter()
+        .any(|t| matches!(t.state, TaskState::Executing | TaskState::Cancelling))
+    {
+        return Err(crate::error::ApiError::bad_request(
+            "The space has tasks running; cancel them or wait for them to finish before deleting it.",
+        ));
+    }
+    for t in tasks {
+        documents::delete(tx, KIND, NO_SPACE, &t.id)?;
+    }
+    Ok(())
+}
+
+/// Removes task log files whose task no longer exists (its space was deleted, or a
+/// crash came between the two). Runs after a space's deletion and at start-up.
+pub fn sweep_logs(store: &Store, data_dir: &std::path::Path) -> ApiResult<usize> {
+    let dir = data_dir.join(log::TASKS_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_suffix(".log") else {
+            continue;
+        };
+        let id = id.to_owned();
+        let known = store.read_blocking(|c| documents::exists(c, KIND, NO_SPACE, &id))?;
+        if !known && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Milliseconds since the epoch of an ISO 8601 time as clients send it:
 /// `YYYY-MM-DDTHH:MM:SS`, an optional fraction of any length, then `Z`, an
 /// offset `±HH:MM` (or `±HHMM`) or nothing (UTC).

@@ -568,3 +568,66 @@ unsafe extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
 }
+
+#[tokio::test]
+async fn deleting_a_space_deletes_its_tasks_and_their_logs() {
+    use octopus_client::model::Space;
+    let t = start().await;
+    let space = t.client.spaces().create(&Space::new("Gone")).await.unwrap();
+    let sid = space.id.clone().unwrap();
+    let env = t
+        .client
+        .environments(&sid)
+        .create(&Environment::new("Dev"))
+        .await
+        .unwrap();
+    let p = t
+        .client
+        .projects(&sid)
+        .create(&Project::new("Gone"))
+        .await
+        .unwrap();
+    let procs = t.client.deployment_processes(&sid);
+    let mut process = procs
+        .get_for_project(p.id.as_deref().unwrap())
+        .await
+        .unwrap();
+    process.steps = vec![bash_step("Hi", "echo hi")];
+    procs.update(&process).await.unwrap();
+    let release = t
+        .client
+        .releases(&sid)
+        .create(&Release {
+            project_id: p.id.clone().unwrap(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let d = t
+        .client
+        .deployments(&sid)
+        .create(&Deployment {
+            release_id: release.id.clone().unwrap(),
+            environment_id: env.id.clone().unwrap(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let task = wait(&t, d.task_id.as_deref().unwrap()).await;
+    assert_eq!(task.state, TaskState::Success);
+    let log = t.dir.path().join("tasks").join(format!("{}.log", task.id));
+    assert!(log.exists());
+    let mut space = t.client.spaces().get(&sid).await.unwrap();
+    space.task_queue_stopped = true;
+    t.client.spaces().update(&space).await.unwrap();
+    t.client.spaces().delete(&sid).await.unwrap();
+    assert!(
+        t.client
+            .tasks()
+            .get(&task.id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(!log.exists(), "the task's log went with its space");
+}
