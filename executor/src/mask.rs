@@ -49,6 +49,11 @@ impl Masker {
         self.values.insert(at, value.to_owned());
     }
 
+    /// The values masked, longest first.
+    pub fn values(&self) -> &[String] {
+        &self.values
+    }
+
     /// Whether there is nothing to mask.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()

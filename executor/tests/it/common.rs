@@ -148,13 +148,6 @@ pub fn staged(
     }
 }
 
-/// Whether the evaluator of the `octostache` crate substitutes yet (it was a placeholder
-/// while this crate was written). Tests that need substitution check their `#{}` results
-/// only when it does, and say so.
-pub fn octostache_substitutes() -> bool {
-    octostache::evaluate("#{A}", &vars(&[("A", "x")])) == "x"
-}
-
 /// The output variable `name`'s value.
 pub fn output<'a>(result: &'a ActionResult, name: &str) -> Option<&'a str> {
     result

@@ -105,15 +105,11 @@ async fn substitute_in_files_before_deploy() {
         std::fs::read_to_string(dir.join("site/other.config")).unwrap(),
         "keep #{Env}\n"
     );
-    if octostache_substitutes() {
-        assert!(lines.has("env=Production"), "{}", lines.dump());
-        assert_eq!(
-            std::fs::read_to_string(dir.join("site/app.config")).unwrap(),
-            "env=Production\n"
-        );
-    } else {
-        eprintln!("NOTE: octostache does not substitute yet; substitution not checked");
-    }
+    assert!(lines.has("env=Production"), "{}", lines.dump());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("site/app.config")).unwrap(),
+        "env=Production\n"
+    );
 }
 
 #[tokio::test]

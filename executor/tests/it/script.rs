@@ -260,11 +260,7 @@ async fn script_body_is_substituted() {
     run_.variables = vars(&[("Project.Name", "Web")]);
     let (r, lines) = run(run_).await;
     assert_ok(&r, &lines);
-    if octostache_substitutes() {
-        assert!(lines.has("deploying Web"), "{}", lines.dump());
-    } else {
-        eprintln!("NOTE: octostache does not substitute yet; substitution not checked");
-    }
+    assert!(lines.has("deploying Web"), "{}", lines.dump());
 }
 
 #[tokio::test]
@@ -301,21 +297,12 @@ async fn script_from_package_with_parameters() {
     let (r, lines) = run(run_).await;
     assert_ok(&r, &lines);
     assert!(d.work.join("tools/other.txt").exists());
-    if octostache_substitutes() {
-        assert!(
-            lines.has("args: 3 [one] [two words] [Staging]"),
-            "{}",
-            lines.dump()
-        );
-        assert!(lines.has("env is Staging"), "{}", lines.dump());
-    } else {
-        eprintln!("NOTE: octostache does not substitute yet; substitution not checked");
-        assert!(
-            lines.has("args: 3 [one] [two words] [#{Env}]"),
-            "{}",
-            lines.dump()
-        );
-    }
+    assert!(
+        lines.has("args: 3 [one] [two words] [Staging]"),
+        "{}",
+        lines.dump()
+    );
+    assert!(lines.has("env is Staging"), "{}", lines.dump());
 }
 
 #[tokio::test]

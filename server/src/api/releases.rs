@@ -539,7 +539,8 @@ pub fn create_release(tx: &Connection, space: &str, new: NewRelease) -> ApiResul
     Ok((release, true))
 }
 
-fn snapshot_suffix() -> String {
+/// Five random capital letters, the tail of a snapshot ID (`…-s-3-QXLYZ`).
+pub fn snapshot_suffix() -> String {
     crate::util::random_bytes::<5>()
         .iter()
         .map(|b| char::from(b'A' + b % 26))

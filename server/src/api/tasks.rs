@@ -76,29 +76,41 @@ async fn list(
     let running = param("running").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     q.filter.newest_first = true;
     let filter = q.filter.clone();
-    let all: Vec<ServerTask> = st
+    let by_state = states.is_some() || active || running;
+    let (skip, take) = (q.skip, q.take);
+    // Without state filters the store pages; with them the page is cut after filtering.
+    let (found, total): (Vec<ServerTask>, i64) = st
         .store
         .read(move |c| {
-            Ok(documents::list::<ServerTask>(c, KIND, NO_SPACE, &filter, 0, i64::MAX)?.0)
+            if by_state {
+                documents::list::<ServerTask>(c, KIND, NO_SPACE, &filter, 0, i64::MAX)
+            } else {
+                documents::list::<ServerTask>(c, KIND, NO_SPACE, &filter, skip, take)
+            }
         })
         .await?;
-    let items: Vec<ServerTask> = all
-        .into_iter()
-        .filter(|t| {
-            states
-                .as_ref()
-                .is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(t.state.as_str())))
-        })
-        .filter(|t| !active || !t.state.is_completed())
-        .filter(|t| !running || t.state == TaskState::Executing)
-        .map(present)
-        .collect();
-    let total = items.len() as i64;
-    let items = items
-        .into_iter()
-        .skip(usize::try_from(q.skip).unwrap_or(usize::MAX))
-        .take(usize::try_from(q.take).unwrap_or(usize::MAX))
-        .collect();
+    let (items, total) = if by_state {
+        let kept: Vec<ServerTask> = found
+            .into_iter()
+            .filter(|t| {
+                states
+                    .as_ref()
+                    .is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(t.state.as_str())))
+            })
+            .filter(|t| !active || !t.state.is_completed())
+            .filter(|t| !running || t.state == TaskState::Executing)
+            .collect();
+        let total = kept.len() as i64;
+        let page = kept
+            .into_iter()
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+            .take(usize::try_from(take).unwrap_or(usize::MAX))
+            .collect::<Vec<_>>();
+        (page, total)
+    } else {
+        (found, total)
+    };
+    let items: Vec<ServerTask> = items.into_iter().map(present).collect();
     let base = match &space {
         Some(sp) => format!("/api/{sp}/tasks"),
         None => "/api/tasks".into(),

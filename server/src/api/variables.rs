@@ -30,7 +30,7 @@ use super::resources::{MAX_DESCRIPTION, check_refs, finish};
 use super::unknown::UnknownFields;
 use crate::error::{ApiError, ApiResult};
 use crate::store::documents;
-use crate::util::{check_id, check_len, check_name, new_guid, random_bytes};
+use crate::util::{check_id, check_len, check_name, new_guid};
 
 /// Variable types octopus-lite stores. `String` and `Sensitive` are what it
 /// understands; the others are Octopus' reference types (the value is the ID of an
@@ -196,11 +196,10 @@ pub fn snapshot_variable_set(
     let source = VariableSet::id_for_owner(project_id);
     let mut set = load(tx, space, &source)?.ok_or_else(|| not_found(&source))?;
     let id = loop {
-        let letters: String = random_bytes::<5>()
-            .iter()
-            .map(|b| char::from(b'A' + b % 26))
-            .collect();
-        let id = format!("{source}-s-{snapshot_no}-{letters}");
+        let id = format!(
+            "{source}-s-{snapshot_no}-{}",
+            super::releases::snapshot_suffix()
+        );
         if !documents::exists(tx, KIND, space, &id)? {
             break id;
         }
@@ -270,16 +269,9 @@ fn scope_values(conn: &Connection, space: &str, set: &VariableSet) -> ApiResult<
                 }
             }
         }
-        // Channels, where the server keeps them (documents of kind `channels`).
-        let of_project = documents::Filter {
-            json_equals: vec![("$.ProjectId".into(), owner.to_owned())],
-            ..Default::default()
-        };
-        let (found, _) =
-            documents::list::<Value>(conn, "channels", space, &of_project, 0, i64::MAX)?;
-        for c in found {
-            if let (Some(id), Some(name)) = (c["Id"].as_str(), c["Name"].as_str()) {
-                channels.push(id_name(id, name));
+        for c in super::releases::channels(conn, space, owner)? {
+            if let Some(id) = &c.id {
+                channels.push(id_name(id, &c.name));
             }
         }
         if let Some(project) = documents::get::<Project>(conn, Project::COLLECTION, space, owner)? {

@@ -74,11 +74,13 @@ pub async fn prepare(
                 inputs: serde_json::Value::Null,
             });
         }
-        let manifest: serde_json::Value = read_json(&dest.join("step-package.json"))?;
+        let manifest: serde_json::Value =
+            read_json(&dest.join(octopus_packaging::step_package::MANIFEST_FILE))?;
         let dirs = manifest["steps"].as_array().cloned().unwrap_or_default();
         for dir in dirs.iter().filter_map(|d| d.as_str()) {
             let step_dir = dest.join(dir);
-            let meta: serde_json::Value = read_json(&step_dir.join("metadata.json"))?;
+            let meta: serde_json::Value =
+                read_json(&step_dir.join(octopus_packaging::step_package::METADATA_FILE))?;
             if meta["id"].as_str() == Some(step.as_str()) {
                 return Ok(StepPackageLaunch {
                     contract: StepContract::Ours,
@@ -108,7 +110,17 @@ pub async fn prepare(
     })
 }
 
+/// A JSON file of the unpacked archive, at most as large as the installer allows.
 fn read_json(path: &Path) -> Result<serde_json::Value, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("reading {}: {e}", path.display()))?
+        .len();
+    if size > octopus_packaging::step_package::MAX_JSON_FILE {
+        return Err(format!(
+            "{} is larger than the step-package limit",
+            path.display()
+        ));
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("reading {}: {e}", path.display()))
 }

@@ -170,16 +170,18 @@ pub fn environment_of(task: &ServerTask) -> Option<&str> {
 /// killing the processes its scripts left running ([`orphans`]). Queued tasks
 /// stay queued and run next.
 pub fn recover(store: &Store, data_dir: &std::path::Path) -> ApiResult<usize> {
+    // Only the tasks that were running: start-up must not read the whole history.
     let running: Vec<ServerTask> = store.read_blocking(|c| {
-        let filter = documents::Filter {
-            json_equals: vec![],
-            ..Default::default()
-        };
-        let (all, _) = documents::list::<ServerTask>(c, KIND, NO_SPACE, &filter, 0, i64::MAX)?;
-        Ok(all
-            .into_iter()
-            .filter(|t| matches!(t.state, TaskState::Executing | TaskState::Cancelling))
-            .collect())
+        let mut running = Vec::new();
+        for state in [TaskState::Executing, TaskState::Cancelling] {
+            let filter = documents::Filter {
+                json_equals: vec![("$.State".into(), state.as_str().into())],
+                ..Default::default()
+            };
+            running
+                .extend(documents::list::<ServerTask>(c, KIND, NO_SPACE, &filter, 0, i64::MAX)?.0);
+        }
+        Ok(running)
     })?;
     for task in &running {
         let message = "The task was interrupted because octopus-lite stopped while it was running; \

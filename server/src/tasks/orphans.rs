@@ -50,7 +50,8 @@ pub fn kill_left(work_root: &Path) -> usize {
         .canonicalize()
         .unwrap_or_else(|_| work_root.to_path_buf());
     let mut killed = HashSet::new();
-    // A second pass catches a group whose member forked while the first ran.
+    // A second pass signals the groups again: a member forked while the first pass
+    // ran is caught by it.
     for _ in 0..2 {
         let Ok(entries) = std::fs::read_dir("/proc") else {
             break;
@@ -62,7 +63,7 @@ pub fn kill_left(work_root: &Path) -> usize {
             let Some(pgrp) = process_group(pid) else {
                 continue;
             };
-            if groups.contains(&pgrp) && !killed.contains(&pgrp) && works_under(pid, &root) {
+            if groups.contains(&pgrp) && works_under(pid, &root) {
                 // SAFETY: kill(2) with a negative pid signals that process group; no memory is shared.
                 if unsafe { libc::kill(-pgrp, libc::SIGKILL) } == 0 {
                     killed.insert(pgrp);

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::api::AppState;
 use crate::tasks::variables::{ScopeContext, resolve};
 
-use super::{BUILTIN_FEED, NodeSink, OUTPUT_LINE, Plan, Shared, mask};
+use super::{BUILTIN_FEED, NodeSink, OUTPUT_LINE, Plan, Shared};
 
 pub(super) fn text_of(p: &PropertyValue) -> (String, bool) {
     match p {
@@ -189,7 +189,7 @@ pub(super) async fn run_one(
     };
     {
         let mut masks = shared.masks.lock().unwrap_or_else(|e| e.into_inner());
-        masks.extend(secrets.iter().cloned());
+        secrets.iter().for_each(|s| masks.add(s));
     }
     if let Err(e) = create_work_dir(&work_dir, state.run_steps_as.is_some()) {
         return Outcome::Failed(format!("The working directory could not be created: {e}"));
@@ -205,7 +205,8 @@ pub(super) async fn run_one(
             .masks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone(),
+            .values()
+            .to_vec(),
         packages,
         work_dir,
         applications_dir: state.data_dir.join("Applications"),
@@ -224,13 +225,13 @@ pub(super) async fn run_one(
     let mut outputs = shared.outputs.lock().unwrap_or_else(|e| e.into_inner());
     let mut masks = shared.masks.lock().unwrap_or_else(|e| e.into_inner());
     for o in &result.output_variables {
-        if o.sensitive && !o.value.is_empty() {
-            masks.push(o.value.clone());
+        if o.sensitive {
+            masks.add(&o.value);
         }
         let name = format!("Octopus.Action[{}].Output.{}", action.name, o.name);
         // One verbose line per output variable (masked like every line), so logs show
         // what later steps see; the acceptance harness reads outputs from these lines.
-        let shown = mask(&o.value, &masks);
+        let shown = masks.mask(&o.value);
         shared.log.lock().unwrap_or_else(|e| e.into_inner()).line(
             node,
             "Verbose",

@@ -14,7 +14,7 @@ use crate::tasks::variables::{ScopeContext, resolve};
 use super::action::text_of;
 use super::action::{ActionAt, run_one};
 use super::plan::system_variables;
-use super::{Plan, RunEnd, Shared, mask};
+use super::{Plan, RunEnd, Shared};
 
 /// Steps grouped into batches that start together (`StartWithPrevious`).
 fn batches(steps: &[Step]) -> Vec<Vec<(usize, &Step)>> {
@@ -265,10 +265,7 @@ async fn run_step(
             }
             Outcome::Failed(msg) => {
                 step_failed = true;
-                let msg = mask(
-                    &msg,
-                    &shared.masks.lock().unwrap_or_else(|e| e.into_inner()),
-                );
+                let msg = shared.mask(&msg);
                 shared.line(&anode, "Error", &msg);
                 shared.close(&anode, "Failed");
                 record_failure(shared, &step.name, &msg);

@@ -15,6 +15,7 @@ mod plan;
 use std::sync::{Arc, Mutex};
 
 use octopus_client::model::{Deployment, Resource, ServerTask, TaskState};
+use octopus_executor::mask::Masker;
 use octopus_executor::{Category, LogSink};
 use octostache::Variables;
 use rusqlite::Connection;
@@ -53,14 +54,22 @@ pub(super) struct Shared {
     /// Output variables so far (`Octopus.Action[X].Output.Y`), and failure variables.
     pub(super) outputs: Mutex<Variables>,
     /// Values to mask: sensitive variables, properties and outputs.
-    pub(super) masks: Mutex<Vec<String>>,
+    pub(super) masks: Mutex<Masker>,
     pub(super) failed: Mutex<Option<String>>,
     pub(super) canceled: Mutex<bool>,
 }
 
 impl Shared {
+    /// `text` with every secret known so far masked.
+    pub(super) fn mask(&self, text: &str) -> String {
+        let masks = self.masks.lock().unwrap_or_else(|e| e.into_inner());
+        masks.mask(text).into_owned()
+    }
+    /// Writes a log line, masked: the executor masks its own lines, but a parallel
+    /// step may have set a sensitive output since it started.
     pub(super) fn line(&self, node: &str, category: &str, text: &str) {
-        let masked = mask(text, &self.masks.lock().unwrap_or_else(|e| e.into_inner()));
+        let masks = self.masks.lock().unwrap_or_else(|e| e.into_inner());
+        let masked = masks.mask(text);
         self.log
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -78,22 +87,6 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .close_node(node, status);
     }
-}
-
-/// Replaces every non-empty secret in `text` by `********`, longest first.
-pub fn mask(text: &str, secrets: &[String]) -> String {
-    if secrets.is_empty() {
-        return text.to_owned();
-    }
-    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut out = text.to_owned();
-    for s in sorted {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "********");
-        }
-    }
-    out
 }
 
 /// Writes executor lines into a node of the task log.
@@ -124,7 +117,7 @@ pub async fn run(state: AppState, task: ServerTask, cancel: watch::Receiver<bool
     let shared = Arc::new(Shared {
         log: Mutex::new(log),
         outputs: Mutex::new(Variables::new()),
-        masks: Mutex::new(Vec::new()),
+        masks: Mutex::new(Masker::new()),
         failed: Mutex::new(None),
         canceled: Mutex::new(false),
     });
