@@ -431,7 +431,8 @@ impl Step {
         self
     }
 
-    /// The step must fail with an error matching `pattern`.
+    /// The step must fail with an error matching `pattern`; its checks then see what the
+    /// failed apply left (nothing, for a refused plan).
     pub fn expect_error(mut self, pattern: &str) -> Step {
         self.expect_error = Some(regex_lite::Regex::new(pattern).expect("valid pattern"));
         self
@@ -508,12 +509,13 @@ impl TestCase {
                             "step {n}: error does not match {re}:\n{}",
                             r.stderr
                         );
-                        continue;
                     }
                     None => assert_eq!(r.code, 0, "step {n}: apply failed:\n{}", r.output()),
                 }
-                last_applied = Some(ctx.hcl(config));
-                if !step.expect_non_empty_plan {
+                if step.expect_error.is_none() {
+                    last_applied = Some(ctx.hcl(config));
+                }
+                if step.expect_error.is_none() && !step.expect_non_empty_plan {
                     match ctx.plan_has_changes() {
                         Ok(false) => {}
                         Ok(true) => panic!(

@@ -450,9 +450,12 @@ resource "octopus_deployment_process" "echo" {
     .run(&ctx);
 }
 
-/// Installing a step package and using it in one apply: the plan warns that it cannot
-/// check the inputs yet, the apply installs it first (depends_on), then saves the
-/// process, and the next plan is empty.
+/// Installing a step package and using it in one apply. A usage of a package that is
+/// neither installed nor installed by the configuration is refused at plan, saying how
+/// to install it; with `depends_on` the usage is checked at plan against the archive
+/// about to be installed; inputs unknown at plan are checked once known, during the
+/// apply; then the apply installs the package first, saves the process, and the next
+/// plan is empty.
 #[test]
 fn a_step_package_is_installed_and_used_in_one_apply() {
     let _lock = acceptance_tests::demo_echo_lock();
@@ -475,43 +478,67 @@ fn a_step_package_is_installed_and_used_in_one_apply() {
         "demo-echo.1.0.0.zip",
         &std::fs::read(acceptance_tests::demo_echo_archive("1.0.0")).unwrap(),
     );
-    let config = r#"
+    let installer = r#"
 resource "octopus_step_package" "echo" {
   source = "${path.module}/steps/demo-echo.1.0.0.zip"
 }
+"#;
+    let config = |depends: &str, repeat: &str| {
+        let installer = if depends.is_empty() { "" } else { installer };
+        format!(
+            r#"{installer}
+resource "octopus_project" "echo" {{
+  name = "one-apply-{{code}}"
+}}
 
-resource "octopus_project" "echo" {
-  name = "one-apply-{code}"
-}
-
-resource "octopus_deployment_process" "echo" {
+resource "octopus_deployment_process" "echo" {{
   project_id = octopus_project.echo.id
-  depends_on = [octopus_step_package.echo]
-  step {
+  {depends}
+  step {{
     name = "Echo"
-    step_package = {
+    step_package = {{
       id               = "demo-echo"
       version          = "1"
-      inputs           = { message = "hi", repeat = 1, uppercase = false }
-      sensitive_inputs = { token = "one-apply-token" }
-    }
-  }
-}
-"#;
-    ctx.workdir.config(&ctx.hcl(config));
-    let plan = ctx.terraform(&["plan", "-no-color"]);
-    assert_eq!(plan.code, 0, "{}", plan.output());
-    assert!(
-        plan.output().contains("Step package not installed yet"),
-        "{}",
-        plan.output()
-    );
-    TestCase::new(vec![Step::config(config).check(|ctx| {
-        let p = process(ctx);
-        assert_eq!(
-            p.steps[0].actions[0].step_package_version.as_deref(),
-            Some("1.0.0")
+      inputs           = {{ message = "hi", repeat = {repeat}, uppercase = false }}
+      sensitive_inputs = {{ token = "one-apply-token" }}
+    }}
+  }}
+}}
+"#
+        )
+    };
+    let depends = "depends_on = [octopus_step_package.echo]";
+    let nothing_installed = |ctx: &TestContext| {
+        assert!(
+            ctx.block_on(ctx.client.step_packages().get("demo-echo"))
+                .is_err_and(|e| e.is_not_found()),
+            "a refused plan installs nothing"
         );
-    })])
+    };
+    TestCase::new(vec![
+        Step::config(&config("", "1"))
+            .expect_error(r"Step package not installed[\s\S]*depends_on = \[octopus_step_package")
+            .check(nothing_installed),
+        // Checked against the archive's schema before anything is installed.
+        Step::config(&config(depends, "\"three\""))
+            .expect_error(r#"Invalid input for step "Echo"[\s\S]*/repeat"#)
+            .check(nothing_installed),
+        // Unknown at plan (the project is created by this apply), a string once known:
+        // refused during the apply, before the process is saved.
+        Step::config(&config(depends, "octopus_project.echo.id"))
+            .expect_error(r#"Invalid input for step "Echo"[\s\S]*/repeat"#)
+            .check(|ctx| {
+                let processes = ctx.client.deployment_processes(&ctx.space_id);
+                let page = ctx.block_on(processes.list(&Default::default())).unwrap();
+                assert!(page.items.iter().all(|p| p.steps.is_empty()));
+            }),
+        Step::config(&config(depends, "1")).check(|ctx| {
+            let p = process(ctx);
+            assert_eq!(
+                p.steps[0].actions[0].step_package_version.as_deref(),
+                Some("1.0.0")
+            );
+        }),
+    ])
     .run(&ctx);
 }

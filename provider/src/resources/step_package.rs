@@ -13,18 +13,22 @@
 
 use crate::Octopus;
 use crate::errors::{api, not_found_as_none};
-use octopus_client::model::step_package::StepPackageVersion;
+use octopus_client::model::step_package::{StepPackageFormat, StepPackageStep, StepPackageVersion};
 use octopus_packaging::archive::ArchiveLimits;
 use octopus_packaging::filename::{PackageFileName, PackageFormat};
 use octopus_packaging::range::VersionRange;
-use octopus_packaging::step_package::{TrustedAllowList, TrustedPackage, load_named};
+use octopus_packaging::step_package::{
+    Step, StepFormat, TrustedAllowList, TrustedPackage, load_named,
+};
 use sha2::Digest as _;
 use tf_sdk::{AttributePath, Context, Diagnostic, Diagnostics, Model, PlanRequest, Resource, Val};
 
 /// Largest archive the server accepts (`MAX_ARCHIVE_BYTES`).
 const MAX_ARCHIVE_BYTES: u64 = 256 << 20;
 
-/// A step-package version installed on the server.
+/// A step-package version installed on the server. A deployment process of the same
+/// configuration that uses it must depend on it (`depends_on`), so it is installed
+/// first; the process's usages are then checked at plan against this archive.
 #[derive(Model, Clone, Debug)]
 pub struct StepPackageModel {
     /// `<package-id>/<version>`, e.g. `acme-steps/1.2.0`.
@@ -94,6 +98,9 @@ struct Archive {
     version: octopus_packaging::version::Version,
     sha256: String,
     steps: Vec<StepEntry>,
+    /// What the server will hold once it is installed: the steps' schemas and
+    /// migrations, for checking usages planned after this resource.
+    document: StepPackageVersion,
 }
 
 /// Reads and validates the archive at `source` as the server would (blocking).
@@ -146,7 +153,15 @@ fn inspect(source: &str) -> Result<Archive, Diagnostic> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
+    let document = StepPackageVersion {
+        package_id: package.manifest.id.clone(),
+        version: package.manifest.version.to_string(),
+        format: api_format(package.steps.first().map(|s| s.format)),
+        steps: package.steps.iter().map(checked_parts).collect(),
+        ..StepPackageVersion::default()
+    };
     Ok(Archive {
+        document,
         file_name,
         package_id: package.manifest.id.clone(),
         version: package.manifest.version.clone(),
@@ -157,6 +172,28 @@ fn inspect(source: &str) -> Result<Archive, Diagnostic> {
             .map(|s| entry(&s.metadata.id, &s.metadata.name))
             .collect(),
     })
+}
+
+fn api_format(f: Option<StepFormat>) -> StepPackageFormat {
+    match f {
+        Some(StepFormat::Octopus) => StepPackageFormat::Octopus,
+        _ => StepPackageFormat::Ours,
+    }
+}
+
+/// The parts of a step that plan-time checks of its usages read: its schema and
+/// migrations (the server's document also describes how to run it).
+fn checked_parts(s: &Step) -> StepPackageStep {
+    StepPackageStep {
+        id: s.metadata.id.clone(),
+        name: s.metadata.name.clone(),
+        description: s.metadata.description.clone(),
+        inputs_schema: s.inputs_schema.clone(),
+        migrations: serde_json::to_value(&s.migrations).unwrap_or_default(),
+        format: api_format(Some(s.format)),
+        migration_script: s.migration_script.clone(),
+        ..StepPackageStep::default()
+    }
 }
 
 /// How the server's administrator trusts a package, for messages.
@@ -310,6 +347,7 @@ impl Resource<Octopus> for StepPackageResource {
         if let Err(d) = Self::check_server(o, &archive).await {
             return diags.push(d);
         }
+        o.step_catalog.will_install(archive.document);
         let plan = &mut req.plan;
         let version = archive.version.to_string();
         plan.id = Val::Known(format!("{}/{version}", archive.package_id));

@@ -1,10 +1,11 @@
 //! The server's installed step packages, looked up at plan time (once per provider
-//! run) to check step-package usages before anything is sent.
+//! run) to check step-package usages before anything is sent, and the versions an
+//! `octopus_step_package` of the same run is about to install.
 
 use crate::errors::api;
 use octopus_client::Client;
 use octopus_client::model::step_package::{
-    StepPackageStep, StepPackageSummary, StepPackageVersion,
+    StepPackageStep, StepPackageSummary, StepPackageVersion, StepSummary,
 };
 use octopus_packaging::version::Version;
 use std::collections::HashMap;
@@ -31,6 +32,10 @@ type VersionCells = HashMap<(String, String), Arc<OnceCell<StepPackageVersion>>>
 pub struct StepCatalog {
     packages: OnceCell<Vec<StepPackageSummary>>,
     versions: Mutex<VersionCells>,
+    /// Versions an `octopus_step_package` planned in this run installs, read from their
+    /// archives. Terraform plans a process after the step packages it depends on, so
+    /// its usages are checked against what will be installed when it is saved.
+    pending: Mutex<Vec<StepPackageVersion>>,
 }
 
 impl StepCatalog {
@@ -48,13 +53,67 @@ impl StepCatalog {
             .map(Vec::as_slice)
     }
 
-    /// One version's document (read once).
+    /// Records a version that an `octopus_step_package` of this run installs.
+    pub fn will_install(&self, v: StepPackageVersion) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.retain(|p| !(p.package_id == v.package_id && p.version == v.version));
+        pending.push(v);
+    }
+
+    /// The installed packages with the pending versions added.
+    async fn with_pending(&self, client: &Client) -> Result<Vec<StepPackageSummary>, Diagnostics> {
+        let mut packages = self.packages(client).await?.to_vec();
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for v in pending {
+            let steps = v.steps.iter().map(|s| StepSummary {
+                id: s.id.clone(),
+                name: s.name.clone(),
+            });
+            match packages.iter_mut().find(|p| p.id == v.package_id) {
+                Some(p) => {
+                    if !p.versions.contains(&v.version) {
+                        p.versions.push(v.version.clone());
+                    }
+                    for s in steps {
+                        if !p.steps.iter().any(|have| have.id == s.id) {
+                            p.steps.push(s);
+                        }
+                    }
+                }
+                None => packages.push(StepPackageSummary {
+                    id: v.package_id.clone(),
+                    format: v.format,
+                    latest_version: v.version.clone(),
+                    versions: vec![v.version.clone()],
+                    steps: steps.collect(),
+                    ..StepPackageSummary::default()
+                }),
+            }
+        }
+        Ok(packages)
+    }
+
+    /// One version's document (read once; a pending version's from its archive).
     pub async fn version(
         &self,
         client: &Client,
         package: &str,
         version: &str,
     ) -> Result<StepPackageVersion, Diagnostics> {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|p| p.package_id == package && p.version == version)
+            .cloned();
+        if let Some(p) = pending {
+            return Ok(p);
+        }
         let cell = self
             .versions
             .lock()
@@ -74,15 +133,15 @@ impl StepCatalog {
     }
 
     /// The step `step_id` at `wanted` (a major such as `1`, or an exact version), as the
-    /// server resolves it. `Ok(Err(message))` when it is not installed: the message
-    /// lists what is.
+    /// server resolves it once the pending versions are installed. `Ok(Err(message))`
+    /// when it is not installed: the message lists what is.
     pub async fn resolve(
         &self,
         client: &Client,
         step_id: &str,
         wanted: &str,
     ) -> Result<Result<Resolved, String>, Diagnostics> {
-        let packages = self.packages(client).await?;
+        let packages = self.with_pending(client).await?;
         let Some(package) = packages
             .iter()
             .find(|p| p.steps.iter().any(|s| s.id == step_id))

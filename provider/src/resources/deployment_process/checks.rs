@@ -308,22 +308,14 @@ pub async fn check_step_packages(
         let at = at.attr("step_package");
         let resolved = match o.step_catalog.resolve(&o.client, step_id, version).await {
             Ok(Ok(r)) => r,
-            // Not installed (yet): an `octopus_step_package` of the same configuration
-            // may install it before this resource is applied (a first install, or a new
-            // major next to the old one), so the plan warns and the server checks the
-            // version and inputs when the process is saved.
+            // Nothing is sent: the server would refuse the usage. A version that an
+            // `octopus_step_package` of this run installs is pending in the catalogue
+            // once that resource is planned, which Terraform does first when this one
+            // depends on it.
             Ok(Err(why)) => {
                 diags.push(
-                    Diagnostic::warning(
-                        "Step package not installed yet",
-                        format!(
-                            "{why} The inputs cannot be checked at plan time; the server checks \
-                             them when the process is applied. If an octopus_step_package of this \
-                             configuration installs it, make the process depend on it \
-                             (depends_on) so it is installed first."
-                        ),
-                    )
-                    .at(at.clone().attr("version")),
+                    Diagnostic::error("Step package not installed", not_installed(&why))
+                        .at(at.clone().attr("version")),
                 );
                 continue;
             }
@@ -440,6 +432,17 @@ pub async fn check_step_packages(
             );
         }
     }
+}
+
+/// Why a usage's step package is not installed, and the ways to install it.
+fn not_installed(why: &str) -> String {
+    format!(
+        "{why} If an octopus_step_package of this configuration installs it, make this \
+         resource depend on it (`depends_on = [octopus_step_package.<name>]`, or use one of \
+         its attributes) so it is planned and installed first. A package in the server's \
+         step feed that is not on its trusted allow-list is not installed either: \
+         octopus-lite's administrator trusts it with `--trust-step-package <package-id>`."
+    )
 }
 
 /// Octopus's format: each secret of `sensitive_inputs` must be where the schema has a

@@ -174,9 +174,8 @@ pub struct StepPackageModel {
     /// exact version (`1.2.0`). Changing the major upgrades explicitly.
     #[tf(required)]
     pub version: Val<String>,
-    /// The step's inputs, in HCL, checked at plan time against the step's schema (for
-    /// a step package not installed yet, a warning at plan and the server's check at
-    /// apply: an `octopus_step_package` the process `depends_on` installs it first).
+    /// The step's inputs, in HCL, checked at plan time against the step's schema: the
+    /// installed one, or that of an `octopus_step_package` this process depends on.
     #[tf(optional)]
     pub inputs: Val<Json>,
     /// Inputs whose values are secrets (merged with `inputs`), sent as sensitive
