@@ -1,6 +1,7 @@
-//! Data sources: look spaces, environments, projects, project groups and lifecycles
-//! up by name (plus step packages and deployment processes), so modules can refer to what other teams manage. One generic look-up,
-//! [`ByName`], serves them all: each is its model and how it reads the API document.
+//! Data sources: look spaces, environments, projects, project groups, lifecycles and
+//! feeds up by name, so modules can refer to what other teams manage. One generic
+//! look-up, [`ByName`], serves them all: each is its model and how it reads the API
+//! document. Step packages, deployment processes and package versions have their own.
 
 mod deployment_process;
 mod feed;
@@ -175,12 +176,9 @@ impl Lookup<Space> for SpaceData {
 /// Looks up an environment by name.
 #[derive(Model, Clone, Debug)]
 pub struct EnvironmentData {
-    /// What to find, and where.
+    /// What to find, where, and what was found.
     #[tf(flatten)]
-    pub query: InSpaceQuery,
-    /// ID and description.
-    #[tf(flatten)]
-    pub found: Found,
+    pub named: NamedData,
     /// URL-friendly name.
     #[tf(computed)]
     pub slug: Val<String>,
@@ -189,8 +187,7 @@ pub struct EnvironmentData {
 impl Lookup<Environment> for EnvironmentData {
     fn found(config: Self, e: Environment, space: &str) -> Self {
         EnvironmentData {
-            query: config.query.answered(space),
-            found: Found::of(e.id, e.description),
+            named: NamedData::answered(config.named, space, e.id, e.description),
             slug: Val::Known(e.slug),
         }
     }
@@ -199,15 +196,9 @@ impl Lookup<Environment> for EnvironmentData {
 /// Looks up a project by name.
 #[derive(Model, Clone, Debug)]
 pub struct ProjectData {
-    /// What to find, and where.
+    /// Name, space, ID, description and slug, as an environment's look-up has them.
     #[tf(flatten)]
-    pub query: InSpaceQuery,
-    /// ID and description.
-    #[tf(flatten)]
-    pub found: Found,
-    /// URL-friendly name.
-    #[tf(computed)]
-    pub slug: Val<String>,
+    pub common: EnvironmentData,
     /// The project's lifecycle.
     #[tf(computed)]
     pub lifecycle_id: Val<String>,
@@ -225,9 +216,10 @@ pub struct ProjectData {
 impl Lookup<Project> for ProjectData {
     fn found(config: Self, p: Project, space: &str) -> Self {
         ProjectData {
-            query: config.query.answered(space),
-            found: Found::of(p.id, p.description),
-            slug: Val::Known(p.slug),
+            common: EnvironmentData {
+                named: NamedData::answered(config.common.named, space, p.id, p.description),
+                slug: Val::Known(p.slug),
+            },
             lifecycle_id: Val::Known(p.lifecycle_id),
             is_disabled: Val::Known(p.is_disabled),
             project_group_id: Val::Known(p.project_group_id),
@@ -247,20 +239,29 @@ pub struct NamedData {
     pub found: Found,
 }
 
-impl Lookup<ProjectGroup> for NamedData {
-    fn found(config: Self, g: ProjectGroup, space: &str) -> Self {
+impl NamedData {
+    /// The configuration answered: the space looked in and what was found.
+    fn answered(
+        config: NamedData,
+        space: &str,
+        id: Option<String>,
+        description: Option<String>,
+    ) -> NamedData {
         NamedData {
             query: config.query.answered(space),
-            found: Found::of(g.id, g.description),
+            found: Found::of(id, description),
         }
+    }
+}
+
+impl Lookup<ProjectGroup> for NamedData {
+    fn found(config: Self, g: ProjectGroup, space: &str) -> Self {
+        NamedData::answered(config, space, g.id, g.description)
     }
 }
 
 impl Lookup<Lifecycle> for NamedData {
     fn found(config: Self, l: Lifecycle, space: &str) -> Self {
-        NamedData {
-            query: config.query.answered(space),
-            found: Found::of(l.id, l.description),
-        }
+        NamedData::answered(config, space, l.id, l.description)
     }
 }

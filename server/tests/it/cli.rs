@@ -71,10 +71,22 @@ fn help_lists_every_flag() {
             "--idle-timeout DURATION",
             "--max-connections N",
             "--shutdown-grace DURATION",
+            "--max-tasks N",
+            "--step-timeout DURATION",
+            "--run-steps-as USER",
             "-h, --help",
             "-V, --version",
         ] {
             assert!(usage.contains(listed), "{listed} missing from:\n{usage}");
+        }
+        // Every flag the parser accepts is in the usage, whether listed above or not.
+        let parser = include_str!("../../src/main.rs");
+        for piece in parser.split("Arg::Long(\"").skip(1) {
+            let flag = piece.split('"').next().unwrap_or_default();
+            assert!(
+                usage.contains(&format!("--{flag}")),
+                "--{flag} is parsed but missing from:\n{usage}"
+            );
         }
     }
 }

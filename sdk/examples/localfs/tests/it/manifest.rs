@@ -99,12 +99,17 @@ fn partial_unknowns_json_data_and_honest_state() {
     let text = std::fs::read_to_string(root.path().join("manifest.json")).unwrap();
     let reformatted = text.replace("\"port\": 5432", "\"port\": 5432.0");
     assert_ne!(text, reformatted);
+    std::fs::write(root.path().join("manifest.json"), &reformatted).unwrap();
+    wd.assert_empty_plan();
+    // serde_json's maps sort their keys, so the other order is written as text.
     let mut value: serde_json::Value = serde_json::from_str(&reformatted).unwrap();
-    if let Some(data) = value["data"].as_object_mut() {
-        let tags = data.remove("tags").unwrap();
-        data.insert("tags".into(), tags);
-    }
-    std::fs::write(root.path().join("manifest.json"), reformatted).unwrap();
+    value["data"] = serde_json::json!("DATA");
+    let reordered = serde_json::to_string_pretty(&value).unwrap().replace(
+        "\"DATA\"",
+        r#"{"tags": ["a", "b"], "port": 5432.0, "nested": {"ok": true}}"#,
+    );
+    assert!(reordered.contains(r#""data": {"tags""#), "{reordered}");
+    std::fs::write(root.path().join("manifest.json"), reordered).unwrap();
     wd.assert_empty_plan();
 
     // Other data made outside Terraform is drift, repaired by apply.
