@@ -19,7 +19,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tf_sdk::{AttributePath, Context, Diagnostic, Diagnostics, Model, PlanRequest, Resource, Val};
 
-/// A package file in a space's built-in feed.
+/// A package file in a space's built-in feed. The file is streamed to the server;
+/// with `TF_LOG=INFO` the provider logs the upload's progress every 2 seconds.
 #[derive(Model, Clone, Debug)]
 pub struct PackageModel {
     /// The package's ID on the server, `packages-<PackageId>.<Version>`.
@@ -149,14 +150,23 @@ fn same_package(a: &PackageFileName, b: &PackageFileName) -> bool {
 }
 
 /// Logs upload progress at most every 2 seconds and at the end, for the provider log
-/// (`TF_LOG=INFO`).
+/// (`TF_LOG=INFO`): Terraform logs a plugin's stderr lines at the level they start with.
 fn progress_logger(name: String) -> impl FnMut(u64, Option<u64>) + Send {
+    progress_lines(name, Duration::from_secs(2), |line| eprintln!("{line}"))
+}
+
+/// Progress lines for `name`, at most one per `every` and one at the end, to `emit`.
+fn progress_lines(
+    name: String,
+    every: Duration,
+    mut emit: impl FnMut(String) + Send,
+) -> impl FnMut(u64, Option<u64>) + Send {
     let started = Instant::now();
     let mut last = started;
     move |sent, total| {
         let now = Instant::now();
         let done = total == Some(sent);
-        if !done && now.duration_since(last) < Duration::from_secs(2) {
+        if !done && now.duration_since(last) < every {
             return;
         }
         last = now;
@@ -172,11 +182,11 @@ fn progress_logger(name: String) -> impl FnMut(u64, Option<u64>) + Send {
                 )
             })
             .unwrap_or_default();
-        eprintln!(
+        emit(format!(
             "[INFO] octopus_package: uploading {name}: {:.1} MiB{share}, {:.1} MiB/s",
             mib(sent),
             mib(sent) / secs
-        );
+        ));
     }
 }
 
@@ -445,6 +455,30 @@ mod tests {
             "packages-web.1.2.3"
         );
         assert!(import_target("web").is_err());
+    }
+
+    #[test]
+    fn progress_is_logged_at_info_at_most_once_per_period_and_at_the_end() {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let mut progress = progress_lines("web.1.0.0.zip".into(), Duration::from_millis(50), {
+            move |l| sink.lock().unwrap().push(l)
+        });
+        let total = Some(4 << 20);
+        progress(1 << 20, total);
+        progress(2 << 20, total);
+        std::thread::sleep(Duration::from_millis(60));
+        progress(3 << 20, total);
+        progress(4 << 20, total);
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with(
+                "[INFO] octopus_package: uploading web.1.0.0.zip: 3.0 MiB of 4.0 MiB (75%)"
+            ),
+            "{lines:?}"
+        );
+        assert!(lines[1].contains("4.0 MiB of 4.0 MiB (100%)"), "{lines:?}");
     }
 
     #[test]
