@@ -264,6 +264,14 @@ resource "octopus_nuget_feed" "wo" {
   password_wo         = "PASSWORD"
   password_wo_version = VERSION
 }
+
+resource "octopus_s3_feed" "wo" {
+  name                    = "wo-s3-{code}"
+  use_machine_credentials = false
+  access_key              = "AKIAEXAMPLE"
+  secret_key_wo           = "PASSWORD-s3"
+  secret_key_wo_version   = VERSION
+}
 "#;
 
 fn write_only(password: &str, version: u32) -> String {
@@ -273,16 +281,18 @@ fn write_only(password: &str, version: u32) -> String {
 }
 
 fn wo_feed(ctx: &TestContext) -> Feed {
-    let id = ctx.attrs("octopus_nuget_feed.wo")["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    feed_at(ctx, "octopus_nuget_feed.wo")
+}
+
+fn feed_at(ctx: &TestContext, address: &str) -> Feed {
+    let id = ctx.attrs(address)["id"].as_str().unwrap().to_string();
     ctx.block_on(ctx.client.feeds(&ctx.space_id).get(&id))
         .unwrap()
 }
 
-/// Write-only passwords reach the server and never the state; their version says when
-/// to send them again, and a password cleared on the server plans it again.
+/// Write-only passwords and secret keys reach the server and never the state; their
+/// version says when to send them again, and a secret cleared on the server plans it
+/// again.
 #[test]
 fn write_only_passwords_stay_out_of_state() {
     let bin = match terraform_at_least(1, 11) {
@@ -310,6 +320,14 @@ fn write_only_passwords_stay_out_of_state() {
                 assert!(a["password"].is_null(), "{a}");
                 assert_eq!(a["password_wo_version"], 1);
                 assert!(wo_feed(ctx).password.is_some_and(|p| p.has_value));
+                let s3 = ctx.attrs("octopus_s3_feed.wo");
+                assert!(
+                    s3["secret_key_wo"].is_null() && s3["secret_key"].is_null(),
+                    "{s3}"
+                );
+                assert_eq!(s3["secret_key_wo_version"], 1);
+                let key = feed_at(ctx, "octopus_s3_feed.wo").secret_key;
+                assert!(key.is_some_and(|k| k.has_value));
             })
             .check(no_secret_in_state),
         // A new value alone is not seen (Terraform keeps no copy to compare with) ...
@@ -322,17 +340,24 @@ fn write_only_passwords_stay_out_of_state() {
         Step::config(&write_only("wo-secret-2", 2)).check(no_secret_2),
         Step::plan_shows(
             &write_only("wo-secret-2", 2),
-            r"\+ password_wo_version\s+= 2",
+            r"(?s)\+ password_wo_version\s+= 2.*\+ secret_key_wo_version\s+= 2",
         )
         .before(|ctx| {
+            let feeds = ctx.client.feeds(&ctx.space_id);
             let mut f = wo_feed(ctx);
             f.password = None;
-            ctx.block_on(ctx.client.feeds(&ctx.space_id).update(&f))
-                .unwrap();
+            ctx.block_on(feeds.update(&f)).unwrap();
+            let mut s3 = feed_at(ctx, "octopus_s3_feed.wo");
+            s3.secret_key = None;
+            ctx.block_on(feeds.update(&s3)).unwrap();
         }),
-        Step::config(&write_only("wo-secret-2", 2))
-            .check(|ctx| assert!(wo_feed(ctx).password.is_some_and(|p| p.has_value))),
+        Step::config(&write_only("wo-secret-2", 2)).check(|ctx| {
+            assert!(wo_feed(ctx).password.is_some_and(|p| p.has_value));
+            let key = feed_at(ctx, "octopus_s3_feed.wo").secret_key;
+            assert!(key.is_some_and(|k| k.has_value));
+        }),
         Step::import("octopus_nuget_feed.wo").ignoring(&["password_wo_version"]),
+        Step::import("octopus_s3_feed.wo").ignoring(&["secret_key_wo_version"]),
         Step::config(
             r#"
 resource "octopus_nuget_feed" "wo" {
