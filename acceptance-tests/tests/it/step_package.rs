@@ -51,10 +51,13 @@ fn use_step(ctx: &TestContext, version: &str) -> DeploymentProcess {
                 .create(&Project::new(format!("uses-{}", ctx.code))),
         )
         .unwrap();
+    uses_in(ctx, project.id.as_deref().unwrap(), version)
+}
+
+/// Makes the process of `project_id` use the package's step at `version`.
+fn uses_in(ctx: &TestContext, project_id: &str, version: &str) -> DeploymentProcess {
     let processes = ctx.client.deployment_processes(&ctx.space_id);
-    let mut p = ctx
-        .block_on(processes.get_for_project(project.id.as_deref().unwrap()))
-        .unwrap();
+    let mut p = ctx.block_on(processes.get_for_project(project_id)).unwrap();
     p.steps = vec![ProcessStep {
         name: "Notify".into(),
         actions: vec![Action {
@@ -148,6 +151,37 @@ fn step_package_lifecycle() {
                 .unwrap();
         }),
         Step::config(&v2).check(|ctx| assert_eq!(installed(ctx), ["1.1.0", "2.0.0"])),
+        // A usage that goes away while destroy runs (a project deleted by the same
+        // destroy, say): destroy waits for it instead of failing.
+        Step::config(&v2).check(|ctx| {
+            let projects = ctx.client.projects(&ctx.space_id);
+            let name = format!("uses-{}", ctx.code);
+            let project = ctx.block_on(projects.find_by_name(&name)).unwrap().unwrap();
+            uses_in(ctx, project.id.as_deref().unwrap(), "2.0.0");
+            let (client, space) = (ctx.client.clone(), ctx.space_id.clone());
+            let clearer = std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let processes = client.deployment_processes(&space);
+                    let page = processes.list(&Default::default()).await.unwrap();
+                    let mut p = page
+                        .items
+                        .into_iter()
+                        .find(|p| !p.steps.is_empty())
+                        .unwrap();
+                    p.steps.clear();
+                    processes.update(&p).await.unwrap();
+                });
+            });
+            let r = ctx.terraform(&["destroy", "-auto-approve", "-no-color"]);
+            clearer.join().unwrap();
+            assert_eq!(r.code, 0, "{}", r.output());
+            assert_eq!(installed(ctx), ["1.1.0"]);
+        }),
     ])
     .check_destroy(|ctx| {
         assert_eq!(

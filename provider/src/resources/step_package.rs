@@ -9,7 +9,8 @@
 //! a version the server holds with other content fail before anything is applied. A
 //! new version in `source` installs it in place of the old one, which is uninstalled
 //! unless a process still uses it. Destroy uninstalls the version unless a process
-//! still uses it, and then says which.
+//! (or a release's snapshot of one) still uses it after a few seconds (the projects of
+//! the same destroy go meanwhile), and then says which.
 
 use crate::Octopus;
 use crate::errors::{api, not_found_as_none};
@@ -22,6 +23,10 @@ use octopus_packaging::step_package::{
 };
 use sha2::Digest as _;
 use tf_sdk::{AttributePath, Context, Diagnostic, Diagnostics, Model, PlanRequest, Resource, Val};
+
+/// How often destroy asks to uninstall a version in use, and how long it waits between.
+const UNINSTALL_ATTEMPTS: u32 = 8;
+const UNINSTALL_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Largest archive the server accepts (`MAX_ARCHIVE_BYTES`).
 const MAX_ARCHIVE_BYTES: u64 = 256 << 20;
@@ -439,23 +444,38 @@ impl Resource<Octopus> for StepPackageResource {
             state.package_id.known().cloned().unwrap_or_default(),
             state.version.known().cloned().unwrap_or_default(),
         );
-        match o.client.step_packages().uninstall(&id, &version).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(octopus_client::Error::Api {
-                status: 409,
-                message,
-                errors,
-            }) => Err(Diagnostic::error(
-                format!("Cannot uninstall step package {id} {version}: processes still use it"),
-                format!(
-                    "{message}\n- {}\nMove those actions to another version (or remove them), \
-                     then destroy again.",
-                    errors.join("\n- ")
-                ),
-            )
-            .into()),
-            Err(e) => Err(api(&format!("uninstall {id} {version}"), e, None)),
+        // A destroy deletes the projects and processes using the version at the same
+        // time (Terraform orders them only by references): while something still uses
+        // it, ask again for a few seconds before refusing.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match o.client.step_packages().uninstall(&id, &version).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) if e.is_conflict() && attempt < UNINSTALL_ATTEMPTS => {
+                    tokio::time::sleep(UNINSTALL_PAUSE).await;
+                }
+                Err(octopus_client::Error::Api {
+                    status: 409,
+                    message,
+                    errors,
+                }) => {
+                    return Err(Diagnostic::error(
+                        format!(
+                            "Cannot uninstall step package {id} {version}: processes still use it"
+                        ),
+                        format!(
+                            "{message}\n- {}\nMove those actions to another version (or remove \
+                             them; a release's snapshot goes with the release), then destroy \
+                             again.",
+                            errors.join("\n- ")
+                        ),
+                    )
+                    .into());
+                }
+                Err(e) => return Err(api(&format!("uninstall {id} {version}"), e, None)),
+            }
         }
     }
 

@@ -9,21 +9,50 @@ use octopus_packaging::version::Version;
 use super::StepPackages;
 use super::catalog;
 use super::usages::{self, UsageFilter};
+use crate::api::releases::SNAPSHOT_MARK;
 use crate::error::{ApiError, ApiResult};
 use crate::store::Store;
+use octopus_client::model::Release;
+use octopus_client::model::Resource as _;
 
 /// One usage as a line of the refusal: where the action is, so its owner can find it.
-fn describe(u: &StepPackageUsage) -> String {
-    format!(
-        "{}/{} ({}): step '{}', action '{}' uses {} {}",
-        u.space_id,
-        u.project_id,
-        u.deployment_process_id,
-        u.step_name,
-        u.action_name,
-        u.step_id,
-        u.version
-    )
+/// A release's snapshot of a process is named by the release it belongs to.
+fn describe(tx: &rusqlite::Connection, u: &StepPackageUsage) -> ApiResult<String> {
+    let process = if u.deployment_process_id.contains(SNAPSHOT_MARK) {
+        match release_of_snapshot(tx, &u.space_id, &u.deployment_process_id)? {
+            Some(version) => format!(
+                "the process snapshot of release {version}, {}",
+                u.deployment_process_id
+            ),
+            None => format!("process snapshot {}", u.deployment_process_id),
+        }
+    } else {
+        u.deployment_process_id.clone()
+    };
+    Ok(format!(
+        "{}/{} ({process}): step '{}', action '{}' uses {} {}",
+        u.space_id, u.project_id, u.step_name, u.action_name, u.step_id, u.version
+    ))
+}
+
+/// The version of the release in `space` whose process snapshot is `snapshot_id`.
+fn release_of_snapshot(
+    tx: &rusqlite::Connection,
+    space: &str,
+    snapshot_id: &str,
+) -> ApiResult<Option<String>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, body FROM documents WHERE kind = ?1 AND space_id = ?2 AND instr(body, ?3) > 0",
+    )?;
+    let mut rows = stmt.query(rusqlite::params![Release::COLLECTION, space, snapshot_id])?;
+    while let Some(r) = rows.next()? {
+        let (id, body): (String, String) = (r.get(0)?, r.get(1)?);
+        let release: Release = crate::store::documents::decode(Release::COLLECTION, &id, &body)?;
+        if release.project_deployment_process_snapshot_id.as_deref() == Some(snapshot_id) {
+            return Ok(Some(release.version));
+        }
+    }
+    Ok(None)
 }
 
 /// Uninstalls `package_id` at `version`. Blocking: call from a blocking context.
@@ -59,7 +88,10 @@ pub fn uninstall(
                     row.package_id,
                     used.len()
                 ),
-                errors: used.iter().map(describe).collect(),
+                errors: used
+                    .iter()
+                    .map(|u| describe(tx, u))
+                    .collect::<ApiResult<_>>()?,
             });
         }
         let key = catalog::package_key(&row.package_id);

@@ -5,7 +5,7 @@
 use crate::common::step_archive::{StepDef, zip};
 use crate::common::{TestServer, start_with};
 use octopus_client::Error;
-use octopus_client::model::{Action, Project, Step};
+use octopus_client::model::{Action, Project, Release, Step};
 use octopus_packaging::step_package::{TrustedAllowList, TrustedPackage};
 use serde_json::json;
 
@@ -96,11 +96,36 @@ async fn versions_in_use_stay_installed_the_others_go() {
     assert!(errors[0].contains("step 'Notify'"), "{errors:?}");
     assert!(sp.version("rm-steps", "1.1.0").await.is_ok());
 
-    // Once the process no longer uses it, it goes, and so does the package.
+    // A release's snapshot of the process uses it too, and the refusal names the release.
     let processes = t.client.deployment_processes(SPACE);
     let mut p = processes.get(&process).await.unwrap();
+    let releases = t.client.releases(SPACE);
+    let release = releases
+        .create(&Release {
+            project_id: p.project_id.clone(),
+            version: "4.5.6".into(),
+            ..Release::default()
+        })
+        .await
+        .unwrap();
     p.steps.clear();
     processes.update(&p).await.unwrap();
+    let err = sp.uninstall("rm-steps", "1.1.0").await.unwrap_err();
+    let Error::Api { status, errors, .. } = err else {
+        panic!("expected an API error");
+    };
+    assert_eq!(status, 409);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("the process snapshot of release 4.5.6"),
+        "{errors:?}"
+    );
+
+    // Once nothing uses it, it goes, and so does the package.
+    releases
+        .delete(release.id.as_deref().unwrap())
+        .await
+        .unwrap();
     sp.uninstall("rm-steps", "1.1.0").await.unwrap();
     assert!(sp.get("rm-steps").await.unwrap_err().is_not_found());
     assert!(!archives.join("rm-steps.1.1.0.zip").exists());
