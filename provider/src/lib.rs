@@ -45,7 +45,7 @@ pub struct ProviderConfig {
     pub api_key: Val<String>,
     /// The space resources live in when they do not say. Defaults to
     /// `OCTOPUS_SPACE_ID`, else the server's default space.
-    #[tf(optional)]
+    #[tf(optional, validate = crate::resources::space_id)]
     pub space_id: Val<String>,
 }
 

@@ -62,6 +62,20 @@ fn bad_values_point_at_the_attribute() {
 }"#,
         )
         .expect_error("(?s)Could not create the environment \\(HTTP 404\\)"),
+        // An empty space ID is neither the provider's space nor another: refused at
+        // plan, nothing created.
+        Step::config(
+            r#"resource "octopus_environment" "e" {
+  name     = "e-{code}"
+  space_id = ""
+}"#,
+        )
+        .expect_error(r#"(?s)Invalid value for space_id.*leave `space_id` out"#)
+        .check(|ctx| {
+            let name = format!("e-{}", ctx.code);
+            let found = ctx.block_on(ctx.client.environments(&ctx.space_id).find_by_name(&name));
+            assert!(found.unwrap().is_none(), "nothing is created");
+        }),
     ])
     .run(&ctx);
 }

@@ -14,7 +14,7 @@ pub struct ProcessData {
     #[tf(required)]
     pub project_id: Val<String>,
     /// The space to look in; defaults to the provider's space.
-    #[tf(optional, computed)]
+    #[tf(optional, computed, validate = crate::resources::space_id)]
     pub space_id: Val<String>,
     /// The process ID, `deploymentprocess-<project ID>`.
     #[tf(computed)]

@@ -112,7 +112,7 @@ pub struct InSpaceQuery {
     #[tf(required)]
     pub name: Val<String>,
     /// The space to look in; defaults to the provider's space.
-    #[tf(optional, computed)]
+    #[tf(optional, computed, validate = crate::resources::space_id)]
     pub space_id: Val<String>,
 }
 

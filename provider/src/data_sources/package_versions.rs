@@ -29,7 +29,7 @@ fn version_range(s: &String) -> Result<(), String> {
 #[derive(Model, Clone, Debug)]
 pub struct PackageVersionsData {
     /// The space; the provider's when not set.
-    #[tf(optional, computed)]
+    #[tf(optional, computed, validate = crate::resources::space_id)]
     pub space_id: Val<String>,
     /// The feed; the built-in feed (`feeds-builtin`) when not set.
     #[tf(optional, computed)]

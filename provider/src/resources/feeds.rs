@@ -38,7 +38,7 @@ pub struct FeedIdentity {
     pub id: Val<String>,
     /// The space the feed is in; the provider's space when not set. Changing it
     /// replaces the feed.
-    #[tf(optional, computed, use_state_for_unknown, requires_replace)]
+    #[tf(optional, computed, use_state_for_unknown, requires_replace, validate = crate::resources::space_id)]
     pub space_id: Val<String>,
     /// The feed's name, unique among the feeds of its space.
     #[tf(required, validate = super::name)]

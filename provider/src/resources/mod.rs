@@ -80,7 +80,7 @@ pub struct InSpace {
     #[tf(computed, use_state_for_unknown)]
     pub id: Val<String>,
     /// The space; defaults to the provider's space. Changing it replaces the object.
-    #[tf(optional, computed, use_state_for_unknown, requires_replace)]
+    #[tf(optional, computed, use_state_for_unknown, requires_replace, validate = crate::resources::space_id)]
     pub space_id: Val<String>,
     /// Its names.
     #[tf(flatten)]
@@ -131,6 +131,15 @@ pub(crate) fn slug(s: &String) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A space ID as written in a configuration: empty would mean neither the provider's
+/// space nor any other.
+pub(crate) fn space_id(s: &String) -> Result<(), String> {
+    if s.trim().is_empty() {
+        return Err("must not be empty; leave `space_id` out to use the provider's space".into());
+    }
+    tf_sdk::validators::trimmed()(s)
 }
 
 /// Sort orders are 32-bit on the server.

@@ -27,7 +27,7 @@ pub struct PackageModel {
     #[tf(computed, use_state_for_unknown)]
     pub id: Val<String>,
     /// The space; the provider's when not set. Changing it replaces the package.
-    #[tf(optional, computed, use_state_for_unknown, requires_replace)]
+    #[tf(optional, computed, use_state_for_unknown, requires_replace, validate = crate::resources::space_id)]
     pub space_id: Val<String>,
     /// The local file to push, e.g. `"${path.module}/dist/web.1.2.3.zip"`. Other content
     /// in it replaces the package; another path to the same content changes nothing on

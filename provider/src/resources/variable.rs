@@ -41,7 +41,7 @@ pub struct VariableModel {
     #[tf(required, requires_replace, validate = owner)]
     pub owner_id: Val<String>,
     /// The space; defaults to the provider's space. Changing it replaces the variable.
-    #[tf(optional, computed, use_state_for_unknown, requires_replace)]
+    #[tf(optional, computed, use_state_for_unknown, requires_replace, validate = crate::resources::space_id)]
     pub space_id: Val<String>,
     /// The variable's name, e.g. `Db.Password`; referenced as `#{Db.Password}`.
     #[tf(required, validate = variable_name)]

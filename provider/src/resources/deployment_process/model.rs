@@ -22,7 +22,7 @@ pub struct ProcessModel {
     #[tf(required, requires_replace)]
     pub project_id: Val<String>,
     /// The space; defaults to the provider's space. Changing it replaces the resource.
-    #[tf(optional, computed, use_state_for_unknown, requires_replace)]
+    #[tf(optional, computed, use_state_for_unknown, requires_replace, validate = crate::resources::space_id)]
     pub space_id: Val<String>,
     /// The steps, in the order they run.
     #[tf(block = "list")]
