@@ -62,6 +62,15 @@ fn bad_values_point_at_the_attribute() {
 }"#,
         )
         .expect_error("(?s)Could not create the environment \\(HTTP 404\\)"),
+        // An empty reference would be replaced by the default it stands for.
+        Step::config(
+            r#"resource "octopus_project" "p" {
+  name             = "p-{code}"
+  lifecycle_id     = ""
+  project_group_id = " "
+}"#,
+        )
+        .expect_error(r#"(?s)Invalid value for lifecycle_id.*leave it out for the default.*Invalid value for project_group_id"#),
         // An empty space ID is neither the provider's space nor another: refused at
         // plan, nothing created.
         Step::config(

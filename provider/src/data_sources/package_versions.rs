@@ -32,7 +32,7 @@ pub struct PackageVersionsData {
     #[tf(optional, computed, validate = crate::resources::space_id)]
     pub space_id: Val<String>,
     /// The feed; the built-in feed (`feeds-builtin`) when not set.
-    #[tf(optional, computed)]
+    #[tf(optional, computed, validate = crate::resources::id_or_default)]
     pub feed_id: Val<String>,
     /// The package ID, e.g. `web`.
     #[tf(required, validate = package_id)]

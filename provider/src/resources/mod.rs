@@ -142,6 +142,15 @@ pub(crate) fn space_id(s: &String) -> Result<(), String> {
     tf_sdk::validators::trimmed()(s)
 }
 
+/// An optional reference whose absence means a default (the space's default lifecycle,
+/// say): empty would be replaced by that default, a change on every plan.
+pub(crate) fn id_or_default(s: &String) -> Result<(), String> {
+    if s.trim().is_empty() {
+        return Err("must not be empty; leave it out for the default".into());
+    }
+    tf_sdk::validators::trimmed()(s)
+}
+
 /// Sort orders are 32-bit on the server.
 pub(crate) fn sort_order(n: &i64) -> Result<(), String> {
     tf_sdk::validators::range(i32::MIN.into(), i32::MAX.into())(n)

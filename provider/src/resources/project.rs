@@ -13,10 +13,10 @@ pub struct ProjectModel {
     #[tf(flatten)]
     pub identity: InSpace,
     /// The lifecycle releases follow; defaults to the space's default lifecycle.
-    #[tf(optional, computed, use_state_for_unknown)]
+    #[tf(optional, computed, use_state_for_unknown, validate = super::id_or_default)]
     pub lifecycle_id: Val<String>,
     /// The project group; defaults to the space's default project group.
-    #[tf(optional, computed, use_state_for_unknown)]
+    #[tf(optional, computed, use_state_for_unknown, validate = super::id_or_default)]
     pub project_group_id: Val<String>,
     /// Whether the project is disabled (no releases or deployments).
     #[tf(optional, computed, default = false)]
