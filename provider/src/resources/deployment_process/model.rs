@@ -143,7 +143,7 @@ pub struct PrimaryPackageModel {
     #[tf(required)]
     pub package_id: Val<String>,
     /// The feed; defaults to the built-in one.
-    #[tf(optional, computed, default = "feeds-builtin")]
+    #[tf(optional, computed, default = "feeds-builtin", validate = crate::resources::id_or_default)]
     pub feed_id: Val<String>,
     /// Where the package is acquired: `Server`, `ExecutionTarget` or `NotAcquired`.
     #[tf(optional, computed, default = "Server")]
