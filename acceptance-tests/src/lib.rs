@@ -152,6 +152,8 @@ pub struct TestContext {
     pub workdir: WorkDir,
     /// The `terraform` binary of this test, when it is not the harness's.
     terraform: Option<std::path::PathBuf>,
+    /// Everything the Terraform commands run through [`TestContext::terraform`] printed.
+    transcript: std::cell::RefCell<String>,
     _provider: tf_sdk::InProcess,
 }
 
@@ -182,6 +184,7 @@ impl TestContext {
             space_id,
             workdir,
             terraform: None,
+            transcript: Default::default(),
             _provider: provider,
         }
     }
@@ -197,22 +200,45 @@ impl TestContext {
 
     /// Runs `terraform <args>` in the working directory, with this test's binary.
     pub fn terraform(&self, args: &[&str]) -> tf_testing::Run {
-        let Some(bin) = &self.terraform else {
-            return self.workdir.run(args);
+        let run = match &self.terraform {
+            None => self.workdir.run(args),
+            Some(bin) => {
+                let wd = &self.workdir;
+                let out = std::process::Command::new(bin)
+                    .args(args)
+                    .current_dir(wd.path())
+                    .envs(wd.env_vars())
+                    .env("TF_CLI_CONFIG_FILE", wd.path().join(".terraformrc"))
+                    .output()
+                    .expect("run terraform");
+                tf_testing::Run {
+                    code: out.status.code().unwrap_or(-1),
+                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                }
+            }
         };
-        let wd = &self.workdir;
-        let out = std::process::Command::new(bin)
-            .args(args)
-            .current_dir(wd.path())
-            .envs(wd.env_vars())
-            .env("TF_CLI_CONFIG_FILE", wd.path().join(".terraformrc"))
-            .output()
-            .expect("run terraform");
-        tf_testing::Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        // `show -json` prints the state, which holds the secrets (as every state does):
+        // it is for checks, not for people, so it stays out.
+        let stdout = if args.first() == Some(&"show") && args.contains(&"-json") {
+            "(the state as JSON)"
+        } else {
+            &run.stdout
+        };
+        self.transcript.borrow_mut().push_str(&format!(
+            "$ terraform {}\n{stdout}\n{}\n",
+            args.join(" "),
+            run.stderr
+        ));
+        run
+    }
+
+    /// What every Terraform command run through [`TestContext::terraform`] (the
+    /// [`TestCase`] steps, [`TestContext::attrs`]) printed so far, both streams: to
+    /// check that a secret appears in none of the plan, apply, show and error texts.
+    /// `show -json`'s state is left out: the state holds secrets by design.
+    pub fn transcript(&self) -> String {
+        self.transcript.borrow().clone()
     }
 
     /// `terraform <args>`, which must succeed.
@@ -321,6 +347,7 @@ pub struct Step {
     expect_non_empty_plan: bool,
     before: Option<Check>,
     plan_only: Option<regex_lite::Regex>,
+    plan_empty: bool,
     deploy: Option<deploy::DeploySpec>,
 }
 
@@ -330,6 +357,15 @@ impl Step {
     pub fn plan_shows(hcl: &str, pattern: &str) -> Step {
         Step {
             plan_only: Some(regex_lite::Regex::new(pattern).expect("valid pattern")),
+            ..Step::config(hcl)
+        }
+    }
+
+    /// Only plans `hcl`, whose plan must be empty (e.g. after the server changed
+    /// something that is no change to the configuration); nothing is applied.
+    pub fn plan_empty(hcl: &str) -> Step {
+        Step {
+            plan_empty: true,
             ..Step::config(hcl)
         }
     }
@@ -345,6 +381,7 @@ impl Step {
             expect_non_empty_plan: false,
             before: None,
             plan_only: None,
+            plan_empty: false,
             deploy: None,
         }
     }
@@ -487,6 +524,13 @@ impl TestCase {
                         );
                     }
                     Ok(false) => panic!("step {n}: expected changes, the plan is empty"),
+                    Err(r) => panic!("step {n}: plan failed:\n{}", r.output()),
+                }
+            } else if let (true, Some(config)) = (step.plan_empty, &step.config) {
+                wd.config(&ctx.hcl(config));
+                match ctx.plan_has_changes() {
+                    Ok(false) => {}
+                    Ok(true) => panic!("step {n}: the plan is not empty:\n{}", ctx.plan_text()),
                     Err(r) => panic!("step {n}: plan failed:\n{}", r.output()),
                 }
             } else if let Some(spec) = &step.deploy {

@@ -10,6 +10,8 @@ pub const TRUSTED: &[&str] = &[
     "acc-db",
     "acc-bench",
     "acme-notify",
+    // deployment_process's lifecycle of every step kind.
+    "acc-kinds",
     // octopus_step_package's tests and example.
     "acc-steps",
     "acc-bad-steps",

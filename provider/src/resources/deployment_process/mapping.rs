@@ -153,7 +153,7 @@ fn to_action(a: &ActionFields, name: &str, current: &[Action]) -> Action {
     }
     match a.step_package.known() {
         Some(sp) => {
-            action.step_package_version = opt_text(&sp.version);
+            action.step_package_version = usage_version(sp, existing);
             action.inputs = Some(wire_inputs(sp));
         }
         None => {
@@ -162,6 +162,24 @@ fn to_action(a: &ActionFields, name: &str, current: &[Action]) -> Action {
         }
     }
     action
+}
+
+/// The version to write for a usage: as configured, unless the configured version is
+/// unchanged (the plan carried the prior `resolved_version`) and the server has since
+/// moved the usage up the same major (an automatic upgrade). Then the server's version
+/// is kept: writing an exact, now older version back would silently downgrade the usage
+/// whenever another step changes (and the answer would differ from the plan).
+fn usage_version(sp: &StepPackageModel, existing: Option<&Action>) -> Option<String> {
+    let written = opt_text(&sp.version);
+    let current = existing
+        .filter(|e| Some(&e.action_type) == sp.id.known())
+        .and_then(|e| e.step_package_version.clone());
+    match (&written, current) {
+        (Some(w), Some(c)) if sp.resolved_version.is_known() && version_still_holds(w, &c) => {
+            Some(c)
+        }
+        _ => written,
+    }
 }
 
 /// The inputs as sent: `inputs` with `sensitive_inputs` merged in, every secret as a
@@ -572,6 +590,46 @@ mod tests {
         assert!(!version_still_holds("1", "2.0.0"));
         assert!(!version_still_holds("2.0.0", "1.9.0"));
         assert!(!version_still_holds("one", "1.0.0"));
+    }
+
+    #[test]
+    fn an_unchanged_usage_keeps_the_servers_automatic_upgrade() {
+        let usage = |version: &str, resolved: Val<String>| StepPackageModel {
+            id: Val::Known("notify".into()),
+            version: Val::Known(version.into()),
+            inputs: Val::Null,
+            sensitive_inputs: Val::Null,
+            resolved_version: resolved,
+        };
+        let on = |version: &str| Action {
+            action_type: "notify".into(),
+            step_package_version: Some(version.into()),
+            ..Action::default()
+        };
+        let v = |sp: &StepPackageModel, a: Option<&Action>| usage_version(sp, a);
+        let same = usage("1.0.0", Val::Known("1.1.0".into()));
+        assert_eq!(
+            v(&same, Some(&on("1.1.0"))).as_deref(),
+            Some("1.1.0"),
+            "no downgrade"
+        );
+        assert_eq!(
+            v(&usage("1", Val::Known("1.1.0".into())), Some(&on("1.2.0"))).as_deref(),
+            Some("1.2.0")
+        );
+        // A version changed in the configuration, a new usage, another major or step:
+        // as written.
+        assert_eq!(
+            v(&usage("1.0.0", Val::Unknown), Some(&on("1.1.0"))).as_deref(),
+            Some("1.0.0")
+        );
+        assert_eq!(v(&same, None).as_deref(), Some("1.0.0"));
+        assert_eq!(v(&same, Some(&on("2.0.0"))).as_deref(), Some("1.0.0"));
+        let other = Action {
+            action_type: "other".into(),
+            ..on("1.1.0")
+        };
+        assert_eq!(v(&same, Some(&other)).as_deref(), Some("1.0.0"));
     }
 
     #[test]
