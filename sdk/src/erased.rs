@@ -164,6 +164,9 @@ fn mismatch_diags(block: &Block, mismatches: &[plan::Mismatch]) -> Diagnostics {
                 "(sensitive value)".to_string(),
                 "(sensitive value)".to_string(),
             )
+        } else if plan::holds_sensitive(block, &m.path) {
+            let hidden = "(a value holding sensitive attributes)".to_string();
+            (hidden.clone(), hidden)
         } else {
             (show(&m.planned), show(&m.got))
         };

@@ -599,6 +599,37 @@ pub fn is_sensitive(block: &Block, path: &AttributePath) -> bool {
     false
 }
 
+/// Whether the value at `path` is sensitive or holds a sensitive attribute (a block
+/// whose secret is one of its attributes): its text must not be shown whole.
+pub fn holds_sensitive(block: &Block, path: &AttributePath) -> bool {
+    if is_sensitive(block, path) {
+        return true;
+    }
+    let mut block = std::borrow::Cow::Borrowed(block);
+    for step in &path.0 {
+        let PathStep::Attr(name) = step else { continue };
+        if let Some(a) = block.attribute(name) {
+            match a.nested_block() {
+                Some((_, b)) => block = std::borrow::Cow::Owned(b),
+                None => return false,
+            }
+        } else if let Some(nb) = block.blocks.iter().find(|b| &b.name == name) {
+            block = std::borrow::Cow::Owned(nb.block.clone());
+        } else {
+            return false;
+        }
+    }
+    any_sensitive(&block)
+}
+
+fn any_sensitive(block: &Block) -> bool {
+    block
+        .attributes
+        .iter()
+        .any(|a| a.sensitive || a.nested_block().is_some_and(|(_, b)| any_sensitive(&b)))
+        || block.blocks.iter().any(|nb| any_sensitive(&nb.block))
+}
+
 /// The value with every unknown inside replaced by null.
 pub fn strip_unknown(v: &Value) -> Value {
     match v {

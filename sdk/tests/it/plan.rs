@@ -813,3 +813,41 @@ async fn create_can_succeed_with_a_warning() {
         Some(attr("name"))
     );
 }
+
+#[derive(Model, Clone, Debug)]
+struct Credentials {
+    #[tf(optional)]
+    user: Val<String>,
+    #[tf(optional, sensitive)]
+    secret: Val<String>,
+}
+
+#[derive(Model, Clone, Debug)]
+struct WithCredentials {
+    #[tf(optional)]
+    name: Val<String>,
+    #[tf(block = "list")]
+    login: Val<Vec<Credentials>>,
+    #[tf(optional)]
+    plain: Val<Vec<String>>,
+}
+
+/// An honest-state error about a block whose attribute is a secret must not print the
+/// block's values, the secret among them.
+#[test]
+fn values_holding_sensitive_attributes_are_not_shown() {
+    use tf_sdk::__internal::plan::{holds_sensitive, is_sensitive};
+    use tf_sdk::AttributePath;
+    let block = WithCredentials::block();
+    let login = AttributePath::root("login");
+    assert!(!is_sensitive(&block, &login));
+    assert!(holds_sensitive(&block, &login), "the block holds a secret");
+    assert!(holds_sensitive(&block, &login.clone().index(0)));
+    assert!(
+        holds_sensitive(&block, &AttributePath::default()),
+        "the whole object"
+    );
+    assert!(!holds_sensitive(&block, &login.index(0).attr("user")));
+    assert!(!holds_sensitive(&block, &AttributePath::root("name")));
+    assert!(!holds_sensitive(&block, &AttributePath::root("plain")));
+}
