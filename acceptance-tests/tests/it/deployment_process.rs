@@ -1002,6 +1002,12 @@ fn step_package_steps() {
             let body = p.steps[2].actions[0].properties["Octopus.Action.Script.ScriptBody"].clone();
             assert_eq!(body.as_text(), Some("echo plain again"));
         }),
+        // With 1.0.0 gone from the server, the exact usage is checked against what the
+        // server runs (1.1.0): still no change, no "not installed".
+        Step::plan_empty(&v1_changed).before(|ctx| {
+            ctx.block_on(ctx.client.step_packages().uninstall("acc-notify", "1.0.0"))
+                .unwrap();
+        }),
         // A major upgrade whose old inputs no longer fit: the diagnostic shows what the
         // package's migration makes of them, ready to paste.
         Step::config(&v2_old_inputs)
@@ -1021,7 +1027,7 @@ fn step_package_steps() {
             // The step-package data source: a range, and the newest release.
             let range = state_of("data.octopus_step_package.range");
             assert_eq!(range["resolved_version"], "1.1.0");
-            assert_eq!(range["versions"], json!(["1.0.0", "1.1.0", "2.0.0"]));
+            assert_eq!(range["versions"], json!(["1.1.0", "2.0.0"]), "1.0.0 was uninstalled");
             assert_eq!(range["package_id"], "acc-notify");
             assert_eq!(range["name"], "Step acc-notify");
             assert_eq!(range["description"], "The acc-notify step");

@@ -306,6 +306,13 @@ pub async fn check_step_packages(
             continue;
         };
         let at = at.attr("step_package");
+        // What the server will run: an unchanged usage that the server has moved up its
+        // major keeps the server's version (as the mapping writes it back).
+        let version = sp
+            .resolved_version
+            .known()
+            .filter(|r| super::mapping::version_still_holds(version, r))
+            .unwrap_or(version);
         let resolved = match o.step_catalog.resolve(&o.client, step_id, version).await {
             Ok(Ok(r)) => r,
             // Nothing is sent: the server would refuse the usage. A version that an
