@@ -13,6 +13,12 @@ use tf_sdk::{Json, Model, Val, validators};
 ///
 /// The process itself is created with its project and never deleted: destroying
 /// this resource leaves the process without steps.
+///
+/// Secrets (`sensitive_execution_properties`, `sensitive_inputs`) never appear in plan
+/// or apply output, but are kept in the state, as every Terraform secret is. Terraform's
+/// own debug log (`TF_LOG=DEBUG` or finer) prints whole `step` values when it upgrades
+/// the state, secrets included, because steps hold free-form values (`inputs`): do not
+/// share such logs.
 #[derive(Model, Clone, Debug)]
 pub struct ProcessModel {
     /// The process ID, `deploymentprocess-<project ID>`.
@@ -179,7 +185,9 @@ pub struct StepPackageModel {
     #[tf(optional)]
     pub inputs: Val<Json>,
     /// Inputs whose values are secrets (merged with `inputs`), sent as sensitive
-    /// values that the server never returns.
+    /// values that the server never returns. A secret cleared outside Terraform shows
+    /// as a change; one changed outside Terraform to another secret cannot be seen, and
+    /// an import cannot know them.
     #[tf(optional, sensitive)]
     pub sensitive_inputs: Val<Json>,
     /// The version the server uses now.
