@@ -89,6 +89,138 @@ fn bad_values_point_at_the_attribute() {
     .run(&ctx);
 }
 
+/// What the server refuses with a simple, known rule is refused at plan, on the
+/// attribute, with what to write instead; and what it would store differently (an empty
+/// secret, a property given twice) never reaches it. Nothing is created.
+#[test]
+fn server_rules_are_checked_at_plan() {
+    let ctx = TestContext::new();
+    let nothing_created = |ctx: &TestContext| {
+        for name in [format!("p-{}", ctx.code), format!("e-{}", ctx.code)] {
+            let p = ctx.block_on(ctx.client.projects(&ctx.space_id).find_by_name(&name));
+            assert!(p.unwrap().is_none(), "no project {name}");
+            let e = ctx.block_on(ctx.client.environments(&ctx.space_id).find_by_name(&name));
+            assert!(e.unwrap().is_none(), "no environment {name}");
+        }
+        let f = ctx.block_on(
+            ctx.client
+                .feeds(&ctx.space_id)
+                .find_by_name(&format!("f-{}", ctx.code)),
+        );
+        assert!(f.unwrap().is_none(), "no feed");
+    };
+    let process_of = |ty: &str, step: &str| {
+        format!(
+            r#"resource "octopus_project" "p" {{
+  name = "p-{{code}}"
+}}
+resource "octopus_deployment_process" "d" {{
+  project_id = octopus_project.p.id
+  step {{
+    name = "s"
+    type = "{ty}"
+    execution_properties = {{ "Octopus.Action.Script.ScriptBody" = "echo hi" }}
+{step}
+  }}
+}}"#
+        )
+    };
+    let process = |step: &str| process_of("Octopus.Script", step);
+    let long_space_name = format!("s-{{code}}-{}", "x".repeat(50));
+    let long_description = "d".repeat(2001);
+    TestCase::new(vec![
+        // Names: the server refuses invisible ones and bidirectional formatting.
+        Step::config(r#"resource "octopus_environment" "e" { name = "\u200B" }"#)
+            .expect_error(r#"(?s)Invalid value for name.*at least one visible character"#),
+        Step::config(r#"resource "octopus_environment" "e" { name = "e-{code}\u202E" }"#)
+            .expect_error(r#"(?s)Invalid value for name.*bidirectional formatting characters \(found U\+202E\)"#),
+        Step::config(&format!(
+            r#"resource "octopus_space" "s" {{ name = "{long_space_name}" }}"#
+        ))
+        .expect_error(r#"(?s)Invalid value for name.*at most 50 characters.*space names"#),
+        Step::config(&format!(
+            r#"resource "octopus_environment" "e" {{
+  name        = "e-{{code}}"
+  description = "{long_description}"
+}}"#
+        ))
+        .expect_error(r#"(?s)Invalid value for description.*at most 2000 characters, got 2001"#),
+        Step::config(
+            r#"resource "octopus_project" "p" {
+  name         = "p-{code}"
+  lifecycle_id = "Lifecycles/1"
+}"#,
+        )
+        .expect_error(r#"(?s)Invalid value for lifecycle_id.*is not an Octopus ID"#),
+        // Feeds: the server's lengths, and a blank repository is none.
+        Step::config(&format!(
+            r#"resource "octopus_nuget_feed" "f" {{
+  name     = "f-{{code}}"
+  feed_uri = "https://example.com/{}"
+}}"#,
+            "u".repeat(2048)
+        ))
+        .expect_error(r#"(?s)Invalid value for feed_uri.*at most 2048 characters"#),
+        Step::config(&format!(
+            r#"resource "octopus_nuget_feed" "f" {{
+  name     = "f-{{code}}"
+  feed_uri = "https://example.com"
+  username = "{}"
+}}"#,
+            "u".repeat(501)
+        ))
+        .expect_error(r#"(?s)Invalid value for username.*at most 500 characters"#),
+        Step::config(
+            r#"resource "octopus_artifactory_generic_feed" "f" {
+  name       = "f-{code}"
+  feed_uri   = "https://artifactory.example.com"
+  repository = " "
+}"#,
+        )
+        .expect_error(r#"(?s)Invalid value for repository.*must not be blank"#),
+        // Variables: names, scopes and owners as the server checks them.
+        Step::config(
+            r#"resource "octopus_variable" "v" {
+  owner_id = " Projects-1"
+  name     = "v\u202E"
+  value    = "x"
+  scope {
+    roles    = ["\u200B"]
+    channels = ["Channels 1"]
+  }
+}"#,
+        )
+        .expect_error(
+            r#"(?s)Invalid value for owner_id.*write "Projects-1".*Invalid value for name.*bidirectional.*Invalid value for roles.*visible character.*Invalid value for channels.*not an Octopus ID"#,
+        ),
+        // Deployment process: action type casing, property names, IDs, lengths.
+        Step::config(&process_of("octopus.script", ""))
+        .expect_error(r#"(?s)Invalid value for type.*case-sensitive on the server; write "Octopus.Script""#),
+        Step::config(&process(r#"    properties = { "" = "x" }"#))
+            .expect_error(r#"(?s)Invalid value for properties.*property name "" is blank"#),
+        Step::config(&process(r#"    environments = ["", "Environments-1"]"#))
+            .expect_error(r#"(?s)Invalid value for environments.*"" is not an Octopus ID"#),
+        Step::config(&process(r#"    worker_pool_id = " ""#))
+            .expect_error(r#"(?s)Invalid value for worker_pool_id.*is blank; write "" or leave it out"#),
+        Step::config(&process(&format!(r#"    notes = "{}""#, "n".repeat(10_001))))
+            .expect_error(r#"(?s)Invalid value for notes.*must be at most 10000 characters, got 10001"#),
+        Step::config(&process(r#"    primary_package = { package_id = "" }"#))
+            .expect_error(r#"(?s)Invalid value for package_id.*must not be empty"#),
+        // What the server would store differently: an empty secret is none, a property
+        // given twice has one value, `Extract` is extract_during_deployment's.
+        Step::config(&process(r#"    sensitive_execution_properties = { "Token" = "" }"#))
+            .expect_error(r#"(?s)Invalid value for sensitive_execution_properties.*"Token" is empty.*remove "Token""#),
+        Step::config(&process(r#"    sensitive_execution_properties = { "Octopus.Action.Script.ScriptBody" = "secret" }"#))
+            .expect_error(r#"(?s)Property set twice.*"Octopus.Action.Script.ScriptBody" is in both"#),
+        Step::config(&process(
+            r#"    packages = { tools = { package_id = "tools", properties = { Extract = "False" } } }"#,
+        ))
+        .expect_error(r#"(?s)Invalid package reference.*write\s+extract_during_deployment = false"#)
+        .check(nothing_created),
+    ])
+    .run(&ctx);
+}
+
 fn provider_only(ctx: &TestContext, provider: &str) -> String {
     format!(
         "terraform {{\n  required_providers {{\n    octopus = {{ source = \"octopus-rs/octopus\" }}\n  }}\n}}\n{provider}\n\

@@ -68,9 +68,28 @@ fn non_empty(s: &String) -> Result<(), String> {
     tf_sdk::validators::length(1, usize::MAX)(s)
 }
 
-/// An absolute URI, as the server requires.
+/// A user name, access key or region: at most 500 characters on the server.
+fn short_text(s: &String) -> Result<(), String> {
+    tf_sdk::validators::length(1, 500)(s)
+}
+
+/// A required text the server trims to check it is there (the Artifactory
+/// repository): not blank, at most 500 characters.
+fn required_text(s: &String) -> Result<(), String> {
+    short_text(s)?;
+    if s.trim().is_empty() {
+        return Err("must not be blank; the server requires a value".into());
+    }
+    Ok(())
+}
+
+/// Longest feed URI the server accepts.
+const MAX_URI: usize = 2048;
+
+/// An absolute URI, as the server requires, of at most 2048 characters.
 fn absolute_uri(s: &String) -> Result<(), String> {
     tf_sdk::validators::trimmed()(s)?;
+    tf_sdk::validators::length(1, MAX_URI)(s)?;
     match s.split_once("://") {
         Some((scheme, rest)) if !scheme.is_empty() && !rest.is_empty() => Ok(()),
         _ => Err(format!(
@@ -186,7 +205,7 @@ impl Secret<'_> {
 #[derive(Model, Clone, Debug)]
 pub struct Login {
     /// The user name to authenticate with.
-    #[tf(optional, sensitive, validate = non_empty)]
+    #[tf(optional, sensitive, validate = short_text)]
     pub username: Val<String>,
     /// The password to authenticate with. The server never returns it: the state keeps
     /// the configured one while the server has a password.
@@ -346,7 +365,7 @@ impl FeedPart for DockerRegistry {
 #[derive(Model, Clone, Debug)]
 pub struct ArtifactoryRepository {
     /// The Artifactory repository, e.g. `generic-local`.
-    #[tf(required, validate = non_empty)]
+    #[tf(required, validate = required_text)]
     pub repository: Val<String>,
     /// The regular expression that reads package IDs and versions from the repository's
     /// paths.
@@ -371,7 +390,7 @@ impl FeedPart for ArtifactoryRepository {
 #[derive(Model, Clone, Debug)]
 pub struct AwsKeys {
     /// The AWS access key ID.
-    #[tf(optional, validate = non_empty)]
+    #[tf(optional, validate = short_text)]
     pub access_key: Val<String>,
     /// The AWS secret access key. The server never returns it: the state keeps the
     /// configured one while the server has a key.
@@ -439,7 +458,7 @@ pub struct EcrOidc {
 #[derive(Model, Clone, Debug)]
 pub struct EcrRegistry {
     /// The AWS region of the registry, e.g. `eu-west-1`.
-    #[tf(required, validate = non_empty)]
+    #[tf(required, validate = short_text)]
     pub region: Val<String>,
     /// Authenticate with OIDC (an assumed role) instead of keys.
     #[tf(optional, nested)]

@@ -12,6 +12,8 @@ mod variable;
 
 use crate::Octopus;
 use api::ApiResource;
+use std::collections::BTreeMap;
+use tf_sdk::model::Set;
 use tf_sdk::{ErasedResource, Model, Val, resource};
 
 pub use deployment_process::{ProcessModel, StepCatalog};
@@ -46,7 +48,7 @@ pub struct Naming {
     #[tf(optional, computed, use_state_for_unknown, validate = slug)]
     pub slug: Val<String>,
     /// Free-text description.
-    #[tf(optional, computed, default = "")]
+    #[tf(optional, computed, default = "", validate = description)]
     pub description: Val<String>,
 }
 
@@ -105,14 +107,149 @@ impl InSpace {
 
 /// Names as the server keeps them: 1 to 200 characters, no control characters, and
 /// no surrounding whitespace (the server trims it, which would be a change on every
-/// plan).
+/// plan); visible, without bidirectional formatting characters (which the server
+/// refuses).
 pub(crate) fn name(s: &String) -> Result<(), String> {
     tf_sdk::validators::length(1, 200)(s)?;
     tf_sdk::validators::trimmed()(s)?;
-    match s.chars().find(|c| c.is_control()) {
-        Some(c) => Err(format!("must not contain control characters (found {c:?})")),
-        None => Ok(()),
+    visible_text(s)
+}
+
+/// Text the server checks as a name (names, variable names, target roles, package
+/// IDs): no control characters, no bidirectional formatting characters (they make a
+/// name display as something else) and at least one visible character.
+pub(crate) fn visible_text(s: &str) -> Result<(), String> {
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(format!("must not contain control characters (found {c:?})"));
     }
+    if let Some(c) = s.chars().find(|&c| is_bidi_control(c)) {
+        return Err(format!(
+            "must not contain bidirectional formatting characters (found U+{:04X}), which the \
+             server refuses: they make text display as something else; remove it",
+            u32::from(c)
+        ));
+    }
+    if !s.is_empty() && s.chars().all(is_invisible) {
+        return Err(
+            "must contain at least one visible character (it has only white space or \
+             invisible characters such as zero-width spaces, which the server refuses)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Bidirectional formatting characters, as the server tells them: embeddings,
+/// overrides, isolates and marks.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Characters that show nothing by themselves, as the server tells them: white space,
+/// controls, Unicode's default-ignorable code points and the blank braille pattern.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
+/// Descriptions are at most 2000 characters on the server.
+pub(crate) fn description(s: &String) -> Result<(), String> {
+    tf_sdk::validators::length(0, 2000)(s)
+}
+
+/// An ID the server accepts in a reference (`Environments-1`, `feeds-builtin`): ASCII
+/// letters, digits, '-' and '_', at most 100.
+pub(crate) fn reference_id(s: &str) -> Result<(), String> {
+    if s.trim() != s && !s.trim().is_empty() {
+        return Err(format!(
+            "{s:?} has leading or trailing whitespace, which an ID never has; write {:?}",
+            s.trim()
+        ));
+    }
+    let ok = !s.is_empty()
+        && s.len() <= 100
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not an Octopus ID (such as Environments-2 or feeds-builtin): IDs are \
+             ASCII letters, digits, '-' and '_', at most 100"
+        ))
+    }
+}
+
+/// A set of IDs the server checks one by one (environments, channels, ...); an element
+/// not known yet is checked at apply.
+pub(crate) fn reference_ids(ids: &Set<Val<String>>) -> Result<(), String> {
+    ids.0
+        .iter()
+        .filter_map(Val::known)
+        .try_for_each(|id| reference_id(id))
+}
+
+/// An optional reference for which empty means the default (a worker pool, say).
+pub(crate) fn reference_id_or_empty(s: &String) -> Result<(), String> {
+    if s.is_empty() {
+        return Ok(());
+    }
+    if s.trim().is_empty() {
+        return Err(format!(
+            "{s:?} is blank; write \"\" or leave it out for the default"
+        ));
+    }
+    reference_id(s)
+}
+
+/// Property names as the server accepts them: 1 to 200 bytes, not blank, no control
+/// characters.
+pub(crate) fn property_names(props: &BTreeMap<String, String>) -> Result<(), String> {
+    for k in props.keys() {
+        if k.trim().is_empty() {
+            return Err(format!(
+                "property name {k:?} is blank, which the server refuses; name the property"
+            ));
+        }
+        if k.len() > 200 {
+            return Err(format!(
+                "property name {:?}... is {} bytes long; the server allows at most 200",
+                k.chars().take(40).collect::<String>(),
+                k.len()
+            ));
+        }
+        if let Some(c) = k.chars().find(|c| c.is_control()) {
+            return Err(format!(
+                "property name {k:?} contains a control character ({c:?}), which the server refuses"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Slugs as the server accepts them; an empty one would be replaced by one derived
@@ -139,7 +276,8 @@ pub(crate) fn space_id(s: &String) -> Result<(), String> {
     if s.trim().is_empty() {
         return Err("must not be empty; leave `space_id` out to use the provider's space".into());
     }
-    tf_sdk::validators::trimmed()(s)
+    tf_sdk::validators::trimmed()(s)?;
+    reference_id(s)
 }
 
 /// An optional reference whose absence means a default (the space's default lifecycle,
@@ -148,7 +286,8 @@ pub(crate) fn id_or_default(s: &String) -> Result<(), String> {
     if s.trim().is_empty() {
         return Err("must not be empty; leave it out for the default".into());
     }
-    tf_sdk::validators::trimmed()(s)
+    tf_sdk::validators::trimmed()(s)?;
+    reference_id(s)
 }
 
 /// Sort orders are 32-bit on the server.

@@ -5,7 +5,10 @@ use super::api::ApiModel;
 use crate::Octopus;
 use crate::errors::api;
 use octopus_client::model::Space;
-use tf_sdk::{Diagnostics, Model, Val};
+use tf_sdk::{AttributePath, Diagnostics, Model, Val};
+
+/// Space names are at most 50 characters on the server (other names 200).
+const MAX_SPACE_NAME: usize = 50;
 
 /// A space: an isolated set of projects, environments and feeds.
 #[derive(Model, Clone, Debug)]
@@ -31,6 +34,18 @@ impl ApiModel for SpaceModel {
         s.task_queue_stopped = self.task_queue_stopped.known() == Some(&true);
         self.naming
             .write(&mut s.name, &mut s.slug, &mut s.description);
+    }
+
+    fn check(&self, diags: &mut Diagnostics) {
+        if let Some(n) = self.naming.name.known()
+            && let Err(msg) = tf_sdk::validators::length(1, MAX_SPACE_NAME)(n)
+        {
+            diags.error_at(
+                AttributePath::root("name"),
+                "Invalid value for name",
+                format!("{msg}: space names are shorter than other names"),
+            );
+        }
     }
 
     fn from_api(s: Space, _space: &str) -> SpaceModel {

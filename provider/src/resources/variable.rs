@@ -58,7 +58,7 @@ pub struct VariableModel {
     #[tf(optional, sensitive)]
     pub sensitive_value: Val<String>,
     /// Free-text description.
-    #[tf(optional, computed, default = "")]
+    #[tf(optional, computed, default = "", validate = crate::resources::description)]
     pub description: Val<String>,
     /// Where the value applies; everywhere when left out. Values of one kind are
     /// alternatives, kinds all apply (environment A or B, and role `web`).
@@ -71,22 +71,22 @@ pub struct VariableModel {
 #[derive(Model, Clone, Debug, PartialEq)]
 pub struct ScopeModel {
     /// Environment IDs.
-    #[tf(optional, computed, default = Value::Set(vec![]))]
+    #[tf(optional, computed, default = Value::Set(vec![]), validate = crate::resources::reference_ids)]
     pub environments: Val<Set<Val<String>>>,
     /// Target roles (tags of deployment targets).
-    #[tf(optional, computed, default = Value::Set(vec![]))]
+    #[tf(optional, computed, default = Value::Set(vec![]), validate = scope_names)]
     pub roles: Val<Set<Val<String>>>,
     /// Channel IDs.
-    #[tf(optional, computed, default = Value::Set(vec![]))]
+    #[tf(optional, computed, default = Value::Set(vec![]), validate = crate::resources::reference_ids)]
     pub channels: Val<Set<Val<String>>>,
     /// Step (action) IDs of the project's deployment process.
-    #[tf(optional, computed, default = Value::Set(vec![]))]
+    #[tf(optional, computed, default = Value::Set(vec![]), validate = crate::resources::reference_ids)]
     pub actions: Val<Set<Val<String>>>,
     /// Deployment target IDs.
-    #[tf(optional, computed, default = Value::Set(vec![]))]
+    #[tf(optional, computed, default = Value::Set(vec![]), validate = crate::resources::reference_ids)]
     pub machines: Val<Set<Val<String>>>,
     /// Tenant tags, `Tag Set/Tag`.
-    #[tf(optional, computed, default = Value::Set(vec![]))]
+    #[tf(optional, computed, default = Value::Set(vec![]), validate = scope_names)]
     pub tenant_tags: Val<Set<Val<String>>>,
 }
 
@@ -151,19 +151,33 @@ fn owner(s: &String) -> Result<(), String> {
     if s.is_empty() || s.contains(['/', ':']) {
         return Err(format!("{s:?} is not a project ID such as Projects-1"));
     }
-    Ok(())
+    crate::resources::reference_id(s)
 }
 
-/// Names as the server keeps them: 1 to 1000 characters, no control characters.
+/// Names as the server keeps them: 1 to 1000 characters, visible, no control or
+/// bidirectional formatting characters.
 fn variable_name(s: &String) -> Result<(), String> {
     validators::length(1, 1000)(s)?;
     if s.trim().is_empty() {
         return Err("must contain a visible character".into());
     }
-    match s.chars().find(|c| c.is_control()) {
-        Some(c) => Err(format!("must not contain control characters (found {c:?})")),
-        None => Ok(()),
+    crate::resources::visible_text(s)
+}
+
+/// Target roles and tenant tags are names on the server: each 1 to 200 characters,
+/// visible, no control or bidirectional formatting characters.
+fn scope_names(values: &Set<Val<String>>) -> Result<(), String> {
+    for v in values.0.iter().filter_map(Val::known) {
+        let checked = validators::length(1, 200)(v).and_then(|()| {
+            if v.trim().is_empty() {
+                Err("must contain a visible character".into())
+            } else {
+                crate::resources::visible_text(v)
+            }
+        });
+        checked.map_err(|e| format!("{v:?} {e}"))?;
     }
+    Ok(())
 }
 
 /// A random version-4 GUID for a new variable. Randomness from the standard library's

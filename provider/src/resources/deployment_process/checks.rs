@@ -7,6 +7,7 @@ use super::mapping::{
 };
 use super::model::{ActionFields, ProcessModel, StepModel};
 use crate::Octopus;
+use octopus_client::model::deployment_process::action_types;
 use octopus_client::model::step_package::StepPackageFormat;
 use octopus_packaging::schema::{Dialect, InputSchema, Marker, ValidationError};
 use octopus_packaging::step_package::{Migrations, migrate_inputs};
@@ -16,6 +17,9 @@ use tf_sdk::{AttributePath, Diagnostic, Diagnostics, Val};
 
 const SCRIPT_SOURCE: &str = "Octopus.Action.Script.ScriptSource";
 const SCRIPT_FILE: &str = "Octopus.Action.Script.ScriptFileName";
+/// The package-reference property `extract_during_deployment` writes (as the mapping
+/// does).
+const EXTRACT: &str = "Extract";
 
 /// Every action of a plan with its name and path: the steps' first actions and their
 /// child steps.
@@ -114,6 +118,43 @@ fn check_action(at: &AttributePath, a: &ActionFields, diags: &mut Diagnostics) {
         ),
         _ => {}
     }
+    if let Some(t) = a.action_type.known() {
+        let problem = if t.trim().is_empty() {
+            Some(
+                "`type` is empty: set it (e.g. \"Octopus.Script\"), or leave it out with `step_package`."
+                    .to_string(),
+            )
+        } else if t.trim() != t {
+            Some(format!(
+                "{t:?} has leading or trailing whitespace, which the server does not accept in an \
+                 action type; write {:?}",
+                t.trim()
+            ))
+        } else {
+            action_types::BUILT_IN
+                .iter()
+                .find(|b| b.eq_ignore_ascii_case(t) && **b != t.as_str())
+                .map(|b| format!("Action types are case-sensitive on the server; write {b:?}."))
+        };
+        if let Some(why) = problem {
+            diags.error_at(at.clone().attr("type"), "Invalid value for type", why);
+        }
+    }
+    if let (Some(plain), Some(secret)) = (
+        a.execution_properties.known(),
+        a.sensitive_execution_properties.known(),
+    ) && let Some(k) = plain.keys().find(|k| secret.contains_key(*k))
+    {
+        diags.error_at(
+            at.clone().attr("sensitive_execution_properties"),
+            "Property set twice",
+            format!(
+                "{k:?} is in both execution_properties and sensitive_execution_properties; an \
+                 action has one value per property: keep it in sensitive_execution_properties \
+                 if it is a secret, else in execution_properties."
+            ),
+        );
+    }
     if let Val::Known(packages) = &a.packages {
         check_packages(&at.clone().attr("packages"), packages, diags);
     }
@@ -187,13 +228,31 @@ fn check_packages(at: &AttributePath, packages: &tf_sdk::Json, diags: &mut Diagn
                 "The empty reference name is the primary package: use `primary_package`.".into(),
             );
         }
-        if fields
-            .get("package_id")
-            .is_none_or(|v| v.as_str().is_none_or(str::is_empty))
-        {
-            problem(
+        match fields.get("package_id").and_then(J::as_str) {
+            None | Some("") => problem(
                 &here,
                 format!("Package {name:?} needs `package_id`, a non-empty string."),
+            ),
+            Some(id) => {
+                if let Err(why) = super::model::package_id(&id.to_string()) {
+                    problem(
+                        &format!("{here}/package_id"),
+                        format!("`package_id` {why}."),
+                    );
+                }
+            }
+        }
+        if fields
+            .get("properties")
+            .and_then(J::as_object)
+            .is_some_and(|p| p.contains_key(EXTRACT))
+        {
+            problem(
+                &format!("{here}/properties/{EXTRACT}"),
+                format!(
+                    "`{EXTRACT}` is what `extract_during_deployment` sets: write \
+                     extract_during_deployment = false (or true) instead of the property."
+                ),
             );
         }
         for (k, v) in fields {

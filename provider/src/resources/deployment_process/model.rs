@@ -61,7 +61,7 @@ pub struct StepModel {
     #[tf(optional, computed, default = "LetOctopusDecide", validate = validators::one_of(PACKAGE_REQUIREMENTS))]
     pub package_requirement: Val<String>,
     /// The step's own properties, such as `Octopus.Action.TargetRoles`.
-    #[tf(optional)]
+    #[tf(optional, validate = crate::resources::property_names)]
     pub properties: Val<BTreeMap<String, String>>,
     /// The step's first action.
     #[tf(flatten)]
@@ -93,21 +93,21 @@ pub struct ActionFields {
     #[tf(optional, computed, name = "type")]
     pub action_type: Val<String>,
     /// The action's properties, e.g. `Octopus.Action.Script.ScriptBody`.
-    #[tf(optional)]
+    #[tf(optional, validate = crate::resources::property_names)]
     pub execution_properties: Val<BTreeMap<String, String>>,
     /// Properties whose values are secrets: sent as sensitive values, which the server
     /// never returns. A secret cleared outside Terraform shows as a change; one
     /// changed outside Terraform to another secret cannot be seen.
-    #[tf(optional, sensitive)]
+    #[tf(optional, sensitive, validate = secret_properties)]
     pub sensitive_execution_properties: Val<BTreeMap<String, String>>,
     /// Environments the action runs in (all when empty).
-    #[tf(optional, computed, default = Value::Set(vec![]))]
+    #[tf(optional, computed, default = Value::Set(vec![]), validate = crate::resources::reference_ids)]
     pub environments: Val<Set<Val<String>>>,
     /// Environments the action does not run in.
-    #[tf(optional, computed, default = Value::Set(vec![]))]
+    #[tf(optional, computed, default = Value::Set(vec![]), validate = crate::resources::reference_ids)]
     pub excluded_environments: Val<Set<Val<String>>>,
     /// Channels the action runs for (all when empty).
-    #[tf(optional, computed, default = Value::Set(vec![]))]
+    #[tf(optional, computed, default = Value::Set(vec![]), validate = crate::resources::reference_ids)]
     pub channels: Val<Set<Val<String>>>,
     /// Tenant tags the action runs for.
     #[tf(optional, computed, default = Value::Set(vec![]))]
@@ -118,11 +118,11 @@ pub struct ActionFields {
     /// Whether the action cannot be skipped when deploying.
     #[tf(optional, computed, default = false)]
     pub is_required: Val<bool>,
-    /// Free-text notes.
-    #[tf(optional, computed, default = "")]
+    /// Free-text notes, at most 10000 characters.
+    #[tf(optional, computed, default = "", validate = validators::length(0, 10_000))]
     pub notes: Val<String>,
     /// The worker pool the action runs on; empty for the default.
-    #[tf(optional, computed, default = "")]
+    #[tf(optional, computed, default = "", validate = crate::resources::reference_id_or_empty)]
     pub worker_pool_id: Val<String>,
     /// The package the action deploys or runs a script from.
     #[tf(optional, nested)]
@@ -146,7 +146,7 @@ pub struct ActionFields {
 #[derive(Model, Clone, Debug, PartialEq)]
 pub struct PrimaryPackageModel {
     /// The package ID in its feed.
-    #[tf(required)]
+    #[tf(required, validate = package_id)]
     pub package_id: Val<String>,
     /// The feed; defaults to the built-in one.
     #[tf(optional, computed, default = "feeds-builtin", validate = crate::resources::id_or_default)]
@@ -163,7 +163,7 @@ pub struct PrimaryPackageModel {
 #[derive(Model, Clone, Debug, PartialEq)]
 pub struct ContainerModel {
     /// The feed holding the image.
-    #[tf(optional)]
+    #[tf(optional, validate = crate::resources::reference_id_or_empty)]
     pub feed_id: Val<String>,
     /// The image, e.g. `octopusdeploy/worker-tools:6-ubuntu.22.04`.
     #[tf(optional)]
@@ -193,6 +193,27 @@ pub struct StepPackageModel {
     /// The version the server uses now.
     #[tf(computed)]
     pub resolved_version: Val<String>,
+}
+
+/// Sensitive property values: named as the server accepts, and not empty (the server
+/// reads an empty secret as none, so it would never be stored). Messages never show
+/// the values.
+pub(crate) fn secret_properties(props: &BTreeMap<String, String>) -> Result<(), String> {
+    crate::resources::property_names(props)?;
+    match props.iter().find(|(_, v)| v.is_empty()) {
+        Some((k, _)) => Err(format!(
+            "the value of {k:?} is empty, which the server reads as no secret (it would never \
+             be stored); remove {k:?} for no secret, or give it a value"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A package ID as the server checks it: 1 to 200 characters, visible, no control or
+/// bidirectional formatting characters.
+pub(crate) fn package_id(s: &String) -> Result<(), String> {
+    validators::length(1, 200)(s)?;
+    crate::resources::visible_text(s)
 }
 
 /// Step start triggers.
