@@ -4,19 +4,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{ApiError, ApiResult};
 
-/// Longest ID accepted in a path or body.
-pub const MAX_ID_LEN: usize = 100;
+use octopus_client::model::text::{MAX_ID_LEN, is_bidi_control, is_invisible};
 
 /// Checks that an ID from a URL or body is a plain token (`Projects-1`,
 /// `feeds-builtin`): ASCII letters, digits, `-` and `_` only, so it can never
 /// be a path trick (`..`, `/`, `%2F`) or carry markup.
 pub fn check_id(field: &str, id: &str) -> ApiResult<()> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if octopus_client::model::text::is_plain_id(id) {
         Ok(())
     } else {
         let shown: String = id.chars().take(MAX_ID_LEN).collect();
@@ -50,45 +44,6 @@ pub fn check_name(field: &str, name: &str, max: usize, errors: &mut Vec<String>)
             "{field}: The {field} must contain at least one visible character."
         ));
     }
-}
-
-/// Bidirectional formatting characters (embeddings, overrides, isolates and marks):
-/// they make a name display differently from what it is (`U+202E` reverses text).
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-    )
-}
-
-/// Characters that show nothing by themselves: white space, controls, Unicode's
-/// default-ignorable code points (zero-width space and joiners, word joiner, BOM,
-/// variation selectors, tags, fillers, ...) and the blank braille pattern.
-pub fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || c.is_control()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{034F}'
-                | '\u{061C}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{17B4}'
-                | '\u{17B5}'
-                | '\u{180B}'..='\u{180F}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{2800}'
-                | '\u{3164}'
-                | '\u{FE00}'..='\u{FE0F}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-                | '\u{1BCA0}'..='\u{1BCA3}'
-                | '\u{1D173}'..='\u{1D17A}'
-                | '\u{E0000}'..='\u{E0FFF}'
-        )
 }
 
 /// Checks an optional free-text field's length.

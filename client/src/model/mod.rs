@@ -20,6 +20,7 @@ pub mod root;
 pub mod space;
 pub mod step_package;
 pub mod task;
+pub mod text;
 pub mod variable;
 
 pub use deployment::{

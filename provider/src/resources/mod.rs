@@ -12,6 +12,7 @@ mod variable;
 
 use crate::Octopus;
 use api::ApiResource;
+use octopus_client::model::text::{is_bidi_control, is_invisible, is_plain_id};
 use std::collections::BTreeMap;
 use tf_sdk::model::Set;
 use tf_sdk::{ErasedResource, Model, Val, resource};
@@ -139,44 +140,6 @@ pub(crate) fn visible_text(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Bidirectional formatting characters, as the server tells them: embeddings,
-/// overrides, isolates and marks.
-fn is_bidi_control(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-    )
-}
-
-/// Characters that show nothing by themselves, as the server tells them: white space,
-/// controls, Unicode's default-ignorable code points and the blank braille pattern.
-fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || c.is_control()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{034F}'
-                | '\u{061C}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{17B4}'
-                | '\u{17B5}'
-                | '\u{180B}'..='\u{180F}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{2800}'
-                | '\u{3164}'
-                | '\u{FE00}'..='\u{FE0F}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-                | '\u{1BCA0}'..='\u{1BCA3}'
-                | '\u{1D173}'..='\u{1D17A}'
-                | '\u{E0000}'..='\u{E0FFF}'
-        )
-}
-
 /// Descriptions are at most 2000 characters on the server.
 pub(crate) fn description(s: &String) -> Result<(), String> {
     tf_sdk::validators::length(0, 2000)(s)
@@ -191,11 +154,7 @@ pub(crate) fn reference_id(s: &str) -> Result<(), String> {
             s.trim()
         ));
     }
-    let ok = !s.is_empty()
-        && s.len() <= 100
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if is_plain_id(s) {
         Ok(())
     } else {
         Err(format!(
