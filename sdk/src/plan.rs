@@ -579,47 +579,48 @@ pub fn keep_prior_forms(block: &Block, new: &mut Value, prior: &Value) {
 
 /// Whether the value at `path` belongs to a sensitive attribute.
 pub fn is_sensitive(block: &Block, path: &AttributePath) -> bool {
-    let mut block = std::borrow::Cow::Borrowed(block);
-    for step in &path.0 {
-        let PathStep::Attr(name) = step else { continue };
-        if let Some(a) = block.attribute(name) {
-            if a.sensitive {
-                return true;
-            }
-            match a.nested_block() {
-                Some((_, b)) => block = std::borrow::Cow::Owned(b),
-                None => return false,
-            }
-        } else if let Some(nb) = block.blocks.iter().find(|b| &b.name == name) {
-            block = std::borrow::Cow::Owned(nb.block.clone());
-        } else {
-            return false;
-        }
-    }
-    false
+    matches!(walk(block, path), Walked::Sensitive)
 }
 
 /// Whether the value at `path` is sensitive or holds a sensitive attribute (a block
 /// whose secret is one of its attributes): its text must not be shown whole.
 pub fn holds_sensitive(block: &Block, path: &AttributePath) -> bool {
-    if is_sensitive(block, path) {
-        return true;
+    match walk(block, path) {
+        Walked::Sensitive => true,
+        Walked::Block(b) => any_sensitive(&b),
+        Walked::Plain => false,
     }
+}
+
+/// Where a path through the schema ends.
+enum Walked<'a> {
+    /// At or inside a sensitive attribute.
+    Sensitive,
+    /// At a block or an attribute of nested type.
+    Block(std::borrow::Cow<'a, Block>),
+    /// At a plain attribute, or outside the schema.
+    Plain,
+}
+
+fn walk<'a>(block: &'a Block, path: &AttributePath) -> Walked<'a> {
     let mut block = std::borrow::Cow::Borrowed(block);
     for step in &path.0 {
         let PathStep::Attr(name) = step else { continue };
         if let Some(a) = block.attribute(name) {
+            if a.sensitive {
+                return Walked::Sensitive;
+            }
             match a.nested_block() {
                 Some((_, b)) => block = std::borrow::Cow::Owned(b),
-                None => return false,
+                None => return Walked::Plain,
             }
         } else if let Some(nb) = block.blocks.iter().find(|b| &b.name == name) {
             block = std::borrow::Cow::Owned(nb.block.clone());
         } else {
-            return false;
+            return Walked::Plain;
         }
     }
-    any_sensitive(&block)
+    Walked::Block(block)
 }
 
 fn any_sensitive(block: &Block) -> bool {
