@@ -26,3 +26,25 @@ test("environments: create, list, get", async () => {
   const byName = await envs.getEnvironmentByName(name);
   assert.equal(byName?.Id, created.Id);
 });
+
+test("environments: the v2 list, a new sort order, and the capabilities check", async () => {
+  const client = await connect();
+  const envs = new api.EnvironmentRepository(client, spaceName);
+  const first = await envs.create({ Name: unique("Compat Sort A") });
+  const second = await envs.create({ Name: unique("Compat Sort B") });
+
+  const v2 = new api.EnvironmentV2Repository(client, spaceName);
+  const listed = await v2.list({ partialName: "Compat Sort" });
+  for (const e of [first, second]) {
+    assert.ok(listed.Items.some((i) => i.Id === e.Id), `${e.Id} in the v2 list`);
+  }
+
+  // Second before first, the rest after them.
+  const all = await envs.list({ take: api.EnvironmentRepository.TakeAll });
+  const rest = all.Items.map((e) => e.Id).filter((id) => id !== first.Id && id !== second.Id);
+  await envs.sort([second.Id, first.Id, ...rest]);
+  const [a, b] = [await envs.get(first.Id), await envs.get(second.Id)];
+  assert.ok(b.SortOrder < a.SortOrder, `sorted: ${b.SortOrder} < ${a.SortOrder}`);
+
+  assert.equal(await api.checkForCapability(client, "GetAllSpacesRequest", "2022.3"), null);
+});
