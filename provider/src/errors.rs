@@ -23,6 +23,24 @@ pub fn api(action: &str, err: Error, field_path: Option<FieldPath>) -> Diagnosti
             format!("Not allowed to {action}"),
             format!("{message}\nThe API key's user lacks the permission for this."),
         ),
+        // A space that does not exist (or the key cannot see) fails every call in it.
+        Error::Api {
+            status: 404,
+            message,
+            ..
+        } if message.starts_with("The space '") => {
+            let d = Diagnostic::error(
+                format!("Could not {action}: no such space"),
+                format!(
+                    "{message} Check `space_id` (on the resource, or the provider's `space_id` \
+                     / OCTOPUS_SPACE_ID)."
+                ),
+            );
+            diags.push(match field_path.and_then(|f| f("SpaceId")) {
+                Some(path) => d.at(path),
+                None => d,
+            });
+        }
         Error::Api {
             status,
             message,

@@ -61,7 +61,15 @@ fn bad_values_point_at_the_attribute() {
   space_id = "Spaces-99999"
 }"#,
         )
-        .expect_error("(?s)Could not create the environment \\(HTTP 404\\)"),
+        .expect_error(r#"(?s)Could not create the environment: no such space.*space_id = "Spaces-99999".*The space 'Spaces-99999' was not found\. Check `space_id`"#),
+        Step::config(
+            r#"resource "octopus_variable" "v" {
+  owner_id = "Projects-99999"
+  name     = "v"
+  value    = "x"
+}"#,
+        )
+        .expect_error(r#"(?s)its owner has no variable set.*owner_id = "Projects-99999".*must\s+be\s+the\s+ID\s+of\s+a\s+project"#),
         // An empty reference would be replaced by the default it stands for.
         Step::config(
             r#"resource "octopus_project" "p" {

@@ -316,6 +316,19 @@ fn write_failed<E>(
             ),
         )
         .into(),
+        ModifyError::Api(octopus_client::Error::Api {
+            status: 404,
+            message,
+            ..
+        }) if message.starts_with("The VariableSet") => Diagnostic::error(
+            format!("Could not {action} the variable: its owner has no variable set"),
+            format!(
+                "{message} `owner_id` must be the ID of a project (Projects-1) or a library \
+                 variable set (LibraryVariableSets-1) in the variable's space."
+            ),
+        )
+        .at(AttributePath::root("owner_id"))
+        .into(),
         ModifyError::Api(e) => api(&format!("{action} the variable"), e, Some(&field_path)),
         ModifyError::Rejected(why) => gone(why),
     }
