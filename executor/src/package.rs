@@ -92,29 +92,56 @@ pub(crate) async fn stage_references(
         set(session, "PackageVersion", &pkg.version);
         set(session, "FeedId", &pkg.feed_id);
         set(session, "OriginalPath", &pkg.file.to_string_lossy());
-        if pkg.extract {
-            let dest = run.work_dir.join(&name);
-            std::fs::create_dir(&dest)
-                .map_err(|e| format!("Could not create `{}`: {e}", dest.display()))?;
-            let text = format!(
-                "Extracting referenced package {} {} to {}",
-                pkg.package_id,
-                pkg.version,
-                dest.display()
-            );
-            session.log(Category::Verbose, &text);
-            extract_package(run, pkg, &dest).await?;
-            set(session, "ExtractedPath", &dest.to_string_lossy());
-        } else {
-            let ext = format_of(&pkg.file).extension();
-            let file_name = format!("{name}.{ext}");
-            let dest = run.work_dir.join(&file_name);
-            copy_new(&pkg.file, &dest)?;
-            set(session, "PackageFilePath", &dest.to_string_lossy());
-            set(session, "PackageFileName", &file_name);
+        match stage(run, session, pkg, &name).await? {
+            Placed::Extracted(dir) => set(session, "ExtractedPath", &dir.to_string_lossy()),
+            Placed::Copied { path, file_name } => {
+                set(session, "PackageFilePath", &path.to_string_lossy());
+                set(session, "PackageFileName", &file_name);
+            }
         }
     }
     Ok(())
+}
+
+/// Where [`stage`] put a referenced package in the work directory.
+pub(crate) enum Placed {
+    /// Extracted into this directory.
+    Extracted(PathBuf),
+    /// Copied to `path`, named `file_name`.
+    Copied { path: PathBuf, file_name: String },
+}
+
+/// Puts one referenced package in the work directory under `name`: extracted into
+/// `<work_dir>/<name>` when the package asks for it, else copied to
+/// `<work_dir>/<name>.<ext>` (never over an existing file).
+pub(crate) async fn stage(
+    run: &ActionRun,
+    session: &mut Session<'_>,
+    pkg: &StagedPackage,
+    name: &str,
+) -> Result<Placed, String> {
+    if pkg.extract {
+        let dest = run.work_dir.join(name);
+        std::fs::create_dir(&dest)
+            .map_err(|e| format!("Could not create `{}`: {e}", dest.display()))?;
+        let text = format!(
+            "Extracting referenced package {} {} to {}",
+            pkg.package_id,
+            pkg.version,
+            dest.display()
+        );
+        session.log(Category::Verbose, &text);
+        extract_package(run, pkg, &dest).await?;
+        Ok(Placed::Extracted(dest))
+    } else {
+        let file_name = format!("{name}.{}", format_of(&pkg.file).extension());
+        let dest = run.work_dir.join(&file_name);
+        copy_new(&pkg.file, &dest)?;
+        Ok(Placed::Copied {
+            path: dest,
+            file_name,
+        })
+    }
 }
 
 fn copy_new(from: &Path, to: &Path) -> Result<(), String> {

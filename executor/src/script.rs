@@ -154,32 +154,42 @@ pub(crate) async fn run(run: &ActionRun, session: &mut Session<'_>) -> End {
 
 /// Turns a finished script into the action's end (Calamari's rules).
 pub(crate) fn script_end(run: &ActionRun, session: &mut Session<'_>, end: ProcessEnd) -> End {
+    if let ProcessEnd::Exited {
+        code: 0,
+        wrote_errors: true,
+    } = end
+        && is_true(run, "Octopus.Action.FailScriptOnErrorOutput")
+    {
+        return End {
+            outcome: Outcome::Failed(session.result_message.clone().unwrap_or_else(|| {
+                "The script wrote to the error stream and Octopus.Action.FailScriptOnErrorOutput is True".into()
+            })),
+            exit_code: Some(-1),
+        };
+    }
+    process_end(session, end, |code| {
+        format!("The remote script failed with exit code {code}")
+    })
+}
+
+/// The action's end for a finished process: success on exit code 0; otherwise the
+/// failure the process reported (`Octopus.Action.ResultMessage`) or `failure(code)`.
+pub(crate) fn process_end(
+    session: &Session<'_>,
+    end: ProcessEnd,
+    failure: impl FnOnce(i32) -> String,
+) -> End {
     match end {
-        ProcessEnd::Exited {
-            code: 0,
-            wrote_errors,
-        } => {
-            if wrote_errors && is_true(run, "Octopus.Action.FailScriptOnErrorOutput") {
-                return End {
-                    outcome: Outcome::Failed(session.result_message.clone().unwrap_or_else(
-                        || {
-                            "The script wrote to the error stream and Octopus.Action.FailScriptOnErrorOutput is True".into()
-                        },
-                    )),
-                    exit_code: Some(-1),
-                };
-            }
-            End {
-                outcome: Outcome::Success,
-                exit_code: Some(0),
-            }
-        }
+        ProcessEnd::Exited { code: 0, .. } => End {
+            outcome: Outcome::Success,
+            exit_code: Some(0),
+        },
         ProcessEnd::Exited { code, .. } => End {
             outcome: Outcome::Failed(
                 session
                     .result_message
                     .clone()
-                    .unwrap_or_else(|| format!("The remote script failed with exit code {code}")),
+                    .unwrap_or_else(|| failure(code)),
             ),
             exit_code: Some(code),
         },

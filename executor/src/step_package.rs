@@ -11,9 +11,9 @@ use serde_json::{Map, Value, json};
 
 use crate::bootstrap;
 use crate::package::{self, safe_component};
-use crate::process::{ProcessEnd, Session};
-use crate::script::{End, safe_relative};
-use crate::{ActionRun, Category, Outcome, StepContract, StepPackageLaunch};
+use crate::process::Session;
+use crate::script::{End, process_end, safe_relative};
+use crate::{ActionRun, StepContract, StepPackageLaunch};
 
 /// Version of the invocation file's layout.
 pub const INVOCATION_FORMAT_VERSION: u32 = 1;
@@ -61,29 +61,14 @@ pub(crate) async fn run(
             package_id: pkg.package_id.clone(),
             version: pkg.version.clone(),
         };
-        if pkg.extract {
-            let dest = run.work_dir.join(&name);
-            if let Err(e) = std::fs::create_dir(&dest) {
-                return End::failed(format!("Could not create `{}`: {e}", dest.display()));
+        match package::stage(run, session, pkg, &name).await {
+            Ok(package::Placed::Extracted(dir)) => {
+                s.extracted = Some(dir.to_string_lossy().into_owned())
             }
-            let text = format!(
-                "Extracting package {} {} to {}",
-                pkg.package_id,
-                pkg.version,
-                dest.display()
-            );
-            session.log(Category::Verbose, &text);
-            if let Err(e) = package::extract_package(run, pkg, &dest).await {
-                return End::failed(e);
+            Ok(package::Placed::Copied { path, .. }) => {
+                s.file = Some(path.to_string_lossy().into_owned())
             }
-            s.extracted = Some(dest.to_string_lossy().into_owned());
-        } else {
-            let ext = package::format_of(&pkg.file).extension();
-            let dest = run.work_dir.join(format!("{name}.{ext}"));
-            if let Err(e) = std::fs::copy(&pkg.file, &dest) {
-                return End::failed(format!("Could not copy package {}: {e}", pkg.package_id));
-            }
-            s.file = Some(dest.to_string_lossy().into_owned());
+            Err(e) => return End::failed(e),
         }
         staged.insert(id.clone(), s);
     }
@@ -121,30 +106,12 @@ pub(crate) async fn run(
     if launch.contract == StepContract::Octopus {
         let _ = std::fs::remove_file(run.work_dir.join(BOOTSTRAP_FILE));
     }
-    match end {
-        ProcessEnd::Exited { code: 0, .. } => End {
-            outcome: Outcome::Success,
-            exit_code: Some(0),
-        },
-        ProcessEnd::Exited { code, .. } => End {
-            outcome: Outcome::Failed(session.result_message.clone().unwrap_or_else(|| {
-                format!(
-                    "The step `{}` failed with exit code {code}",
-                    run.action_type
-                )
-            })),
-            exit_code: Some(code),
-        },
-        ProcessEnd::Canceled => End {
-            outcome: Outcome::Canceled,
-            exit_code: None,
-        },
-        ProcessEnd::TimedOut => End {
-            outcome: Outcome::TimedOut,
-            exit_code: None,
-        },
-        ProcessEnd::NotStarted(msg) => End::failed(msg),
-    }
+    process_end(session, end, |code| {
+        format!(
+            "The step `{}` failed with exit code {code}",
+            run.action_type
+        )
+    })
 }
 
 /// Program and arguments (without the invocation file) for a step of our own format.
