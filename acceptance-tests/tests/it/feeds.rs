@@ -486,6 +486,18 @@ data "octopus_feed" "built_in" {
   name      = "Octopus Server (built-in)"
   feed_type = "BuiltIn"
 }
+resource "octopus_aws_elastic_container_registry" "ecr" {
+  name   = "ecr-{code}"
+  region = "eu-west-1"
+  oidc_authentication = {
+    role_arn     = "arn:aws:iam::123456789012:role/octopus"
+    audience     = "sts.amazonaws.com"
+    subject_keys = ["space", "feed"]
+  }
+}
+data "octopus_feed" "ecr" {
+  name = octopus_aws_elastic_container_registry.ecr.name
+}
 "#;
     TestCase::new(vec![
         Step::config(config).check(|ctx| {
@@ -500,6 +512,13 @@ data "octopus_feed" "built_in" {
             assert_eq!(team["space_id"], ctx.space_id);
             let built_in = ctx.attrs("data.octopus_feed.built_in");
             assert_eq!(built_in["id"], "feeds-builtin");
+            assert!(built_in["oidc_authentication"].is_null());
+            let ecr = ctx.attrs("data.octopus_feed.ecr");
+            assert_eq!(ecr["region"], "eu-west-1");
+            let oidc = &ecr["oidc_authentication"];
+            assert_eq!(oidc["role_arn"], "arn:aws:iam::123456789012:role/octopus");
+            assert_eq!(oidc["audience"], "sts.amazonaws.com");
+            assert_eq!(oidc["subject_keys"], serde_json::json!(["space", "feed"]));
         }),
         Step::config(
             r#"data "octopus_feed" "wrong" {

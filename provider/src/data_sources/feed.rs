@@ -2,7 +2,7 @@
 //! settings. Secrets are never returned by the server, so they are not here either.
 
 use super::{InSpaceQuery, Lookup};
-use crate::resources::feeds::type_name;
+use crate::resources::feeds::{EcrRegistry, FeedPart, type_name};
 use octopus_client::model::Feed;
 use tf_sdk::{AttributePath, Diagnostic, Model, Val};
 
@@ -79,6 +79,26 @@ pub struct FeedData {
     /// Where packages from the feed may be acquired.
     #[tf(computed)]
     pub package_acquisition_location_options: Val<Vec<String>>,
+    /// ECR: the OIDC settings it authenticates with instead of keys (null otherwise).
+    #[tf(computed, nested)]
+    pub oidc_authentication: Val<FoundOidc>,
+}
+
+/// An ECR feed's OIDC settings.
+#[derive(Model, Clone, Debug)]
+pub struct FoundOidc {
+    /// How long the assumed role's session lasts, in seconds.
+    #[tf(computed)]
+    pub session_duration: Val<String>,
+    /// The audience of the token Octopus presents to AWS.
+    #[tf(computed)]
+    pub audience: Val<String>,
+    /// The ARN of the role to assume.
+    #[tf(computed)]
+    pub role_arn: Val<String>,
+    /// What the token's subject names: `space`, `feed`.
+    #[tf(computed)]
+    pub subject_keys: Val<Vec<String>>,
 }
 
 fn text(v: Option<String>) -> Val<String> {
@@ -102,6 +122,7 @@ impl Lookup<Feed> for FeedData {
     }
 
     fn found(config: Self, f: Feed, space: &str) -> Self {
+        let oidc = EcrRegistry::read(&f).oidc_authentication;
         FeedData {
             query: config.query.answered(space),
             feed_type: Val::Known(type_name(f.feed_type)),
@@ -120,6 +141,18 @@ impl Lookup<Feed> for FeedData {
             ),
             is_enhanced_mode: Val::Known(f.enhanced_mode.unwrap_or(false)),
             use_machine_credentials: Val::Known(f.use_machine_credentials.unwrap_or(false)),
+            oidc_authentication: match oidc {
+                Val::Known(o) => Val::Known(FoundOidc {
+                    session_duration: o.session_duration,
+                    audience: o.audience,
+                    role_arn: o.role_arn,
+                    subject_keys: match o.subject_keys {
+                        Val::Known(k) => Val::Known(k),
+                        _ => Val::Known(Vec::new()),
+                    },
+                }),
+                _ => Val::Null,
+            },
             package_acquisition_location_options: Val::Known(
                 f.package_acquisition_location_options,
             ),
