@@ -551,7 +551,9 @@ resource "octopus_deployment_process" "echo" {{
     };
     TestCase::new(vec![
         Step::config(&config("", "1"))
-            .expect_error(r"Step package not installed[\s\S]*depends_on\s+=\s+\[octopus_step_package")
+            .expect_error(
+                r"Step package not installed[\s\S]*depends_on\s+=\s+\[octopus_step_package",
+            )
             .check(nothing_installed),
         // Checked against the archive's schema before anything is installed.
         Step::config(&config(depends, "\"three\""))
