@@ -63,6 +63,7 @@ async fn shell_launcher_gets_the_invocation_and_sets_outputs() {
         d.work.join("invocation.json").display()
     )));
     assert!(lines.has("using ********"), "{}", lines.dump());
+    assert!(!lines.has("pw-secret-77"), "{}", lines.dump());
     assert_eq!(output(&r, "migrated"), Some("12"));
     assert!(
         !d.work.join("invocation.json").exists(),

@@ -66,9 +66,9 @@ pub async fn project_with(
     (p, envs)
 }
 
-pub async fn deploy(t: &common::TestServer, release: &Release, env: &Environment) -> ServerTask {
-    let d = t
-        .client
+/// Creates a deployment of `release` to `env` without waiting for it.
+pub async fn create(t: &common::TestServer, release: &Release, env: &Environment) -> Deployment {
+    t.client
         .deployments(SPACE)
         .create(&Deployment {
             release_id: release.id.clone().unwrap(),
@@ -76,7 +76,11 @@ pub async fn deploy(t: &common::TestServer, release: &Release, env: &Environment
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+}
+
+pub async fn deploy(t: &common::TestServer, release: &Release, env: &Environment) -> ServerTask {
+    let d = create(t, release, env).await;
     wait(t, d.task_id.as_deref().unwrap()).await
 }
 
@@ -266,7 +270,8 @@ async fn secrets_are_masked_and_cancel_kills_a_long_script() {
     let task_id = d.task_id.clone().unwrap();
     // Wait for the line, then cancel.
     let mut seen = false;
-    for _ in 0..200 {
+    // A hang guard of 30 s (600 × 50 ms): no cost when the line comes at once.
+    for _ in 0..600 {
         if t.client
             .tasks()
             .raw(&task_id)
@@ -560,6 +565,9 @@ async fn steps_can_run_as_an_unprivileged_user() {
         raw.contains("key unreadable") && !raw.contains(common::KEY),
         "{raw}"
     );
+    // The database is there (so `head` failed for want of permission, not of a file).
+    assert!(t.dir.path().join("octopus-lite.db").is_file());
+    assert!(raw.contains("database unreadable"), "{raw}");
     assert!(raw.contains("step package as 65534, input file"), "{raw}");
     assert!(raw.contains("as nobody"), "{raw}");
 }

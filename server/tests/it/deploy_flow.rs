@@ -8,12 +8,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use octopus_client::OverwriteMode;
 use octopus_client::model::{
-    Action, ActivityElement, Deployment, Environment, PackageReference, Release, ServerTask, Step,
-    TaskState,
+    Action, ActivityElement, Deployment, PackageReference, ServerTask, Step, TaskState,
 };
 
 use crate::common::{self, KEY, TestServer, start};
-use crate::deploy::{bash_step, project_with, release_of, wait};
+use crate::deploy::{bash_step, create, deploy_logged, project_with, release_of, wait};
 
 const SPACE: &str = "Spaces-1";
 
@@ -25,30 +24,6 @@ fn with_condition(mut step: Step, condition: &str, expression: Option<&str>) -> 
             .insert("Octopus.Step.ConditionVariableExpression".into(), e.into());
     }
     step
-}
-
-/// Creates a deployment without waiting for it.
-async fn create(t: &TestServer, release: &Release, env: &Environment) -> Deployment {
-    t.client
-        .deployments(SPACE)
-        .create(&Deployment {
-            release_id: release.id.clone().unwrap(),
-            environment_id: env.id.clone().unwrap(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-}
-
-async fn deploy_and_wait(
-    t: &TestServer,
-    release: &Release,
-    env: &Environment,
-) -> (ServerTask, String) {
-    let d = create(t, release, env).await;
-    let task = wait(t, d.task_id.as_deref().unwrap()).await;
-    let raw = t.client.tasks().raw(&task.id).await.unwrap();
-    (task, raw)
 }
 
 /// The step nodes of a task's activity tree.
@@ -146,7 +121,7 @@ async fn step_conditions_success_failure_always_and_variable() {
     )
     .await;
     let release = release_of(&t, &p).await;
-    let (task, raw) = deploy_and_wait(&t, &release, &envs[0]).await;
+    let (task, raw) = deploy_logged(&t, &release, &envs[0]).await;
     assert_eq!(task.state, TaskState::Success, "{raw}");
     for ran in ["varyes-ran", "always-ran", "plain-ran"] {
         assert!(raw.contains(ran), "{ran}: {raw}");
@@ -189,7 +164,7 @@ async fn after_a_failure_failure_and_always_steps_run_and_the_first_failure_is_r
     )
     .await;
     let release = release_of(&t, &p).await;
-    let (task, raw) = deploy_and_wait(&t, &release, &envs[0]).await;
+    let (task, raw) = deploy_logged(&t, &release, &envs[0]).await;
     assert_eq!(task.state, TaskState::Failed, "{raw}");
     assert!(!raw.contains("normal-ran"), "{raw}");
     assert!(
@@ -246,7 +221,7 @@ async fn start_with_previous_runs_steps_in_parallel() {
     .await;
     let release = release_of(&t, &p).await;
     let started = Instant::now();
-    let (task, raw) = deploy_and_wait(&t, &release, &envs[0]).await;
+    let (task, raw) = deploy_logged(&t, &release, &envs[0]).await;
     assert_eq!(task.state, TaskState::Success, "{raw}");
     assert!(started.elapsed() < Duration::from_secs(10), "{raw}");
     let read = |f: &str| -> u128 {
@@ -288,7 +263,7 @@ async fn disabled_and_other_environment_actions_are_skipped() {
     process.steps[1].actions[0].environments = vec![envs[1].id.clone().unwrap()];
     procs.update(&process).await.unwrap();
     let release = release_of(&t, &p).await;
-    let (task, raw) = deploy_and_wait(&t, &release, &envs[0]).await;
+    let (task, raw) = deploy_logged(&t, &release, &envs[0]).await;
     assert_eq!(task.state, TaskState::Success, "{raw}");
     assert!(
         !raw.contains("disabled-ran") && !raw.contains("prod-only-ran"),
@@ -303,7 +278,7 @@ async fn disabled_and_other_environment_actions_are_skipped() {
     let steps = steps_of(&t, &task.id).await;
     assert_eq!(statuses(&steps), ["Skipped", "Skipped", "Success"]);
     // In Prod the scoped action runs.
-    let (task, raw) = deploy_and_wait(&t, &release, &envs[1]).await;
+    let (task, raw) = deploy_logged(&t, &release, &envs[1]).await;
     assert_eq!(task.state, TaskState::Success, "{raw}");
     assert!(raw.contains("prod-only-ran"), "{raw}");
 }
@@ -420,7 +395,7 @@ async fn a_package_step_runs_deploy_sh_with_substituted_files() {
     let release = release_of(&t, &p).await;
     assert_eq!(release.selected_packages.len(), 1);
     assert_eq!(release.selected_packages[0].version, "1.2.0");
-    let (task, raw) = deploy_and_wait(&t, &release, &envs[0]).await;
+    let (task, raw) = deploy_logged(&t, &release, &envs[0]).await;
     assert_eq!(task.state, TaskState::Success, "{raw}");
     assert!(raw.contains("deploy.sh in Pkg-Dev"), "{raw}");
     assert!(raw.contains("environment=Pkg-Dev"), "{raw}");
@@ -468,7 +443,7 @@ async fn a_script_step_runs_its_script_from_a_package() {
     };
     let (p, envs) = project_with(&t, "ScriptPkg", vec![step]).await;
     let release = release_of(&t, &p).await;
-    let (task, raw) = deploy_and_wait(&t, &release, &envs[0]).await;
+    let (task, raw) = deploy_logged(&t, &release, &envs[0]).await;
     assert_eq!(task.state, TaskState::Success, "{raw}");
     assert!(
         raw.contains(&format!(
@@ -581,8 +556,8 @@ async fn a_scheduled_deployment_stays_queued_until_its_queue_time() {
     let t = start().await;
     let (p, envs) = project_with(&t, "Later", vec![bash_step("Hi", "echo scheduled-ran")]).await;
     let release = release_of(&t, &p).await;
-    let queue_time = later_with_offset(Duration::from_secs(2));
-    let asked = Instant::now();
+    // A lead well past the 1.2 s look below, so that a loaded machine still sees it queued.
+    let queue_time = later_with_offset(Duration::from_secs(6));
     let d = t
         .client
         .deployments(SPACE)
@@ -595,17 +570,41 @@ async fn a_scheduled_deployment_stays_queued_until_its_queue_time() {
         .await
         .unwrap();
     let task_id = d.task_id.clone().unwrap();
+    let task = t.client.tasks().get(&task_id).await.unwrap();
+    assert_eq!(task.state, TaskState::Queued, "{queue_time}");
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let task = t.client.tasks().get(&task_id).await.unwrap();
     assert_eq!(task.state, TaskState::Queued, "{queue_time}");
     let task = wait(&t, &task_id).await;
     assert_eq!(task.state, TaskState::Success);
-    assert!(asked.elapsed() >= Duration::from_secs(2));
+    // By the server's own clock: not started before its queue time, nor long after it.
+    let queued_ms = epoch_ms(&queue_time);
+    let stored = task.queue_time.as_deref().expect("the task's QueueTime");
+    assert_eq!(epoch_ms(stored), queued_ms, "{stored} for {queue_time}");
+    let start_time = task.start_time.as_deref().expect("the task's StartTime");
+    let started_ms = epoch_ms(start_time);
     assert!(
-        asked.elapsed() < Duration::from_secs(10),
-        "started late for {queue_time}: {:?}",
-        task.start_time
+        started_ms >= queued_ms,
+        "started at {start_time}, before its queue time {queue_time}"
     );
+    assert!(
+        started_ms - queued_ms < 8_000,
+        "started late: at {start_time} for {queue_time}"
+    );
+}
+
+/// Milliseconds since the epoch of an ISO 8601 time with any offset (GNU `date`).
+fn epoch_ms(iso: &str) -> i64 {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", iso, "+%s%3N"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "date could not read {iso}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{iso}: {e}"))
 }
 
 #[tokio::test]

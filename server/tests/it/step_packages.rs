@@ -1141,12 +1141,13 @@ async fn octopus_inputs_validate_and_usages_stay_on_their_major() {
     let procs = t.client.deployment_processes(SPACE);
     let mut p = new_process(&t, "Echo").await;
 
-    // Wrong types, a plain-text secret and a missing input, each named by its path.
+    // Wrong types, a plain-text secret and a missing input (the required `message`),
+    // each named by its path.
     p.steps = vec![step_action(
         "Echo",
         "demo-echo",
         Some("1.0.0"),
-        json!({"message": "hello", "repeat": "two", "uppercase": 1, "token": "abcd"}),
+        json!({"repeat": "two", "uppercase": 1, "token": "abcd"}),
     )];
     let (status, _, errors) = api_errors(procs.update(&p).await.unwrap_err());
     assert_eq!(status, 400);
@@ -1161,6 +1162,10 @@ async fn octopus_inputs_validate_and_usages_stay_on_their_major() {
     );
     assert!(
         has("Steps[0].Actions[0].Inputs/token: expected a sensitive value"),
+        "{errors:?}"
+    );
+    assert!(
+        has("Steps[0].Actions[0].Inputs/message: is required"),
         "{errors:?}"
     );
     assert!(!errors.iter().any(|e| e.contains("abcd")), "{errors:?}");

@@ -124,7 +124,8 @@ async fn a_crash_fails_the_running_task_kills_its_script_and_runs_the_queued_one
         .unwrap();
     let first_task = first.task_id.clone().unwrap();
     let mut seen = false;
-    for _ in 0..400 {
+    // A hang guard of 30 s (1200 × 25 ms): no cost when the script starts at once.
+    for _ in 0..1200 {
         if client
             .tasks()
             .raw(&first_task)
@@ -164,12 +165,24 @@ async fn a_crash_fails_the_running_task_kills_its_script_and_runs_the_queued_one
         "the script's sleep runs: {before:?}"
     );
 
+    // Still queued when the server dies: the restarted server is the one to run it.
+    assert_eq!(
+        client.tasks().get(&second_task).await.unwrap().state,
+        TaskState::Queued,
+        "the queued task must still wait when the server is killed"
+    );
+
     // kill -9: nothing in the server runs any more.
     server.0.kill().unwrap();
     server.0.wait().unwrap();
     drop(server);
     let orphans = processes_under(&work);
     eprintln!("left running by the dead server: {orphans:?}");
+    // The script outlives the dead server: what the recovery is to kill is really there.
+    assert!(
+        orphans.iter().any(|(_, cmd)| cmd == "sleep 300"),
+        "the script's sleep survives the server's death: {orphans:?}"
+    );
 
     let (_server, url) = spawn_server(dir.path());
     let client = client_for(&url, KEY);
@@ -196,7 +209,8 @@ async fn a_crash_fails_the_running_task_kills_its_script_and_runs_the_queued_one
     assert!(d.failure_encountered);
     // The recovery killed what the dead server's script left behind.
     let mut left = processes_under(&work);
-    for _ in 0..100 {
+    // A hang guard of 30 s (1500 × 20 ms): no cost when the recovery kills them at once.
+    for _ in 0..1500 {
         if left.is_empty() {
             break;
         }

@@ -19,6 +19,7 @@ use crate::common::{KEY, TestServer, client_for, start};
 
 const SECRET: &str = "VARSECRET-5555";
 const SECRET2: &str = "VARSECRET-6666";
+const SECRET3: &str = "VARSECRET-8888";
 
 fn errors_of(e: Error) -> (u16, String, Vec<String>) {
     match e {
@@ -261,8 +262,10 @@ async fn sensitive_values_are_never_answered_and_follow_their_id() {
             is_sensitive: true,
             ..Variable::new("Legacy", SECRET2)
         },
+        Variable::sensitive("Kept", SECRET3),
     ];
     let saved = vars.update(&set).await.unwrap();
+    assert_eq!(saved.variables.len(), 3);
     for v in &saved.variables {
         assert_eq!(v.value, None, "{v:?}");
         assert!(v.is_sensitive);
@@ -278,9 +281,17 @@ async fn sensitive_values_are_never_answered_and_follow_their_id() {
     assert!(!raw.to_string().contains("VARSECRET"), "{raw}");
     assert_eq!(raw["Variables"][0]["Value"], serde_json::Value::Null);
 
-    // Written back as read (same Id, null value): kept. Same Id, "": kept.
+    // Written back as read (same Id, null value): kept. Same Id, "": kept. `Kept` is
+    // sent with "" here and never given a value again, so its final value proves it.
     let mut back = read.clone();
     back.variables[1].value = Some(String::new());
+    let kept = back
+        .variables
+        .iter_mut()
+        .find(|v| v.name == "Kept")
+        .unwrap();
+    assert!(kept.id.is_some());
+    kept.value = Some(String::new());
     vars.update(&back).await.unwrap();
     // Same Id with a value: replaced; a new one without Id and without value: none.
     let mut next = vars.get_for_owner(&pid).await.unwrap();
@@ -298,7 +309,7 @@ async fn sensitive_values_are_never_answered_and_follow_their_id() {
     let dir = t.dir;
     t.server.shutdown().await;
     let bytes = database_bytes(dir.path());
-    for secret in [SECRET, SECRET2, "VARSECRET-7777"] {
+    for secret in [SECRET, SECRET2, SECRET3, "VARSECRET-7777"] {
         assert!(
             !contains(&bytes, secret),
             "{secret} is stored in plain text"
@@ -320,6 +331,7 @@ async fn sensitive_values_are_never_answered_and_follow_their_id() {
     };
     assert_eq!(value("Db.Password").as_deref(), Some(SECRET));
     assert_eq!(value("Legacy").as_deref(), Some("VARSECRET-7777"));
+    assert_eq!(value("Kept").as_deref(), Some(SECRET3));
     assert_eq!(value("Empty"), None);
     assert_eq!(value("Recreated"), None);
 }
