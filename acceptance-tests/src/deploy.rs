@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use octopus_client::model::{CreateReleaseCommandV1, Deployment, ServerTask, TaskState};
 
-use crate::TestContext;
+// The prefix of the verbose log line the server writes for each output variable.
+use octopus_server::tasks::deploy::OUTPUT_LINE;
 
-/// Prefix of the verbose log line the server writes for each output variable.
-const OUTPUT_LINE: &str = "Output variable ";
+use crate::TestContext;
 
 /// What a deployment did.
 #[derive(Debug, Clone)]

@@ -403,18 +403,28 @@ impl Step {
     }
 
     /// For a deploy step: the state the task must end in.
+    ///
+    /// # Panics
+    ///
+    /// On a step not made by [`Step::deploy`], where the expectation would be ignored.
     pub fn expect_task(mut self, state: octopus_client::model::TaskState) -> Step {
-        if let Some(d) = &mut self.deploy {
-            d.expect = state;
-        }
+        let Some(d) = &mut self.deploy else {
+            panic!("Step::expect_task({state:?}) on a step that deploys nothing: use Step::deploy");
+        };
+        d.expect = state;
         self
     }
 
     /// For a deploy step: a check on what the deployment did (log, output variables).
+    ///
+    /// # Panics
+    ///
+    /// On a step not made by [`Step::deploy`], where the check would never run.
     pub fn check_deployment(mut self, f: impl Fn(&Deployed) + 'static) -> Step {
-        if let Some(d) = &mut self.deploy {
-            d.checks.push(Box::new(f));
-        }
+        let Some(d) = &mut self.deploy else {
+            panic!("Step::check_deployment on a step that deploys nothing: use Step::deploy");
+        };
+        d.checks.push(Box::new(f));
         self
     }
 

@@ -213,14 +213,28 @@ test("executions: explicit versions, duplicates, several environments at once, d
   });
   const again = await releases.create({ spaceName, ProjectName: project.Name, ReleaseVersion: "2.5.0", IgnoreIfAlreadyExists: true });
   assert.equal(again.ReleaseId, r1.ReleaseId);
-  await assert.rejects(releases.create({ spaceName, ProjectName: unique("No Such Project") }));
+  const noProject = unique("No Such Project");
+  await assert.rejects(releases.create({ spaceName, ProjectName: noProject }), (e) => {
+    assert.equal(e.StatusCode, 404);
+    assert.equal(e.ErrorMessage, `The project '${noProject}' was not found.`);
+    return true;
+  });
   const searched = await releases.listForProject(project.Id, { searchByVersion: "2.5" });
   assert.deepEqual(searched.Items.map((r) => r.Id), [r1.ReleaseId]);
 
   const deploy = (version, envs) =>
     deployments.create({ spaceName, ProjectName: project.Name, ReleaseVersion: version, EnvironmentNames: envs.map((e) => e.Name) });
-  await assert.rejects(deploy("9.9.9", [first]), (e) => e.StatusCode === 404 || e.StatusCode === 400);
-  await assert.rejects(deploy("2.5.0", [{ Name: unique("No Such Env") }]));
+  await assert.rejects(deploy("9.9.9", [first]), (e) => {
+    assert.equal(e.StatusCode, 404);
+    assert.equal(e.ErrorMessage, "The release '9.9.9' was not found.");
+    return true;
+  });
+  const noEnv = unique("No Such Env");
+  await assert.rejects(deploy("2.5.0", [{ Name: noEnv }]), (e) => {
+    assert.equal(e.StatusCode, 404);
+    assert.equal(e.ErrorMessage, `The environment '${noEnv}' was not found.`);
+    return true;
+  });
 
   const dev = await deploy("2.5.0", [first]);
   const [devTask] = await waiter.waitForServerTasksToComplete([dev.DeploymentServerTasks[0].ServerTaskId], 200, 60000);

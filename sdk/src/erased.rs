@@ -548,3 +548,136 @@ impl<D: Send + Sync + 'static, S: DataSource<D>> ErasedDataSource<D> for DataSou
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Attribute, NestedBlock, Nesting};
+    use crate::value::Type;
+    use std::collections::BTreeMap;
+
+    /// `name` (plain) and a `login` list block holding `user` (plain) and `password`
+    /// (sensitive).
+    fn block() -> Block {
+        Block {
+            attributes: vec![Attribute::new("name", Type::String)],
+            blocks: vec![NestedBlock {
+                name: "login".into(),
+                block: Block {
+                    attributes: vec![
+                        Attribute::new("user", Type::String),
+                        Attribute {
+                            sensitive: true,
+                            ..Attribute::new("password", Type::String)
+                        },
+                    ],
+                    ..Block::default()
+                },
+                nesting: Nesting::List,
+                min_items: 0,
+                max_items: 0,
+                requires_replace: false,
+            }],
+            ..Block::default()
+        }
+    }
+
+    fn login(user: &str, password: &str) -> Value {
+        Value::List(vec![Value::Object(BTreeMap::from([
+            ("user".to_string(), Value::String(user.into())),
+            ("password".to_string(), Value::String(password.into())),
+        ]))])
+    }
+
+    /// A mismatch at a block that holds a sensitive attribute shows neither value, so
+    /// neither secret reaches the error.
+    #[test]
+    fn mismatch_at_a_block_holding_a_secret_hides_both_values() {
+        let path = AttributePath::root("login");
+        let diags = mismatch_diags(
+            &block(),
+            &[plan::Mismatch {
+                path: path.clone(),
+                planned: login("admin", "planned-s3cret"),
+                got: login("admin", "stored-s3cret"),
+            }],
+        );
+        assert_eq!(diags.0.len(), 1, "{diags:?}");
+        let d = &diags.0[0];
+        assert!(diags.has_errors());
+        assert_eq!(d.path.as_ref(), Some(&path));
+        assert_eq!(
+            d.summary,
+            "The remote system stored a different value for login"
+        );
+        assert!(
+            d.detail.starts_with(
+                "Terraform planned (a value holding sensitive attributes), but the remote \
+                 system stored (a value holding sensitive attributes)."
+            ),
+            "{}",
+            d.detail
+        );
+        for text in [&d.summary, &d.detail] {
+            assert!(!text.contains("s3cret"), "secret shown: {text}");
+            assert!(!text.contains("admin"), "block values shown: {text}");
+        }
+    }
+
+    /// A mismatch at the sensitive attribute itself says "(sensitive value)".
+    #[test]
+    fn mismatch_at_a_sensitive_attribute_hides_both_values() {
+        let path = AttributePath::root("login").index(0).attr("password");
+        let diags = mismatch_diags(
+            &block(),
+            &[plan::Mismatch {
+                path,
+                planned: Value::String("planned-s3cret".into()),
+                got: Value::String("stored-s3cret".into()),
+            }],
+        );
+        assert_eq!(diags.0.len(), 1, "{diags:?}");
+        let d = &diags.0[0];
+        assert!(
+            d.detail.starts_with(
+                "Terraform planned (sensitive value), but the remote system stored \
+                 (sensitive value)."
+            ),
+            "{}",
+            d.detail
+        );
+        assert!(!d.detail.contains("s3cret"), "{}", d.detail);
+        assert!(!d.summary.contains("s3cret"), "{}", d.summary);
+    }
+
+    /// A mismatch at a plain attribute shows both values, as written in HCL.
+    #[test]
+    fn mismatch_at_a_plain_attribute_shows_both_values() {
+        let path = AttributePath::root("name");
+        let diags = mismatch_diags(
+            &block(),
+            &[plan::Mismatch {
+                path: path.clone(),
+                planned: Value::String("web-planned".into()),
+                got: Value::String("web-stored".into()),
+            }],
+        );
+        assert_eq!(diags.0.len(), 1, "{diags:?}");
+        let d = &diags.0[0];
+        assert!(diags.has_errors());
+        assert_eq!(d.path.as_ref(), Some(&path));
+        assert_eq!(
+            d.summary,
+            "The remote system stored a different value for name"
+        );
+        assert!(
+            d.detail.starts_with(
+                "Terraform planned \"web-planned\", but the remote system stored \
+                 \"web-stored\"."
+            ),
+            "{}",
+            d.detail
+        );
+        assert!(!d.detail.contains("sensitive"), "{}", d.detail);
+    }
+}

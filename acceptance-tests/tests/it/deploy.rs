@@ -65,3 +65,19 @@ fn applied_processes_deploy_with_their_variables() {
     ])
     .run(&ctx);
 }
+
+/// A deployment expectation on a step that deploys nothing would be ignored: the
+/// harness refuses it.
+#[test]
+#[should_panic(expected = "Step::expect_task(Failed) on a step that deploys nothing")]
+fn expect_task_on_a_config_step_panics() {
+    let _ = Step::config("").expect_task(TaskState::Failed);
+}
+
+/// A deployment check on a step that deploys nothing would never run: the harness
+/// refuses it.
+#[test]
+#[should_panic(expected = "Step::check_deployment on a step that deploys nothing")]
+fn check_deployment_on_an_import_step_panics() {
+    let _ = Step::import("octopus_project.app").check_deployment(|_| {});
+}

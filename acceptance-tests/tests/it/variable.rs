@@ -264,6 +264,12 @@ fn assert_not_shown(ctx: &TestContext, secret: &str) {
     let log = std::fs::read_to_string(ctx.workdir.path().join("terraform.log")).unwrap_or_default();
     assert!(!log.is_empty(), "TF_LOG_PATH is written");
     assert!(!log.contains(secret), "the debug log holds the secret");
+    let transcript = ctx.transcript();
+    assert!(!transcript.is_empty(), "the steps ran Terraform");
+    assert!(
+        !transcript.contains(secret),
+        "a Terraform command printed the secret:\n{transcript}"
+    );
 }
 
 #[test]
@@ -275,7 +281,10 @@ fn sensitive_variable() {
         .env("TF_LOG_PATH", log.to_str().unwrap());
     let first = format!("FIRSTSECRET-{}", ctx.code);
     let second = format!("SECONDSECRET-{}", ctx.code);
-    let (s1, s2) = (first.clone(), second.clone());
+    let (s1, s2, s3) = (first.clone(), second.clone(), second.clone());
+    // The variable's server ID after the second secret, for the update that follows.
+    let id = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+    let id_after = id.clone();
     let without = with_base(
         r#"
 resource "octopus_variable" "secret" {
@@ -308,9 +317,30 @@ resource "octopus_variable" "secret" {
         Step::config(&sensitive(&second)).check(move |ctx| {
             assert_eq!(ctx.attrs(S)["sensitive_value"], s2.as_str());
             assert_not_shown(ctx, &s2);
+            let v = server_variable(ctx, S, "app").expect("on the server");
+            assert!(v.is_sensitive);
+            *id.borrow_mut() = v.id.expect("the server gives an Id");
         }),
         // An update of another attribute keeps the secret on the server (the same Id).
-        Step::config(&sensitive(&second).replace("the database", "the main database")),
+        Step::config(&sensitive(&second).replace("the database", "the main database")).check(
+            move |ctx| {
+                let before = id_after.borrow().clone();
+                assert!(!before.is_empty(), "the previous step saw the variable");
+                assert_eq!(ctx.attrs(S)["id"], before.as_str(), "updated in place");
+                let v = server_variable(ctx, S, "app").expect("still on the server");
+                assert_eq!(
+                    v.id.as_deref(),
+                    Some(before.as_str()),
+                    "the same variable on the server"
+                );
+                assert!(v.is_sensitive, "still sensitive");
+                assert_eq!(v.r#type, "Sensitive");
+                assert_eq!(v.value, None, "never answered");
+                assert_eq!(v.description.as_deref(), Some("the main database"));
+                assert_eq!(ctx.attrs(S)["sensitive_value"], s3.as_str());
+                assert_not_shown(ctx, &s3);
+            },
+        ),
         // The server never returns the secret: an import has none.
         Step::import_with(S, import_id).ignoring(&["sensitive_value"]),
         // Octopus keeps a secret written back without a value: removing it replaces.

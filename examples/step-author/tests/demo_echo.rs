@@ -50,7 +50,17 @@ fn demo_echo_prints_sets_outputs_and_hides_its_token() {
         )
         .deploy();
     let shout = message.to_uppercase();
-    assert!(run.log.matches(&shout).count() >= 2, "{}", run.log);
+    // The step's own echo lines: the text after a log line's `|` is exactly the
+    // message (the output variable's line and the script's `echoed:` hold more).
+    let echoes = run
+        .log
+        .lines()
+        .filter(|l| {
+            l.split_once('|')
+                .is_some_and(|(_, text)| text.trim() == shout)
+        })
+        .count();
+    assert_eq!(echoes, 2, "repeat = 2 echoes twice:\n{}", run.log);
     assert!(run.logged("A token was given"), "{}", run.log);
     assert_eq!(run.output("demo-echo", "Echoed"), Some(shout.as_str()));
     assert_eq!(run.output("demo-echo", "TokenLength"), Some("********"));
@@ -92,5 +102,17 @@ fn a_wrong_input_type_is_a_plan_time_error_naming_the_input() {
         .inputs(json!({"message": "hi", "repeat": "twice", "uppercase": false}))
         .sensitive_input("token", "t")
         .plan_error();
-    assert!(error.contains("repeat"), "{error}");
+    // Terraform wraps the detail to its width: compare with whitespace collapsed.
+    let flat = error.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(r#"Invalid input for step "demo-echo""#),
+        "{error}"
+    );
+    assert!(
+        flat.contains(
+            "/repeat (step[0].step_package.inputs.repeat): expected number, got string \
+             (the inputs schema of demo-echo 1.0.0)"
+        ),
+        "{error}"
+    );
 }

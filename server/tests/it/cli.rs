@@ -81,13 +81,22 @@ fn help_lists_every_flag() {
         }
         // Every flag the parser accepts is in the usage, whether listed above or not.
         let parser = include_str!("../../src/main.rs");
+        let mut parsed = 0;
         for piece in parser.split("Arg::Long(\"").skip(1) {
             let flag = piece.split('"').next().unwrap_or_default();
+            assert!(!flag.is_empty(), "an empty flag name in the parser");
             assert!(
                 usage.contains(&format!("--{flag}")),
                 "--{flag} is parsed but missing from:\n{usage}"
             );
+            parsed += 1;
         }
+        // The scan found the parser's flags (16 when written): a changed pattern
+        // would otherwise check nothing.
+        assert!(
+            parsed >= 16,
+            "found {parsed} `Arg::Long(\"` flags in src/main.rs, expected at least 16"
+        );
     }
 }
 
