@@ -31,7 +31,7 @@ use crate::model::{
     CreateDeploymentResponseV1, CreateDeploymentUntenantedCommandV1, CreateReleaseCommandV1,
     CreateReleaseResponseV1, Deployment, Release, ResourceCollection, ServerTask, TaskDetails,
 };
-use crate::{Client, Error};
+use crate::{Client, Collection, Error};
 
 /// Releases of a space.
 #[derive(Debug, Clone)]
@@ -41,12 +41,13 @@ pub struct Releases<'a> {
 }
 
 impl Releases<'_> {
+    fn items(&self) -> Collection<'_, Release> {
+        self.client.collection(&self.space)
+    }
+
     /// Creates a release (`POST /releases`); versions and channel default as on Octopus.
     pub async fn create(&self, release: &Release) -> Result<Release, Error> {
-        let path = format!("/api/{}/releases", segment(&self.space));
-        self.client
-            .request(Method::POST, &path, &[], Some(release))
-            .await
+        self.items().create(release).await
     }
 
     /// Creates a release with the executions API (`POST /releases/create/v1`).
@@ -62,8 +63,7 @@ impl Releases<'_> {
 
     /// One release.
     pub async fn get(&self, id: &str) -> Result<Release, Error> {
-        let path = format!("/api/{}/releases/{}", segment(&self.space), segment(id));
-        self.client.get_json(&path, &[]).await
+        self.items().get(id).await
     }
 
     /// The releases of a project, newest first (first page of 30).
@@ -78,11 +78,7 @@ impl Releases<'_> {
 
     /// Deletes a release and its deployments.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
-        let path = format!("/api/{}/releases/{}", segment(&self.space), segment(id));
-        self.client
-            .request::<(), serde_json::Value>(Method::DELETE, &path, &[], None)
-            .await?;
-        Ok(())
+        self.items().delete(id).await
     }
 }
 
@@ -94,12 +90,13 @@ pub struct Deployments<'a> {
 }
 
 impl Deployments<'_> {
+    fn items(&self) -> Collection<'_, Deployment> {
+        self.client.collection(&self.space)
+    }
+
     /// Deploys a release to one environment (`POST /deployments`).
     pub async fn create(&self, deployment: &Deployment) -> Result<Deployment, Error> {
-        let path = format!("/api/{}/deployments", segment(&self.space));
-        self.client
-            .request(Method::POST, &path, &[], Some(deployment))
-            .await
+        self.items().create(deployment).await
     }
 
     /// Deploys a release to several environments (`POST /deployments/create/untenanted/v1`).
@@ -118,8 +115,7 @@ impl Deployments<'_> {
 
     /// One deployment.
     pub async fn get(&self, id: &str) -> Result<Deployment, Error> {
-        let path = format!("/api/{}/deployments/{}", segment(&self.space), segment(id));
-        self.client.get_json(&path, &[]).await
+        self.items().get(id).await
     }
 }
 

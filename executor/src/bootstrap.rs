@@ -60,23 +60,12 @@ impl Bootstrap {
             text.push_str(&encode(&value));
             text.push('\n');
         }
-        let _ = std::fs::remove_file(&self.vars_file);
         self.write_private(&self.vars_file, text.as_bytes())
     }
 
     /// Writes a file only the step's user can read (0600).
     pub(crate) fn write_private(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let _ = std::fs::remove_file(path);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut f = options.open(path)?;
-        f.write_all(bytes)?;
-        chown(path, self.run_as)
+        write_private(path, bytes, self.run_as)
     }
 
     /// A path for a new private file in the helper directory.
@@ -317,6 +306,25 @@ with open(_script, "rb") as _source:
     _code = compile(_source.read(), _script, "exec")
 exec(_code, _globals)
 "###;
+
+/// Writes `bytes` to a new file at `path` (replacing any file there) that only the
+/// step's user (`run_as`, else this process's) can read: 0600.
+pub(crate) fn write_private(
+    path: &Path,
+    bytes: &[u8],
+    run_as: Option<(u32, u32)>,
+) -> io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)?;
+    chown(path, run_as)
+}
 
 #[cfg(test)]
 mod tests {

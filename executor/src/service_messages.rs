@@ -112,12 +112,12 @@ fn parse_body(body: &str) -> Option<ServiceMessage> {
 
 /// Decodes a base64 attribute (padding optional, surrounding whitespace ignored).
 fn decode(encoded: &str) -> Option<String> {
-    let engine = base64::engine::GeneralPurpose::new(
+    const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-    let bytes = engine.decode(encoded.trim()).ok()?;
+    let bytes = LENIENT.decode(encoded.trim()).ok()?;
     String::from_utf8(bytes).ok()
 }
 

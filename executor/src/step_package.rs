@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use octostache::Variables;
 use serde_json::{Map, Value, json};
 
-use crate::bootstrap;
+use crate::bootstrap::{self, write_private};
 use crate::package::{self, safe_component};
 use crate::process::Session;
 use crate::script::{End, process_end, safe_relative};
@@ -291,20 +291,6 @@ fn context(run: &ActionRun, session: &Session<'_>) -> Value {
         "spaceId": var("Octopus.Space.Id"),
         "variables": variables,
     })
-}
-
-fn write_private(path: &Path, bytes: &[u8], run_as: Option<(u32, u32)>) -> std::io::Result<()> {
-    use std::io::Write;
-    let _ = std::fs::remove_file(path);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(bytes)?;
-    bootstrap::chown(path, run_as)
 }
 
 #[cfg(test)]

@@ -591,6 +591,20 @@ impl InputSchema {
         errors.is_empty()
     }
 
+    /// The marked inputs of `v` under `node` when `v` is valid there, else `None`.
+    fn marks_if_valid(
+        &self,
+        node: &Node,
+        v: &Value,
+        path: &str,
+        depth: usize,
+    ) -> Option<Vec<MarkedInput>> {
+        let (mut errors, mut found) = (Vec::new(), Vec::new());
+        let mut p = path.to_owned();
+        self.check(node, v, &mut p, &mut errors, &mut found, depth);
+        errors.is_empty().then_some(found)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
@@ -813,11 +827,11 @@ impl InputSchema {
         for s in &k.all_of {
             self.check(s, v, path, errors, found, depth);
         }
-        let matching = k.any_of.iter().find(|s| self.is_valid(s, v, path, depth));
-        if let Some(s) = matching {
-            // Only to collect the marked values of the alternative that matched.
-            self.check(s, v, path, &mut Vec::new(), found, depth);
-        }
+        // Each alternative is checked once; a match's marked inputs are kept.
+        let matching = k
+            .any_of
+            .iter()
+            .find_map(|s| self.marks_if_valid(s, v, path, depth));
         if !k.any_of.is_empty() && matching.is_none() {
             errors.push(ValidationError {
                 path: path.clone(),
@@ -827,16 +841,16 @@ impl InputSchema {
                 ),
             });
         }
+        found.extend(matching.unwrap_or_default());
         if !k.one_of.is_empty() {
-            let n = k
+            let mut matches: Vec<Vec<MarkedInput>> = k
                 .one_of
                 .iter()
-                .filter(|s| self.is_valid(s, v, path, depth))
-                .count();
-            if n == 1
-                && let Some(s) = k.one_of.iter().find(|s| self.is_valid(s, v, path, depth))
-            {
-                self.check(s, v, path, &mut Vec::new(), found, depth);
+                .filter_map(|s| self.marks_if_valid(s, v, path, depth))
+                .collect();
+            let n = matches.len();
+            if n == 1 {
+                found.extend(matches.pop().unwrap_or_default());
             }
             if n != 1 {
                 errors.push(ValidationError {

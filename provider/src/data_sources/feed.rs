@@ -146,10 +146,7 @@ impl Lookup<Feed> for FeedData {
                     session_duration: o.session_duration,
                     audience: o.audience,
                     role_arn: o.role_arn,
-                    subject_keys: match o.subject_keys {
-                        Val::Known(k) => Val::Known(k),
-                        _ => Val::Known(Vec::new()),
-                    },
+                    subject_keys: Val::Known(o.subject_keys.into_known().unwrap_or_default()),
                 }),
                 _ => Val::Null,
             },

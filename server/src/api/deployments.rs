@@ -412,23 +412,41 @@ async fn list(
         .store
         .read(move |c| {
             let mut kept = Vec::new();
-            for d in
-                documents::list::<Deployment>(c, Deployment::COLLECTION, &sp, &filter, 0, i64::MAX)?
-                    .0
-            {
-                let wanted = hit(&projects, &d.project_id)
+            let candidates: Vec<Deployment> = documents::list::<Deployment>(
+                c,
+                Deployment::COLLECTION,
+                &sp,
+                &filter,
+                0,
+                i64::MAX,
+            )?
+            .0
+            .into_iter()
+            .filter(|d| {
+                hit(&projects, &d.project_id)
                     && hit(&envs, &d.environment_id)
                     && hit(&channels, &d.channel_id)
-                    && hit(&releases, &d.release_id);
-                if !wanted {
-                    continue;
-                }
-                // Only with `taskState`: look the deployment's task up.
+                    && hit(&releases, &d.release_id)
+            })
+            .collect();
+            // Only with `taskState`: the deployments' tasks, in one query.
+            let task_of = match &task_states {
+                Some(_) => tasks::get_many(
+                    c,
+                    candidates
+                        .iter()
+                        .filter_map(|d| d.task_id.clone())
+                        .collect(),
+                )?,
+                None => Default::default(),
+            };
+            for d in candidates {
                 if let Some(states) = &task_states {
-                    let state = match d.task_id.as_deref() {
-                        Some(t) => tasks::get(c, t)?.map(|t| t.state),
-                        None => None,
-                    };
+                    let state = d
+                        .task_id
+                        .as_ref()
+                        .and_then(|t| task_of.get(t))
+                        .map(|t| t.state);
                     if !state
                         .is_some_and(|s| states.iter().any(|x| x.eq_ignore_ascii_case(s.as_str())))
                     {

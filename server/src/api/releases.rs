@@ -29,8 +29,8 @@ use super::extract::{Body, ItemId, ListQuery, Scope, parse_json};
 use crate::error::{ApiError, ApiResult};
 use crate::progression;
 use crate::store::documents::{self, Filter};
-use crate::tasks::deploy::BUILTIN_FEED;
 use crate::util::now_iso8601;
+use octopus_client::model::feed::BUILT_IN_FEED_ID as BUILTIN_FEED;
 
 /// Release routes (space-scoped and default-space forms).
 pub fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -177,8 +177,9 @@ pub fn channels(conn: &Connection, space: &str, project_id: &str) -> ApiResult<V
     Ok(all)
 }
 
-/// Deletes what belongs to a project besides its process and variables: channels,
-/// releases with their snapshots, deployments (tasks and their logs stay).
+/// Deletes what belongs to a project besides its process and variables (the variable
+/// snapshots go with the variables, which share their owner): channels, releases with
+/// their process snapshots, deployments (tasks and their logs stay).
 pub fn delete_project_history(tx: &Connection, space: &str, project_id: &str) -> ApiResult<()> {
     for kind in [
         Channel::COLLECTION,
@@ -190,21 +191,14 @@ pub fn delete_project_history(tx: &Connection, space: &str, project_id: &str) ->
             rusqlite::params![kind, space, project_id],
         )?;
     }
-    for (kind, prefix) in [
-        (
+    tx.execute(
+        "DELETE FROM documents WHERE kind = ?1 AND space_id = ?2 AND substr(id, 1, length(?3)) = ?3",
+        rusqlite::params![
             DeploymentProcess::COLLECTION,
-            format!("deploymentprocess-{project_id}{SNAPSHOT_MARK}"),
-        ),
-        (
-            VariableSet::COLLECTION,
-            format!("variableset-{project_id}{SNAPSHOT_MARK}"),
-        ),
-    ] {
-        tx.execute(
-            "DELETE FROM documents WHERE kind = ?1 AND space_id = ?2 AND substr(id, 1, length(?3)) = ?3",
-            rusqlite::params![kind, space, prefix],
-        )?;
-    }
+            space,
+            format!("deploymentprocess-{project_id}{SNAPSHOT_MARK}")
+        ],
+    )?;
     Ok(())
 }
 
@@ -502,24 +496,9 @@ pub fn create_release(tx: &Connection, space: &str, new: NewRelease) -> ApiResul
         None,
         &snap,
     )?;
-    // The variable snapshot (an empty one for projects older than variable sets).
+    // The variable snapshot (the set of a project older than variable sets is empty).
     let snapshot_no: u64 = n.parse().unwrap_or(0);
-    let variable_snapshot =
-        match crate::api::snapshot_variable_set(tx, space, &project_id, snapshot_no) {
-            Ok(id) => id,
-            Err(e) if e.status == StatusCode::NOT_FOUND => {
-                let id = format!("variableset-{project_id}{SNAPSHOT_MARK}{n}-{suffix}");
-                let set = VariableSet {
-                    id: Some(id.clone()),
-                    space_id: Some(space.to_owned()),
-                    owner_id: project_id.clone(),
-                    ..Default::default()
-                };
-                documents::insert(tx, VariableSet::COLLECTION, space, &id, None, &set)?;
-                id
-            }
-            Err(e) => return Err(e),
-        };
+    let variable_snapshot = crate::api::snapshot_variable_set(tx, space, &project_id, snapshot_no)?;
     let release = Release {
         id: Some(id.clone()),
         space_id: Some(space.to_owned()),
@@ -802,15 +781,15 @@ pub fn deployments_of(
         ..Default::default()
     };
     let ds = documents::list::<Deployment>(conn, Deployment::COLLECTION, space, &f, 0, i64::MAX)?.0;
-    ds.into_iter()
+    let mut tasks =
+        crate::tasks::get_many(conn, ds.iter().filter_map(|d| d.task_id.clone()).collect())?;
+    Ok(ds
+        .into_iter()
         .map(|d| {
-            let t = match &d.task_id {
-                Some(t) => crate::tasks::get(conn, t)?,
-                None => None,
-            };
-            Ok((d, t))
+            let t = d.task_id.as_ref().and_then(|t| tasks.remove(t));
+            (d, t)
         })
-        .collect()
+        .collect())
 }
 
 /// The lifecycle of a release (its channel's, else its project's) and the phases

@@ -73,7 +73,6 @@ const SCOPED: &[(&str, &str)] = &[
         "tasks{/id}{?skip,active,environment,project,name,states,take,ids,partialName}",
     ),
     ("Channels", "channels{/id}{?skip,take,ids,partialName}"),
-    ("Variables", "variables{/id}{?ids}"),
 ];
 
 /// `GET /api`.

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use octopus_client::model::step_package::StepPackageFormat;
 use octopus_client::model::step_package::{SkippedUsage, StepPackageUpgrade, StepPackageUsage};
 use octopus_client::model::{DeploymentProcess, Resource};
+use octopus_packaging::schema::InputSchema;
 use octopus_packaging::step_package::{OCTOPUS_MIGRATION_FILE, is_auto_upgrade};
 use octopus_packaging::version::Version;
 use rusqlite::Connection;
@@ -61,14 +62,19 @@ pub fn auto_upgrade(
     if newest_on_major.as_ref() != Some(version) {
         return Ok(report);
     }
-    let steps: Vec<StepRow> = catalog::steps_of(tx, package_id, version)?;
+    // Each step's schema compiled once, for every action using it.
+    let steps = catalog::steps_of(tx, package_id, version)?
+        .into_iter()
+        .map(|row| Ok((row.schema()?, row)))
+        .collect::<ApiResult<Vec<(InputSchema, StepRow)>>>()?;
     for sp in usages::processes_with_step_packages(tx)? {
         let mut p = sp.process;
         let mut changed = false;
         let snapshot = p.clone();
         for step in &mut p.steps {
             for a in &mut step.actions {
-                let Some(row) = steps.iter().find(|s| s.step_id == a.action_type) else {
+                let Some((schema, row)) = steps.iter().find(|(_, s)| s.step_id == a.action_type)
+                else {
                     continue;
                 };
                 let Some(current) = a
@@ -84,7 +90,7 @@ pub fn auto_upgrade(
                 let empty = serde_json::Value::Object(Default::default());
                 let inputs = a.inputs.as_ref().unwrap_or(&empty);
                 let usage = usages::usage_of(&sp.space, &snapshot, &step.name, a, package_id);
-                match usages::validate_inputs(row, inputs, &a.packages)? {
+                match usages::check_inputs(schema, row.step.format, inputs, &a.packages) {
                     Ok(()) => {
                         a.step_package_version = Some(version.to_string());
                         changed = true;

@@ -252,19 +252,34 @@ pub fn validate_inputs(
     inputs: &serde_json::Value,
     packages: &[PackageReference],
 ) -> ApiResult<Result<(), Vec<ValidationError>>> {
-    let schema = row.schema()?;
-    if row.step.format == StepPackageFormat::Ours {
-        return Ok(schema.validate(&as_schema_sees(inputs)));
+    Ok(check_inputs(
+        &row.schema()?,
+        row.step.format,
+        inputs,
+        packages,
+    ))
+}
+
+/// [`validate_inputs`] with the step's schema already compiled, for checking many
+/// actions against one step.
+pub fn check_inputs(
+    schema: &InputSchema,
+    format: StepPackageFormat,
+    inputs: &serde_json::Value,
+    packages: &[PackageReference],
+) -> Result<(), Vec<ValidationError>> {
+    if format == StepPackageFormat::Ours {
+        return schema.validate(&as_schema_sees(inputs));
     }
     let mut errors = schema.validate(inputs).err().unwrap_or_default();
     if errors.is_empty() {
-        errors.extend(package_reference_errors(&schema, inputs, packages));
+        errors.extend(package_reference_errors(schema, inputs, packages));
     }
-    Ok(if errors.is_empty() {
+    if errors.is_empty() {
         Ok(())
     } else {
         Err(errors)
-    })
+    }
 }
 
 /// Package reference inputs without their matching `Packages[]` entry.

@@ -78,6 +78,19 @@ pub fn get(conn: &Connection, id: &str) -> ApiResult<Option<ServerTask>> {
     documents::get(conn, KIND, NO_SPACE, id)
 }
 
+/// The stored tasks among `ids`, by ID, in one query.
+pub fn get_many(
+    conn: &Connection,
+    ids: Vec<String>,
+) -> ApiResult<std::collections::HashMap<String, ServerTask>> {
+    let filter = documents::Filter {
+        ids: Some(ids),
+        ..Default::default()
+    };
+    let found = documents::list::<ServerTask>(conn, KIND, NO_SPACE, &filter, 0, i64::MAX)?.0;
+    Ok(found.into_iter().map(|t| (t.id.clone(), t)).collect())
+}
+
 /// Replaces a stored task.
 pub fn put(conn: &Connection, task: &ServerTask) -> ApiResult<()> {
     documents::update(conn, KIND, NO_SPACE, &task.id, None, task)?;

@@ -119,7 +119,7 @@ pub async fn run(state: AppState, mut stop: tokio::sync::oneshot::Receiver<()>, 
                                     "The task could not start before its queue time expiry.",
                                     true,
                                 )?;
-                                deploy_task_ended(tx, &id, TaskState::TimedOut)
+                                super::deploy::task_ended(tx, &id, TaskState::TimedOut)
                             })
                             .await;
                         continue;
@@ -170,7 +170,6 @@ pub async fn run(state: AppState, mut stop: tokio::sync::oneshot::Receiver<()>, 
     .await;
 }
 
-/// Queued tasks, oldest first.
 /// Queued tasks, oldest first, except those of spaces whose task queue is stopped
 /// (`TaskQueueStopped`: they wait until it is started again).
 async fn queued(state: &AppState) -> ApiResult<Vec<ServerTask>> {
@@ -226,7 +225,7 @@ async fn execute(state: &AppState, task: ServerTask, cancel: watch::Receiver<boo
         .store
         .write(move |tx| {
             super::finish(tx, &id, end.state, &end.error, end.warnings)?;
-            deploy_task_ended(tx, &id, end.state)
+            super::deploy::task_ended(tx, &id, end.state)
         })
         .await;
     if let Err(e) = result {
@@ -235,9 +234,4 @@ async fn execute(state: &AppState, task: ServerTask, cancel: watch::Receiver<boo
             task.id, e.message
         );
     }
-}
-
-/// Records the end of a deployment's task on the deployment.
-fn deploy_task_ended(tx: &rusqlite::Connection, task_id: &str, state: TaskState) -> ApiResult<()> {
-    super::deploy::task_ended(tx, task_id, state)
 }

@@ -3,7 +3,7 @@
 //! of the old inputs when they no longer fit).
 
 use super::mapping::{
-    CONDITION_EXPRESSION, plain_inputs, same_name, version_still_holds, wire_inputs,
+    CONDITION_EXPRESSION, EXTRACT, plain_inputs, same_name, version_still_holds, wire_inputs,
 };
 use super::model::{ActionFields, ProcessModel, StepModel};
 use crate::Octopus;
@@ -17,9 +17,6 @@ use tf_sdk::{AttributePath, Diagnostic, Diagnostics, Val};
 
 const SCRIPT_SOURCE: &str = "Octopus.Action.Script.ScriptSource";
 const SCRIPT_FILE: &str = "Octopus.Action.Script.ScriptFileName";
-/// The package-reference property `extract_during_deployment` writes (as the mapping
-/// does).
-const EXTRACT: &str = "Extract";
 
 /// Every action of a plan with its name and path: the steps' first actions and their
 /// child steps.
@@ -370,7 +367,7 @@ pub async fn check_step_packages(
         let version = sp
             .resolved_version
             .known()
-            .filter(|r| super::mapping::version_still_holds(version, r))
+            .filter(|r| version_still_holds(version, r))
             .unwrap_or(version);
         let resolved = match o.step_catalog.resolve(&o.client, step_id, version).await {
             Ok(Ok(r)) => r,

@@ -13,7 +13,7 @@ use tf_sdk::{Json, Val};
 /// The step property holding a `Variable` condition's expression.
 pub const CONDITION_EXPRESSION: &str = "Octopus.Step.ConditionVariableExpression";
 /// The package-reference property saying whether the package is extracted.
-const EXTRACT: &str = "Extract";
+pub(super) const EXTRACT: &str = "Extract";
 /// The feed a package comes from unless it says.
 pub const DEFAULT_FEED: &str = "feeds-builtin";
 /// Where a package is acquired unless it says.

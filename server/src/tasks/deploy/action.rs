@@ -12,7 +12,8 @@ use tokio::sync::watch;
 use crate::api::AppState;
 use crate::tasks::variables::{ScopeContext, resolve};
 
-use super::{BUILTIN_FEED, NodeSink, OUTPUT_LINE, Plan, Shared};
+use super::{NodeSink, OUTPUT_LINE, Plan, Shared};
+use octopus_client::model::feed::BUILT_IN_FEED_ID as BUILTIN_FEED;
 
 pub(super) fn text_of(p: &PropertyValue) -> (String, bool) {
     match p {

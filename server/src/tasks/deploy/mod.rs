@@ -35,9 +35,6 @@ pub use flow::is_truthy;
 /// `Output variable Octopus.Action[<action>].Output.<name> = <value>`.
 pub const OUTPUT_LINE: &str = "Output variable ";
 
-/// The built-in feed's ID.
-pub const BUILTIN_FEED: &str = "feeds-builtin";
-
 /// How a run ended.
 pub struct RunEnd {
     /// The task's final state.
