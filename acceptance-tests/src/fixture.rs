@@ -19,13 +19,24 @@ pub enum Cloud {
 }
 
 impl Cloud {
-    /// The cloud a template declares through its `required_providers`.
+    /// The cloud a template declares through its `required_providers` (a quoted
+    /// `"hashicorp/aws"` source outside comments; a comment naming one is not a
+    /// declaration).
     pub fn of_template(hcl: &str) -> Cloud {
-        if hcl.contains("hashicorp/aws") {
+        let code: String = hcl
+            .lines()
+            .filter(|l| {
+                let l = l.trim_start();
+                !(l.starts_with('#') || l.starts_with("//"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let declares = |source: &str| code.contains(&format!("\"{source}\""));
+        if declares("hashicorp/aws") {
             Cloud::Aws
-        } else if hcl.contains("hashicorp/azurerm") {
+        } else if declares("hashicorp/azurerm") {
             Cloud::Azure
-        } else if hcl.contains("hashicorp/google") {
+        } else if declares("hashicorp/google") {
             Cloud::Gcp
         } else {
             Cloud::Local

@@ -140,6 +140,9 @@ impl<'a> StepTest<'a> {
         format!(
             r#"resource "octopus_environment" "step_test" {{
   name = "step-test-{code}"
+  # First in the space: the default lifecycle's phases follow the environments' order,
+  # and a fixture may create environments of its own.
+  sort_order = -2147483648
 }}
 
 resource "octopus_project" "step_test" {{

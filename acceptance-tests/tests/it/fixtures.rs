@@ -72,6 +72,14 @@ fn cloud_fixtures_are_skipped_with_a_reason_when_unavailable() {
     let hcl = std::fs::read_to_string(Fixture::template_dir("aws-artifact-bucket").join("main.tf"))
         .unwrap();
     assert_eq!(Cloud::of_template(&hcl), Cloud::Aws);
+    // A local template that only names a cloud provider in a comment stays local.
+    let local = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/step-author/fixture/main.tf"),
+    )
+    .unwrap();
+    assert!(local.contains("hashicorp/aws"), "the comment this checks");
+    assert_eq!(Cloud::of_template(&local), Cloud::Local);
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none()
     {
         let reason = Fixture::spin("aws-artifact-bucket", &ctx)
