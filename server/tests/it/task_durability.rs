@@ -142,7 +142,7 @@ async fn a_crash_fails_the_running_task_kills_its_script_and_runs_the_queued_one
     // Queued until a moment after the crash (the queue would run it at once).
     let at = client.tasks().get(&first_task).await.unwrap();
     assert_eq!(at.state, TaskState::Executing);
-    let run_at = later(Duration::from_secs(4));
+    let run_at = later(Duration::from_secs(8));
     let second = client
         .deployments(SPACE)
         .create(&Deployment {
