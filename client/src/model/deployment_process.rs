@@ -97,6 +97,12 @@ impl DeploymentProcess {
     pub fn id_for_project(project_id: &str) -> String {
         format!("deploymentprocess-{project_id}")
     }
+
+    /// Whether `id` is a release's snapshot of a process
+    /// (`deploymentprocess-<ProjectId>-s-<n>-<XXXXX>`), which never changes.
+    pub fn is_snapshot_id(id: &str) -> bool {
+        id.contains("-s-")
+    }
 }
 
 impl Resource for DeploymentProcess {

@@ -28,6 +28,7 @@ use axum::routing::get;
 use octopus_client::model::{Environment, Feed, Lifecycle, Project, ProjectGroup, Space};
 
 pub use crud::{ApiResource, Served, create_tx};
+pub use processes::FROZEN_PROCESS;
 pub use spaces::ensure_default_space as spaces_seed;
 pub use unknown::{MAX_UNKNOWN_BYTES, MAX_UNKNOWN_FIELDS, UnknownFields};
 pub use variables::{

@@ -180,6 +180,10 @@ async fn put_by_id(
 }
 
 /// Validates and stores a whole process in the caller's transaction.
+/// The answer to a write to a release's snapshot of a process (Octopus's wording for a
+/// variable set's snapshot, which the process's mirrors).
+pub const FROZEN_PROCESS: &str = "You cannot modify this deployment process because it is a release's snapshot, which is frozen.";
+
 fn replace(
     tx: &Connection,
     space: &str,
@@ -188,6 +192,9 @@ fn replace(
 ) -> ApiResult<DeploymentProcess> {
     let existing: DeploymentProcess = documents::get(tx, DeploymentProcess::COLLECTION, space, id)?
         .ok_or_else(|| ApiError::not_found(DeploymentProcess::ITEM_TYPE, id))?;
+    if DeploymentProcess::is_snapshot_id(id) {
+        return Err(ApiError::bad_request(FROZEN_PROCESS));
+    }
     let mut errors = Vec::new();
     if p.id.as_deref().is_some_and(|b| b != id) {
         errors.push(format!(

@@ -68,6 +68,15 @@ pub fn auto_upgrade(
         .map(|row| Ok((row.schema()?, row)))
         .collect::<ApiResult<Vec<(InputSchema, StepRow)>>>()?;
     for sp in usages::processes_with_step_packages(tx)? {
+        // A release's snapshot keeps the version it froze.
+        if sp
+            .process
+            .id
+            .as_deref()
+            .is_some_and(DeploymentProcess::is_snapshot_id)
+        {
+            continue;
+        }
         let mut p = sp.process;
         let mut changed = false;
         let snapshot = p.clone();
@@ -134,6 +143,9 @@ pub fn upgrade_action(
     let mut p: DeploymentProcess =
         documents::get(tx, DeploymentProcess::COLLECTION, space, process_id)?
             .ok_or_else(|| ApiError::not_found("DeploymentProcess", process_id))?;
+    if DeploymentProcess::is_snapshot_id(process_id) {
+        return Err(ApiError::bad_request(crate::api::FROZEN_PROCESS));
+    }
     if let Some(v) = req.process_version
         && v != p.version
     {

@@ -133,8 +133,19 @@ async fn a_release_deploys_its_snapshot_and_outputs_cross_steps() {
     .await;
     let release = release_of(&t, &p).await;
     assert_eq!(release.version, "0.0.1");
-    // Edit the process after the release: the release keeps what it froze.
+    // The release's snapshot of the process is frozen.
     let procs = t.client.deployment_processes(SPACE);
+    let snapshot_id = release
+        .project_deployment_process_snapshot_id
+        .clone()
+        .unwrap();
+    let mut snapshot = procs.get(&snapshot_id).await.unwrap();
+    snapshot.steps.clear();
+    let err = procs.update(&snapshot).await.unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(err.to_string().contains("frozen"), "{err}");
+    assert_eq!(procs.get(&snapshot_id).await.unwrap().steps.len(), 2);
+    // Edit the process after the release: the release keeps what it froze.
     let mut live = procs
         .get_for_project(p.id.as_deref().unwrap())
         .await

@@ -620,6 +620,18 @@ async fn minor_versions_move_usages_majors_wait_for_an_explicit_upgrade() {
     )
     .await;
 
+    // A release of P1 froze its process with 1.0.0.
+    let release = t
+        .client
+        .releases(SPACE)
+        .create(&octopus_client::model::Release {
+            project_id: p1.project_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let snapshot_id = release.project_deployment_process_snapshot_id.unwrap();
+
     // A new minor: P1 moves (new process Version), P2 stays and says what is pending.
     drop_into(&feed, &acme_name("1.1.0"), &acme("1.1.0"));
     wait_for("P1 to move to 1.1.0", || async {
@@ -632,6 +644,12 @@ async fn minor_versions_move_usages_majors_wait_for_an_explicit_upgrade() {
     assert_eq!(u2.pending_version.as_deref(), Some("1.1.0"));
     let p1 = procs.get(p1.id.as_deref().unwrap()).await.unwrap();
     assert_eq!(p1.version, 2);
+    // The release's snapshot keeps what it froze.
+    let snapshot = procs.get(&snapshot_id).await.unwrap();
+    assert_eq!(
+        snapshot.steps[0].actions[0].step_package_version.as_deref(),
+        Some("1.0.0")
+    );
     assert_eq!(
         p1.steps[0].actions[0].step_package_version.as_deref(),
         Some("1.1.0")
